@@ -1,5 +1,8 @@
 import effect from "@effect/eslint-plugin"
+import { readFileSync } from "node:fs"
 import tseslint from "typescript-eslint"
+
+const dprint = JSON.parse(readFileSync(new URL("./dprint.json", import.meta.url), "utf8"))
 
 export default tseslint.config(
   { ignores: ["dist", "data", "node_modules", "coverage"] },
@@ -7,17 +10,7 @@ export default tseslint.config(
   ...effect.configs.dprint,
   {
     rules: {
-      "@effect/dprint": ["error", {
-        config: {
-          indentWidth: 2,
-          lineWidth: 120,
-          semiColons: "asi",
-          quoteStyle: "alwaysDouble",
-          trailingCommas: "never",
-          operatorPosition: "maintain",
-          "arrowFunction.useParentheses": "force"
-        }
-      }],
+      "@effect/dprint": ["error", { config: dprint }],
       "@typescript-eslint/array-type": ["error", { default: "generic", readonly: "generic" }],
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }]
