@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import { readdirSync, readFileSync } from "node:fs"
 import { declaration, generateFrom, itemSchemaOf, notification } from "./support/Codegen.js"
 
 const thing = (fields: Record<string, unknown>) => ({ type: "thing", id: "1", ...fields })

@@ -16,7 +16,7 @@ describe("fixtures", () => {
 
   for (const fixture of fixtures) {
     it(`${fixture.topic}/${fixture.file} decodes with its schema and keeps every field`, () => {
-      const schema = topicSchemas[fixture.topic as CanonicalTopic]
+      const schema = topicSchemas[fixture.topic as CanonicalTopic] as Schema.Schema<unknown, unknown>
       const decoded = Schema.decodeUnknownEither(schema)(fixture.json)
       assert.isTrue(Either.isRight(decoded), Either.isLeft(decoded) ? String(decoded.left) : "")
       assert.deepStrictEqual(Either.getOrThrow(decoded), fixture.json)
