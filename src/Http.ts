@@ -1,0 +1,113 @@
+import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Layer } from "effect"
+import { readBody } from "./Body.js"
+import { type Received, Receiver } from "./Receiver.js"
+import { ReceiverConfig } from "./ReceiverConfig.js"
+
+const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(body, { status, headers })
+
+const problem = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
+  reply(status, { error, message }, headers)
+
+const isJson = (contentType: string): boolean => {
+  const mediaType = contentType.split(";")[0]!.trim().toLowerCase()
+  return mediaType === "application/json" || mediaType.endsWith("+json")
+}
+
+const accepted = (received: Received) =>
+  reply(200, {
+    status: received.status,
+    topic: received.notification.topic,
+    intercom_topic: received.notification.intercomTopic,
+    id: received.notification.id,
+    ...(received.status === "delivered" ? { sinks: received.sinks } : { reason: received.reason })
+  })
+
+/** POST on the webhook path: every answer the endpoint gives is decided here. */
+const webhook = (maxBodyBytes: number) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const receiver = yield* Receiver
+    if (!isJson(request.headers["content-type"] ?? "")) {
+      return problem(415, "unsupported_media_type", "Content-Type must be application/json")
+    }
+    const body = yield* readBody(maxBodyBytes)
+    const received = yield* receiver.receive(request.headers, body)
+    yield* Effect.logInfo("notification accepted").pipe(
+      Effect.annotateLogs({
+        status: received.status,
+        topic: received.notification.topic ?? received.notification.intercomTopic,
+        id: received.notification.id ?? "-",
+        secret_index: received.secretIndex
+      })
+    )
+    return accepted(received)
+  }).pipe(
+    Effect.catchTags({
+      BodyTooLarge: (error) =>
+        Effect.succeed(
+          problem(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, {
+            connection: "close"
+          })
+        ),
+      BodyUnreadable: (error) =>
+        Effect.succeed(problem(400, "bad_request", `body could not be read: ${error.message}`)),
+      SignatureError: (error) =>
+        Effect.as(
+          Effect.logWarning("signature rejected").pipe(Effect.annotateLogs("reason", error.reason)),
+          problem(401, "invalid_signature", error.message)
+        ),
+      MalformedNotification: (error) => Effect.succeed(problem(400, "malformed_notification", error.message)),
+      SinksUnavailable: (error) =>
+        Effect.as(
+          Effect.logError("sink unavailable").pipe(
+            Effect.annotateLogs("failures", error.failures.map((failure) => `${failure.sink}: ${failure.message}`))
+          ),
+          problem(
+            503,
+            "sink_unavailable",
+            `not accepted: ${
+              error.failures.map((failure) => failure.sink).join(", ")
+            } unavailable; send it again later`,
+            { "retry-after": "60" }
+          )
+        ),
+      DeadLetterUnavailable: (error) =>
+        Effect.as(
+          Effect.logError("dead-letter file unavailable").pipe(Effect.annotateLogs("error", error.cause.message)),
+          problem(503, "storage_unavailable", "not accepted: storage unavailable; send it again later", {
+            "retry-after": "60"
+          })
+        )
+    })
+  )
+
+const methodNotAllowed = Effect.succeed(
+  problem(405, "method_not_allowed", "the webhook path answers POST and HEAD", { allow: "POST, HEAD" })
+)
+
+/** The routes: the webhook endpoint, URL validation by HEAD, and a health check. */
+export const router = (webhookPath: string, maxBodyBytes: number) => {
+  const path = webhookPath as HttpRouter.PathInput
+  return HttpRouter.empty.pipe(
+    HttpRouter.post(path, webhook(maxBodyBytes)),
+    HttpRouter.head(path, Effect.succeed(HttpServerResponse.empty({ status: 200 }))),
+    HttpRouter.get(path, methodNotAllowed),
+    HttpRouter.put(path, methodNotAllowed),
+    HttpRouter.patch(path, methodNotAllowed),
+    HttpRouter.del(path, methodNotAllowed),
+    HttpRouter.options(path, methodNotAllowed),
+    HttpRouter.get("/healthz", Effect.succeed(reply(200, { status: "ok" }))),
+    Effect.catchTag("RouteNotFound", () => Effect.succeed(problem(404, "not_found", "no such endpoint")))
+  )
+}
+
+/** Serves the routes on whatever `HttpServer` is provided. */
+export const layer = Layer.unwrapEffect(
+  Effect.map(ReceiverConfig, (config) =>
+    HttpServer.serve(router(config.webhookPath, config.maxBodyBytes)).pipe(
+      HttpMiddleware.withTracerDisabledWhen(() => true),
+      HttpServer.withLogAddress
+    ))
+)

@@ -1,0 +1,72 @@
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Duration, Effect, Option, Redacted } from "effect"
+import { createHash, createHmac } from "node:crypto"
+import type { Notification } from "./Notification.js"
+import { type Sink, SinkError } from "./Sink.js"
+
+export interface HttpSinkOptions {
+  readonly url: URL
+  readonly timeout: Duration.Duration
+  readonly signingSecret: Option.Option<Redacted.Redacted<string>>
+}
+
+/** Standard Webhooks keys are `whsec_` + base64; any other secret is used as its UTF-8 bytes. */
+const signingKey = (secret: string): Buffer =>
+  secret.startsWith("whsec_") ? Buffer.from(secret.slice("whsec_".length), "base64") : Buffer.from(secret, "utf8")
+
+/** A message id that stays the same when Intercom sends the same notification again. */
+const messageId = (notification: Notification): string =>
+  notification.id ?? `msg_${createHash("sha256").update(notification.body).digest("hex").slice(0, 32)}`
+
+/** The Standard Webhooks headers: `webhook-signature` is `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`. */
+export const standardWebhookHeaders = (
+  key: Buffer,
+  id: string,
+  timestamp: number,
+  body: Uint8Array
+): Record<string, string> => ({
+  "webhook-id": id,
+  "webhook-timestamp": String(timestamp),
+  "webhook-signature": `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.`).update(body).digest("base64")}`
+})
+
+/** POSTs the original body bytes to `url`; any 2xx within the timeout is a delivery. */
+export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const key = Option.map(options.signingSecret, (secret) => signingKey(Redacted.value(secret)))
+    const target = options.url.toString()
+    const failed = (message: string) => new SinkError({ sink: "http", message: `${target}: ${message}` })
+
+    return {
+      name: "http",
+      deliver: (notification) => {
+        const headers: Record<string, string> = { "x-intercom-topic": notification.intercomTopic }
+        if (notification.topic !== null) headers["x-webhook-topic"] = notification.topic
+        if (notification.id !== null) headers["x-notification-id"] = notification.id
+        if (Option.isSome(key)) {
+          Object.assign(
+            headers,
+            standardWebhookHeaders(key.value, messageId(notification), Math.floor(Date.now() / 1000), notification.body)
+          )
+        }
+        const request = HttpClientRequest.post(target).pipe(
+          HttpClientRequest.setHeaders(headers),
+          HttpClientRequest.bodyUint8Array(notification.body, "application/json")
+        )
+        return client.execute(request).pipe(
+          Effect.flatMap((response) =>
+            response.status >= 200 && response.status < 300
+              ? Effect.void
+              : Effect.fail(failed(`answered ${response.status}`))
+          ),
+          Effect.scoped,
+          Effect.timeoutFail({
+            duration: options.timeout,
+            onTimeout: () => failed(`no answer within ${Duration.format(options.timeout)}`)
+          }),
+          Effect.mapError((error) => error._tag === "SinkError" ? error : failed(error.message))
+        )
+      }
+    }
+  })

@@ -1,0 +1,103 @@
+import { Data, Effect, Either, ParseResult, Schema } from "effect"
+import { type CanonicalTopic, type NotificationOf, topicSchemas } from "./generated/index.js"
+import type { VerifiedBody } from "./Signature.js"
+import { canonicalTopic } from "./Topics.js"
+
+/** A canonical topic with its notification decoded by that topic's generated schema. */
+export type Decoded = {
+  [T in CanonicalTopic]: { readonly topic: T; readonly value: NotificationOf<T> }
+}[CanonicalTopic]
+
+/** A verified notification as the sinks receive it. */
+export interface Notification {
+  readonly receivedAt: Date
+  /** Canonical topic, or null for an Intercom topic this service has no schema for. */
+  readonly topic: CanonicalTopic | null
+  readonly intercomTopic: string
+  /** Intercom's notification id; null for `ping`. */
+  readonly id: string | null
+  readonly appId: string | null
+  /** The request body exactly as received. */
+  readonly body: Uint8Array
+  /** The parsed body, every field kept. */
+  readonly payload: unknown
+  /** Present whenever `topic` is. */
+  readonly decoded: Decoded | undefined
+}
+
+/** The body is not JSON, or not a notification envelope: the client's mistake (400). */
+export class MalformedNotification extends Data.TaggedError("MalformedNotification")<{ readonly message: string }> {}
+
+/** A known topic whose item does not match its generated schema: kept as a dead letter, never dropped. */
+export class SchemaMismatch extends Data.TaggedError("SchemaMismatch")<{
+  readonly notification: Notification
+  readonly message: string
+}> {}
+
+const Envelope = Schema.Struct({
+  type: Schema.String,
+  topic: Schema.String,
+  data: Schema.Struct({ item: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
+})
+const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
+
+const decoders = Object.fromEntries(
+  Object.entries(topicSchemas).map(([topic, schema]) => [
+    topic,
+    Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)
+  ])
+) as Record<CanonicalTopic, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>
+
+const stringField = (payload: unknown, key: string): string | null => {
+  const value = (payload as Record<string, unknown>)[key]
+  return typeof value === "string" ? value : null
+}
+
+/** JSON -> envelope -> canonical topic -> the topic's generated schema. Only verified bytes are accepted. */
+export const decodeNotification = (
+  body: VerifiedBody,
+  receivedAt: Date
+): Effect.Effect<Notification, MalformedNotification | SchemaMismatch> => {
+  let payload: unknown
+  try {
+    payload = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
+  } catch (error) {
+    return Effect.fail(new MalformedNotification({ message: `body is not JSON: ${(error as Error).message}` }))
+  }
+  const envelope = decodeEnvelope(payload)
+  if (Either.isLeft(envelope)) {
+    return Effect.fail(
+      new MalformedNotification({
+        message: `not an Intercom notification (needs type, topic and data.item): ${
+          ParseResult.ArrayFormatter.formatErrorSync(envelope.left)
+            .map((issue) => `${issue.path.length === 0 ? "body" : issue.path.join(".")} ${issue.message}`)
+            .join("; ")
+        }`
+      })
+    )
+  }
+  const topic = canonicalTopic(envelope.right.topic)
+  const base = {
+    receivedAt,
+    topic,
+    intercomTopic: envelope.right.topic,
+    id: stringField(payload, "id"),
+    appId: stringField(payload, "app_id"),
+    body,
+    payload
+  }
+  if (topic === null) return Effect.succeed({ ...base, decoded: undefined })
+  const decoded = decoders[topic](payload)
+  return Either.isRight(decoded)
+    ? Effect.succeed({ ...base, decoded: { topic, value: decoded.right } as Decoded })
+    : Effect.fail(
+      new SchemaMismatch({
+        notification: { ...base, decoded: undefined },
+        message: ParseResult.TreeFormatter.formatErrorSync(decoded.left)
+      })
+    )
+}
+
+export class Decoder extends Effect.Service<Decoder>()("Decoder", {
+  succeed: { decode: decodeNotification }
+}) {}

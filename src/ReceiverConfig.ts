@@ -1,0 +1,154 @@
+import { Config, ConfigError, Context, Duration, Either, Layer, Option, Redacted } from "effect"
+import { parseRoutes, type Route } from "./Routes.js"
+
+export const sinkNames = ["console", "file", "http"] as const
+export type SinkName = (typeof sinkNames)[number]
+
+export interface ReceiverSettings {
+  readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
+  readonly port: number
+  readonly host: string
+  readonly webhookPath: string
+  readonly sinks: ReadonlyArray<SinkName>
+  /** Absent: every notification goes to every sink. */
+  readonly routes: Option.Option<ReadonlyArray<Route>>
+  readonly dataDir: string
+  readonly fileSinkPath: string
+  readonly deadLetterPath: string
+  readonly forwardUrl: Option.Option<URL>
+  readonly forwardSigningSecret: Option.Option<Redacted.Redacted<string>>
+  readonly forwardTimeout: Duration.Duration
+  readonly maxBodyBytes: number
+  readonly consoleFormat: "json" | "pretty"
+}
+
+const invalid = (name: string, message: string) => ConfigError.InvalidData([name], `${name} ${message}`)
+
+const secrets = Config.option(Config.string("INTERCOM_CLIENT_SECRET")).pipe(
+  Config.mapOrFail((value) => {
+    const list = Option.getOrElse(value, () => "").split(",").map((secret) => secret.trim())
+    return list.some((secret) => secret.length > 0) && list.every((secret) => secret.length > 0)
+      ? Either.right(list.map((secret) => Redacted.make(secret)))
+      : Either.left(ConfigError.MissingData(
+        ["INTERCOM_CLIENT_SECRET"],
+        "INTERCOM_CLIENT_SECRET is required: the app's client secret from the Intercom Developer Hub " +
+          "(Basic Info); several, comma-separated, while rotating"
+      ))
+  })
+)
+
+const integer = (name: string, fallback: number, min: number, max: number) =>
+  Config.string(name).pipe(
+    Config.withDefault(String(fallback)),
+    Config.mapOrFail((text) => {
+      const value = Number(text.trim())
+      return /^\d+$/.test(text.trim()) && value >= min && value <= max
+        ? Either.right(value)
+        : Either.left(invalid(name, `must be a whole number from ${min} to ${max}, got "${text}"`))
+    })
+  )
+
+const oneOf = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: A) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((text) =>
+      allowed.includes(text.trim() as A)
+        ? Either.right(text.trim() as A)
+        : Either.left(invalid(name, `must be one of ${allowed.join(", ")}, got "${text}"`))
+    )
+  )
+
+const sinks = Config.string("SINKS").pipe(
+  Config.withDefault("console,file"),
+  Config.mapOrFail((text) => {
+    const names = [...new Set(text.split(",").map((name) => name.trim()).filter((name) => name.length > 0))]
+    const unknown = names.filter((name) => !sinkNames.includes(name as SinkName))
+    if (names.length === 0) return Either.left(invalid("SINKS", `names no sink; allowed: ${sinkNames.join(", ")}`))
+    return unknown.length > 0
+      ? Either.left(invalid("SINKS", `has unknown sink ${unknown.join(", ")}; allowed: ${sinkNames.join(", ")}`))
+      : Either.right(names as ReadonlyArray<SinkName>)
+  })
+)
+
+const routes = Config.option(Config.string("ROUTES")).pipe(
+  Config.mapOrFail((value) =>
+    Option.match(value, {
+      onNone: () => Either.right(Option.none()),
+      onSome: (text) =>
+        Either.match(parseRoutes(text), {
+          onLeft: (message) => Either.left(invalid("ROUTES", `is invalid: ${message}`)),
+          onRight: (parsed) => Either.right(Option.some(parsed))
+        })
+    })
+  )
+)
+
+const url = (name: string) =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((value) =>
+      Option.match(value, {
+        onNone: () => Either.right(Option.none<URL>()),
+        onSome: (text) => {
+          const parsed = URL.canParse(text) ? new URL(text) : undefined
+          return parsed !== undefined && (parsed.protocol === "http:" || parsed.protocol === "https:")
+            ? Either.right(Option.some(parsed))
+            : Either.left(invalid(name, `must be an http:// or https:// URL, got "${text}"`))
+        }
+      })
+    )
+  )
+
+const webhookPath = Config.string("WEBHOOK_PATH").pipe(
+  Config.withDefault("/webhooks/intercom"),
+  Config.mapOrFail((path) =>
+    /^\/[A-Za-z0-9._~\-/]*$/.test(path)
+      ? Either.right(path)
+      : Either.left(invalid("WEBHOOK_PATH", `must be a path starting with /, got "${path}"`))
+  )
+)
+
+/** Every setting, read with Effect Config; a wrong value fails naming the key and what is allowed. */
+export const settings: Config.Config<ReceiverSettings> = Config.all({
+  secrets,
+  port: integer("PORT", 8080, 0, 65535),
+  host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  webhookPath,
+  sinks,
+  routes,
+  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault("./data")),
+  fileSinkPath: Config.option(Config.string("FILE_SINK_PATH")),
+  deadLetterPath: Config.option(Config.string("DEAD_LETTER_PATH")),
+  forwardUrl: url("HTTP_FORWARD_URL"),
+  forwardSigningSecret: Config.option(Config.redacted("FORWARD_SIGNING_SECRET")),
+  forwardTimeoutMs: integer("HTTP_FORWARD_TIMEOUT_MS", 3000, 1, 600_000),
+  maxBodyBytes: integer("MAX_BODY_BYTES", 5 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+  consoleFormat: oneOf("CONSOLE_FORMAT", ["json", "pretty"] as const, "json")
+}).pipe(
+  Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, ...rest }) => {
+    if (rest.sinks.includes("http") && Option.isNone(rest.forwardUrl)) {
+      return Either.left(
+        ConfigError.MissingData(["HTTP_FORWARD_URL"], "HTTP_FORWARD_URL is required when SINKS has http")
+      )
+    }
+    const enabled = [...rest.sinks, "handlers"]
+    for (const route of Option.getOrElse(rest.routes, () => [])) {
+      const unknown = route.sinks.filter((name) => !enabled.includes(name))
+      if (unknown.length > 0) {
+        return Either.left(
+          invalid("ROUTES", `sends ${route.pattern} to ${unknown.join(", ")}, which SINKS does not enable`)
+        )
+      }
+    }
+    return Either.right({
+      ...rest,
+      fileSinkPath: Option.getOrElse(fileSinkPath, () => `${rest.dataDir}/events.jsonl`),
+      deadLetterPath: Option.getOrElse(deadLetterPath, () => `${rest.dataDir}/dead-letter.jsonl`),
+      forwardTimeout: Duration.millis(forwardTimeoutMs)
+    })
+  })
+)
+
+export class ReceiverConfig extends Context.Tag("ReceiverConfig")<ReceiverConfig, ReceiverSettings>() {
+  static readonly layer = Layer.effect(ReceiverConfig, settings)
+  static readonly make = (values: ReceiverSettings) => Layer.succeed(ReceiverConfig, values)
+}

@@ -1,0 +1,40 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Layer, Option } from "effect"
+import * as ConsoleSink from "./ConsoleSink.js"
+import * as FileSink from "./FileSink.js"
+import { Handlers } from "./Handlers.js"
+import * as HttpSink from "./HttpSink.js"
+import { ReceiverConfig } from "./ReceiverConfig.js"
+import { type Sink, Sinks } from "./Sink.js"
+
+/** The sinks named in `SINKS`, plus the typed handlers when the program provides them. */
+export const layer = Layer.scoped(
+  Sinks,
+  Effect.gen(function*() {
+    const config = yield* ReceiverConfig
+    const sinks = new Map<string, Sink>()
+    for (const name of config.sinks) {
+      switch (name) {
+        case "console":
+          sinks.set(name, ConsoleSink.make(config.consoleFormat))
+          break
+        case "file":
+          sinks.set(name, yield* FileSink.make(config.fileSinkPath))
+          break
+        case "http":
+          sinks.set(
+            name,
+            yield* HttpSink.make({
+              url: Option.getOrThrow(config.forwardUrl),
+              timeout: config.forwardTimeout,
+              signingSecret: config.forwardSigningSecret
+            }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+          )
+          break
+      }
+    }
+    const handlers = yield* Effect.serviceOption(Handlers)
+    if (Option.isSome(handlers)) sinks.set(handlers.value.name, handlers.value)
+    return sinks
+  })
+)
