@@ -1,0 +1,183 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { request as httpRequest } from "node:http"
+import { sign } from "../src/Signature.js"
+import { intercomTopics } from "../src/Topics.js"
+import { loadFixtures } from "./support/Fixtures.js"
+import { SECRET, TestServer } from "./support/TestServer.js"
+
+const fixtures = loadFixtures()
+const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
+const withTopic = (topic: string, from = fixture(intercomTopics[topic] ?? "ping")) =>
+  JSON.stringify({ ...(from.json as object), topic })
+
+/** Streams `size` bytes with chunked transfer-encoding (no Content-Length) and resolves with the status. */
+const postChunked = (url: string, size: number, signature: string) =>
+  Effect.async<number>((resume) => {
+    const request = httpRequest(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-hub-signature": signature, "transfer-encoding": "chunked" }
+    }, (response) => {
+      response.resume()
+      resume(Effect.succeed(response.statusCode ?? 0))
+    })
+    request.on("error", () => undefined)
+    const chunk = Buffer.alloc(16 * 1024, 0x20)
+    let sent = 0
+    const pump = () => {
+      while (sent < size) {
+        sent += chunk.length
+        if (!request.write(chunk)) return void request.once("drain", pump)
+      }
+      request.end()
+    }
+    pump()
+  })
+
+describe("the webhook endpoint", () => {
+  layer(TestServer.layer({ INTERCOM_CLIENT_SECRET: `${SECRET},new-secret`, MAX_BODY_BYTES: "200000" }), {
+    excludeTestServices: true
+  })((it) => {
+    it.effect("records a signed notification exactly as sent and answers 200 with what it did", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const sent = fixture("conversations.closed")
+        const answer = yield* server.post(sent.bytes)
+        assert.strictEqual(answer.status, 200)
+        assert.deepStrictEqual(answer.json, {
+          status: "delivered",
+          topic: "conversations.closed",
+          intercom_topic: (sent.json as { topic: string }).topic,
+          id: (sent.json as { id: string }).id,
+          sinks: ["file"]
+        })
+        const record = (yield* server.records()).find((line) => line.id === (sent.json as { id: string }).id)!
+        assert.deepStrictEqual(record.payload, sent.json)
+        assert.strictEqual(record.topic, "conversations.closed")
+        assert.strictEqual(record.app_id, (sent.json as { app_id: string }).app_id)
+        assert.strictEqual(new Date(record.received_at as string).toISOString(), record.received_at)
+      }))
+
+    it.effect("accepts every configured secret, so a secret can be rotated", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const body = fixture("ping").bytes
+        assert.strictEqual((yield* server.post(body, { secret: SECRET })).status, 200)
+        assert.strictEqual((yield* server.post(body, { secret: "new-secret" })).status, 200)
+        assert.strictEqual((yield* server.post(body, { secret: "retired-secret" })).status, 401)
+      }))
+
+    it.effect("answers 401 to a missing, malformed or wrong signature, never revealing the expected one", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const body = fixture("ping").bytes
+        const expected = sign(SECRET, body)
+        const missing = yield* server.post(body, { signature: null })
+        assert.strictEqual(missing.status, 401)
+        assert.strictEqual(missing.json.message, "missing X-Hub-Signature header")
+        const malformed = yield* server.post(body, { signature: "sha256=abc" })
+        assert.strictEqual(malformed.status, 401)
+        assert.include(malformed.json.message, "sha1=<40 hex digits>")
+        const wrong = yield* server.post(body, { secret: "someone-else" })
+        assert.strictEqual(wrong.status, 401)
+        assert.strictEqual(wrong.json.error, "invalid_signature")
+        for (const answer of [missing, malformed, wrong]) assert.notInclude(answer.text, expected.slice(5))
+      }))
+
+    it.effect("answers 400 to a signed body that is not JSON or not a notification", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const notJson = yield* server.post("{\"type\": ")
+        assert.strictEqual(notJson.status, 400)
+        assert.include(notJson.json.message, "body is not JSON")
+        const notEnvelope = yield* server.post(JSON.stringify({ type: "notification_event", topic: "ping" }))
+        assert.strictEqual(notEnvelope.status, 400)
+        assert.include(notEnvelope.json.message, "data is missing")
+        const array = yield* server.post("[1,2]")
+        assert.strictEqual(array.status, 400)
+      }))
+
+    it.effect("answers 413 to a body over MAX_BODY_BYTES, declared or streamed", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const big = Buffer.alloc(300_000, 0x20)
+        const declared = yield* server.post(big)
+        assert.strictEqual(declared.status, 413)
+        assert.include(declared.json.message, "MAX_BODY_BYTES")
+        assert.strictEqual(yield* postChunked(server.webhookUrl, 1_000_000, sign(SECRET, big)), 413)
+        assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200, "still serving")
+      }))
+
+    it.effect("answers 415 to a body that is not declared JSON", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const answer = yield* server.post(fixture("ping").bytes, { contentType: "text/plain" })
+        assert.strictEqual(answer.status, 415)
+        assert.strictEqual(
+          (yield* server.post(fixture("ping").bytes, { contentType: "application/json; charset=utf-8" })).status,
+          200
+        )
+      }))
+
+    it.effect("answers HEAD with 200 (Intercom's URL check), other methods 405, other paths 404, /healthz 200", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        assert.strictEqual((yield* server.request(server.webhookUrl, { method: "HEAD" })).status, 200)
+        const get = yield* server.request(server.webhookUrl)
+        assert.strictEqual(get.status, 405)
+        assert.strictEqual(get.headers.get("allow"), "POST, HEAD")
+        assert.strictEqual((yield* server.request(server.webhookUrl, { method: "DELETE" })).status, 405)
+        assert.strictEqual((yield* server.request("/elsewhere")).status, 404)
+        assert.strictEqual((yield* server.request("/healthz")).status, 200)
+      }))
+
+    it.effect("routes every Intercom topic string to its canonical topic", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        for (const [intercomTopic, canonical] of Object.entries(intercomTopics)) {
+          const answer = yield* server.post(withTopic(intercomTopic))
+          assert.strictEqual(answer.status, 200, intercomTopic)
+          assert.strictEqual(answer.json.topic, canonical, intercomTopic)
+          assert.strictEqual(answer.json.intercom_topic, intercomTopic)
+        }
+      }))
+
+    it.effect("accepts topics it has no schema for, recording them with topic null", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const body = JSON.stringify({
+          type: "notification_event",
+          topic: "ticket.created",
+          id: "notif_ticket_1",
+          data: { item: { type: "ticket", id: "77", ticket_attributes: { _default_title_: "Printer on fire" } } }
+        })
+        const answer = yield* server.post(body)
+        assert.strictEqual(answer.status, 200)
+        assert.strictEqual(answer.json.topic, null)
+        const record = (yield* server.records()).find((line) => line.id === "notif_ticket_1")!
+        assert.strictEqual(record.topic, null)
+        assert.strictEqual(record.intercom_topic, "ticket.created")
+        assert.deepStrictEqual(record.payload, JSON.parse(body))
+      }))
+
+    it.effect("sets aside a known topic whose item fails its schema as a dead letter, answering 200", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const body = JSON.stringify({
+          type: "notification_event",
+          topic: "contact.user.created",
+          id: "notif_bad_item",
+          data: { item: { type: "contact", id: 12345 } }
+        })
+        const answer = yield* server.post(body)
+        assert.strictEqual(answer.status, 200)
+        assert.strictEqual(answer.json.status, "dead_lettered")
+        assert.strictEqual(answer.json.reason, "schema_mismatch")
+        const dead = (yield* server.records("dead-letter.jsonl")).find((line) => line.id === "notif_bad_item")!
+        assert.strictEqual(dead.reason, "schema_mismatch")
+        assert.include(dead.error as string, "id")
+        assert.deepStrictEqual(dead.payload, JSON.parse(body))
+        assert.isUndefined((yield* server.records()).find((line) => line.id === "notif_bad_item"))
+      }))
+  })
+})

@@ -1,0 +1,32 @@
+import { Effect } from "effect"
+import { createServer, type IncomingHttpHeaders } from "node:http"
+import type { AddressInfo } from "node:net"
+
+export interface Captured {
+  readonly headers: IncomingHttpHeaders
+  readonly body: Buffer
+}
+
+/** A local HTTP receiver for the forward sink: records every request and answers `status(n)` to the n-th. */
+export const startTarget = (status: (n: number) => number = () => 200) =>
+  Effect.gen(function*() {
+    const requests: Array<Captured> = []
+    const server = createServer((request, response) => {
+      const chunks: Array<Buffer> = []
+      request.on("data", (chunk: Buffer) => chunks.push(chunk))
+      request.on("end", () => {
+        requests.push({ headers: request.headers, body: Buffer.concat(chunks) })
+        response.writeHead(status(requests.length)).end()
+      })
+    })
+    yield* Effect.acquireRelease(
+      Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+      () =>
+        Effect.async<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => resume(Effect.void))
+        })
+    )
+    const { port } = server.address() as AddressInfo
+    return { url: `http://127.0.0.1:${port}/hooks`, requests: requests as ReadonlyArray<Captured> }
+  })
