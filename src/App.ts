@@ -1,4 +1,4 @@
-import { NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { DeadLetters } from "./DeadLetters.js"
@@ -13,7 +13,8 @@ import * as SinkRegistry from "./SinkRegistry.js"
 /** Verify -> decode -> route -> sinks, needing only the configuration. */
 export const ReceiverLive = Receiver.layer.pipe(
   Layer.provide(Router.layer),
-  Layer.provide(Layer.mergeAll(Signature.layer, Decoder.Default, DeadLetters.layer, SinkRegistry.layer))
+  Layer.provide(Layer.mergeAll(Signature.layer, Decoder.Default, DeadLetters.layer, SinkRegistry.layer)),
+  Layer.provide(NodeHttpClient.layerUndici)
 )
 
 /** A Node HTTP server on `HOST`:`PORT`, kept in the output so that callers can read its address. */

@@ -1,4 +1,3 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
 import * as ConsoleSink from "./ConsoleSink.js"
 import * as FileSink from "./FileSink.js"
@@ -28,7 +27,7 @@ export const layer = Layer.scoped(
               url: Option.getOrThrow(config.forwardUrl),
               timeout: config.forwardTimeout,
               signingSecret: config.forwardSigningSecret
-            }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+            })
           )
           break
       }

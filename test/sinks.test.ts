@@ -1,0 +1,144 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { createHmac } from "node:crypto"
+import { type CanonicalTopic, type ContactsCreatedNotification } from "../src/generated/index.js"
+import { Handlers } from "../src/Handlers.js"
+import { loadFixtures } from "./support/Fixtures.js"
+import { startTarget } from "./support/Target.js"
+import { startServer } from "./support/TestServer.js"
+
+const fixtures = loadFixtures()
+const fixture = (topic: string, file?: string) =>
+  fixtures.find((candidate) => candidate.topic === topic && (file === undefined || candidate.file === file))!
+const idOf = (json: unknown) => (json as { id: string | null }).id
+
+describe("sinks", () => {
+  it.scopedLive("http: forwards the exact bytes with topic headers and a Standard Webhooks signature", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget()
+      const key = Buffer.from("forward-signing-key")
+      const server = yield* startServer({
+        SINKS: "http",
+        HTTP_FORWARD_URL: target.url,
+        FORWARD_SIGNING_SECRET: `whsec_${key.toString("base64")}`
+      })
+      const sent = fixture("contacts.created")
+      assert.strictEqual((yield* server.post(sent.bytes)).status, 200)
+      assert.strictEqual(target.requests.length, 1)
+      const { body, headers } = target.requests[0]!
+      assert.isTrue(body.equals(sent.bytes), "body byte-identical")
+      assert.strictEqual(headers["content-type"], "application/json")
+      assert.strictEqual(headers["x-intercom-topic"], (sent.json as { topic: string }).topic)
+      assert.strictEqual(headers["x-webhook-topic"], "contacts.created")
+      assert.strictEqual(headers["x-notification-id"], idOf(sent.json))
+      assert.strictEqual(headers["webhook-id"], idOf(sent.json))
+      const timestamp = Number(headers["webhook-timestamp"])
+      assert.approximately(timestamp, Date.now() / 1000, 60)
+      const expected = createHmac("sha256", key).update(`${headers["webhook-id"]}.${timestamp}.${body.toString()}`)
+        .digest("base64")
+      assert.strictEqual(headers["webhook-signature"], `v1,${expected}`)
+    }))
+
+  it.scopedLive("http: without a signing secret, no Standard Webhooks headers", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget()
+      const server = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: target.url })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      assert.isUndefined(target.requests[0]!.headers["webhook-signature"])
+      assert.isUndefined(target.requests[0]!.headers["x-notification-id"], "ping has no id")
+    }))
+
+  it.scopedLive("http: a target answering 500 or not listening gives 503 with Retry-After, so Intercom retries", () =>
+    Effect.gen(function*() {
+      const failing = yield* startTarget(() => 500)
+      const server = yield* startServer({ SINKS: "http,file", HTTP_FORWARD_URL: failing.url })
+      const answer = yield* server.post(fixture("ping").bytes)
+      assert.strictEqual(answer.status, 503)
+      assert.strictEqual(answer.headers.get("retry-after"), "60")
+      assert.include(answer.json.message as string, "http")
+      assert.notInclude(answer.text, failing.url, "internal addresses are not told to the client")
+
+      const down = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: "http://127.0.0.1:9/nobody-here" })
+      assert.strictEqual((yield* down.post(fixture("ping").bytes)).status, 503)
+    }))
+
+  it.scopedLive("console: prints one JSON record per notification, the same record as the file sink", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "console,file" })
+      const sent = fixture("contacts.deleted")
+      assert.strictEqual((yield* server.post(sent.bytes)).status, 200)
+      assert.strictEqual(server.consoleLines.length, 1)
+      const printed = JSON.parse(server.consoleLines[0]!)
+      assert.deepStrictEqual(printed.payload, sent.json)
+      const [recorded] = yield* server.records()
+      assert.deepStrictEqual({ ...printed, received_at: null }, { ...recorded, received_at: null })
+    }))
+
+  it.scopedLive("console: CONSOLE_FORMAT=pretty prints an indented form to read", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "console", CONSOLE_FORMAT: "pretty" })
+      assert.strictEqual((yield* server.post(fixture("ping", "ping.json").bytes)).status, 200)
+      const [printed] = server.consoleLines
+      assert.match(printed!, /^\S+ ping <- ping\n {2}id: - {2}app: q8f3kz1m\n/)
+      assert.include(printed!, `    "type": "notification_event",`)
+    }))
+
+  it.scopedLive("handlers: a typed handler receives the value decoded by its topic's schema", () =>
+    Effect.gen(function*() {
+      const seen: Array<ContactsCreatedNotification> = []
+      const handlers = Handlers.layer({
+        "contacts.created": (notification) => Effect.sync(() => seen.push(notification))
+      })
+      const server = yield* startServer({ SINKS: "file" }, handlers)
+      const sent = fixture("contacts.created")
+      const answer = yield* server.post(sent.bytes)
+      assert.deepStrictEqual(answer.json.sinks, ["file", "handlers"])
+      assert.strictEqual(seen.length, 1)
+      assert.deepStrictEqual(seen[0], sent.json)
+      assert.include(["contact", "user"], seen[0]!.data.item.type)
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200, "no handler: nothing to do")
+      assert.strictEqual(seen.length, 1)
+    }))
+
+  it.scopedLive("handlers: a failing handler answers 503", () =>
+    Effect.gen(function*() {
+      const handlers = Handlers.layer({ ping: () => Effect.fail("downstream is down") })
+      const server = yield* startServer({ SINKS: "file" }, handlers)
+      const answer = yield* server.post(fixture("ping").bytes)
+      assert.strictEqual(answer.status, 503)
+      assert.include(answer.json.message as string, "handlers")
+    }))
+
+  it.scopedLive("ROUTES: the most specific rule wins; a topic no rule matches becomes a dead letter", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({
+        SINKS: "console,file",
+        ROUTES: "contacts.*=file;contacts.deleted=console;ping=console,file;ticket.*=file"
+      })
+      const send = (topic: CanonicalTopic) => server.post(fixture(topic).bytes).pipe(Effect.map((a) => a.json.sinks))
+      assert.deepStrictEqual(yield* send("contacts.created"), ["file"])
+      assert.deepStrictEqual(yield* send("contacts.deleted"), ["console"])
+      assert.deepStrictEqual(yield* send("ping"), ["console", "file"])
+      const ticket = JSON.stringify({ type: "notification_event", topic: "ticket.created", data: { item: {} } })
+      assert.deepStrictEqual((yield* server.post(ticket)).json.sinks, ["file"])
+
+      const closed = yield* server.post(fixture("conversations.closed").bytes)
+      assert.strictEqual(closed.status, 200)
+      assert.strictEqual(closed.json.reason, "no_route")
+      const dead = yield* server.records("dead-letter.jsonl")
+      assert.strictEqual(dead.length, 1)
+      assert.strictEqual(dead[0]!.reason, "no_route")
+      assert.strictEqual(dead[0]!.id, idOf(fixture("conversations.closed").json))
+    }))
+
+  it.scopedLive("file: concurrent notifications all land, one whole line each", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "file" })
+      const sent = fixtures.slice(0, 20)
+      const answers = yield* Effect.forEach(sent, (fixture) => server.post(fixture.bytes), { concurrency: "unbounded" })
+      assert.deepStrictEqual(answers.map((answer) => answer.status), sent.map(() => 200))
+      const records = yield* server.records()
+      assert.strictEqual(records.length, sent.length)
+      assert.sameDeepMembers(records.map((record) => record.payload), sent.map((fixture) => fixture.json))
+    }))
+})
