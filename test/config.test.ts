@@ -1,0 +1,133 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Either, Option, Redacted } from "effect"
+import { execFile, spawn } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import * as ConfigFile from "../src/ConfigFile.js"
+import { settings } from "../src/ReceiverConfig.js"
+
+const read = (env: Record<string, string>) =>
+  Effect.either(Effect.withConfigProvider(settings, ConfigProvider.fromMap(new Map(Object.entries(env)))))
+
+const errorOf = (env: Record<string, string>) =>
+  Effect.map(read(env), (result) => Either.isLeft(result) ? String(result.left) : "no error")
+
+const root = new URL("..", import.meta.url).pathname
+const tsx = join(root, "node_modules/.bin/tsx")
+
+describe("configuration", () => {
+  it.effect("defaults serve a first run: console and file sinks under ./data, port 8080", () =>
+    Effect.gen(function*() {
+      const config = Either.getOrThrow(yield* read({ INTERCOM_CLIENT_SECRET: "s" }))
+      assert.deepStrictEqual(config.sinks, ["console", "file"])
+      assert.strictEqual(config.port, 8080)
+      assert.strictEqual(config.host, "0.0.0.0")
+      assert.strictEqual(config.webhookPath, "/webhooks/intercom")
+      assert.strictEqual(config.fileSinkPath, "./data/events.jsonl")
+      assert.strictEqual(config.deadLetterPath, "./data/dead-letter.jsonl")
+      assert.strictEqual(config.maxBodyBytes, 5 * 1024 * 1024)
+      assert.isTrue(Option.isNone(config.routes))
+      assert.strictEqual(Duration.toMillis(config.forwardTimeout), 3000)
+    }))
+
+  it.effect("several secrets, comma-separated, are kept redacted", () =>
+    Effect.gen(function*() {
+      const config = Either.getOrThrow(yield* read({ INTERCOM_CLIENT_SECRET: "old-one, new-one" }))
+      assert.deepStrictEqual(config.secrets.map(Redacted.value), ["old-one", "new-one"])
+      assert.notInclude(String(config.secrets[0]), "old-one")
+    }))
+
+  it.effect("a wrong value is refused, naming the key and what is allowed", () =>
+    Effect.gen(function*() {
+      const base = { INTERCOM_CLIENT_SECRET: "s" }
+      assert.include(yield* errorOf({}), "INTERCOM_CLIENT_SECRET is required")
+      assert.include(yield* errorOf({ INTERCOM_CLIENT_SECRET: " , " }), "INTERCOM_CLIENT_SECRET is required")
+      assert.include(yield* errorOf({ ...base, PORT: "80a" }), `PORT must be a whole number from 0 to 65535, got "80a"`)
+      assert.include(yield* errorOf({ ...base, SINKS: "file,kafka" }), "SINKS has unknown sink kafka")
+      assert.include(yield* errorOf({ ...base, SINKS: "http" }), "HTTP_FORWARD_URL is required when SINKS has http")
+      assert.include(
+        yield* errorOf({ ...base, SINKS: "http", HTTP_FORWARD_URL: "ftp://x" }),
+        "HTTP_FORWARD_URL must be an http:// or https:// URL"
+      )
+      assert.include(yield* errorOf({ ...base, ROUTES: "ping=http" }), "ROUTES sends ping to http, which SINKS")
+      assert.include(yield* errorOf({ ...base, ROUTES: "ping" }), "is not of the form pattern=sink,sink")
+      assert.include(yield* errorOf({ ...base, ROUTES: "con*=file" }), "is not a topic, a prefix ending in .* or *")
+      assert.include(yield* errorOf({ ...base, CONSOLE_FORMAT: "xml" }), "CONSOLE_FORMAT must be one of json, pretty")
+      assert.include(yield* errorOf({ ...base, MAX_BODY_BYTES: "0" }), "MAX_BODY_BYTES must be a whole number")
+      assert.include(yield* errorOf({ ...base, WEBHOOK_PATH: "hooks" }), "WEBHOOK_PATH must be a path starting with /")
+    }))
+
+  it.effect("CONFIG_FILE supplies settings, and the environment wins over it", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "config-"))
+      const file = join(dir, "receiver.json")
+      writeFileSync(file, JSON.stringify({ INTERCOM_CLIENT_SECRET: "from-file", PORT: 9100, SINKS: "file" }))
+      const saved = { ...process.env }
+      process.env.CONFIG_FILE = file
+      process.env.SINKS = "console"
+      delete process.env.INTERCOM_CLIENT_SECRET
+      delete process.env.PORT
+      const config = yield* ConfigFile.provider.pipe(
+        Effect.flatMap((provider) => Effect.withConfigProvider(settings, provider)),
+        Effect.ensuring(Effect.sync(() => (process.env = saved)))
+      )
+      assert.deepStrictEqual(config.secrets.map(Redacted.value), ["from-file"])
+      assert.strictEqual(config.port, 9100)
+      assert.deepStrictEqual(config.sinks, ["console"])
+    }))
+
+  it.effect("a CONFIG_FILE that is not a JSON object of settings is refused, naming the file", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "config-"))
+      const file = join(dir, "bad.json")
+      writeFileSync(file, "{ \"PORT\": { \"nested\": 1 } }")
+      const saved = { ...process.env }
+      process.env.CONFIG_FILE = file
+      const result = yield* Effect.either(ConfigFile.provider).pipe(
+        Effect.ensuring(Effect.sync(() => (process.env = saved)))
+      )
+      assert.isTrue(Either.isLeft(result))
+      assert.include(
+        String(Either.getLeft(result).pipe(Option.getOrThrow)),
+        `CONFIG_FILE ${file} must hold one JSON object`
+      )
+    }))
+
+  it.live("the service refuses to start without a secret: exit 1 and a message naming the variable", () =>
+    Effect.promise(async () => {
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([key]) => key !== "INTERCOM_CLIENT_SECRET" && key !== "CONFIG_FILE")
+      )
+      const result = await promisify(execFile)(tsx, ["src/main.ts"], { cwd: root, env }).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => error
+      )
+      assert.strictEqual(result.code, 1)
+      assert.include(result.stderr, "Configuration error: INTERCOM_CLIENT_SECRET is required")
+    }))
+
+  it.live("the service starts on its configuration, answers /healthz, and exits 0 on SIGTERM", () =>
+    Effect.promise(async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), "process-"))
+      const child = spawn(tsx, ["src/main.ts"], {
+        cwd: root,
+        env: { ...process.env, INTERCOM_CLIENT_SECRET: "s", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir }
+      })
+      let stderr = ""
+      const listening = await new Promise<string>((resolve, reject) => {
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString()
+          const match = /Listening on (http:\/\/[\d.]+:\d+)/.exec(stderr)
+          if (match) resolve(match[1]!)
+        })
+        child.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)))
+      })
+      const health = await fetch(`${listening}/healthz`)
+      assert.strictEqual(health.status, 200)
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+      child.kill("SIGTERM")
+      assert.strictEqual(await exited, 0)
+    }))
+})

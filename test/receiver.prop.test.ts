@@ -1,0 +1,59 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, FastCheck, Schema } from "effect"
+import { canonicalTopics, topicSchemas } from "../src/generated/index.js"
+import { sign } from "../src/Signature.js"
+import { intercomTopics } from "../src/Topics.js"
+import { SECRET, TestServer } from "./support/TestServer.js"
+
+const aliasesOf = (topic: string) => Object.keys(intercomTopics).filter((alias) => intercomTopics[alias] === topic)
+
+let sequence = 0
+const uniqueId = () => `notif_prop_${++sequence}_${Date.now()}`
+
+describe("the receiver (properties)", () => {
+  layer(TestServer.layer({ SINKS: "file" }), { excludeTestServices: true })((it) => {
+    for (const topic of canonicalTopics) {
+      const schema = topicSchemas[topic] as unknown as Schema.Schema<Record<string, unknown>>
+      const encode = Schema.encodeSync(schema)
+
+      it.effect.prop(
+        `any ${topic} notification signed with the secret is answered 200 and recorded as sent`,
+        [schema, FastCheck.constantFrom(...aliasesOf(topic))],
+        ([notification, intercomTopic]) =>
+          Effect.gen(function*() {
+            const server = yield* TestServer
+            const id = uniqueId()
+            const body = JSON.stringify({ ...encode(notification), topic: intercomTopic, id })
+            const answer = yield* server.post(body)
+            assert.strictEqual(answer.status, 200, answer.text)
+            assert.strictEqual(answer.json.status, "delivered")
+            const record = (yield* server.records()).find((line) => line.id === id)
+            assert.deepStrictEqual(record?.payload, JSON.parse(body))
+            assert.strictEqual(record?.topic, topic)
+          }),
+        { fastCheck: { numRuns: 15 } }
+      )
+    }
+
+    it.effect.prop(
+      "flipping any one byte of a signed body gives 401 and records nothing",
+      [topicSchemas["conversations.closed"], FastCheck.nat(), FastCheck.integer({ min: 1, max: 255 })],
+      ([notification, position, mask]) =>
+        Effect.gen(function*() {
+          const server = yield* TestServer
+          const id = uniqueId()
+          const encoded = Schema.encodeSync(topicSchemas["conversations.closed"])(notification)
+          const body = Buffer.from(JSON.stringify({ ...encoded, id }))
+          const signature = sign(SECRET, body)
+          const flipped = Buffer.from(body)
+          const at = position % flipped.length
+          flipped[at] = flipped[at]! ^ mask
+          const before = (yield* server.records()).length
+          const answer = yield* server.post(flipped, { signature })
+          assert.strictEqual(answer.status, 401)
+          assert.strictEqual((yield* server.records()).length, before)
+        }),
+      { fastCheck: { numRuns: 100 } }
+    )
+  })
+})
