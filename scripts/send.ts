@@ -13,7 +13,7 @@ import { canonicalTopic } from "../src/Topics.js"
 const usage = `usage: npm run send -- <topic> [--url URL] [--secret S] [--file fixture.json]
 
   <topic>         a canonical topic (contacts.created, ping, ...) or an Intercom topic (contact.user.created, ...):
-                  sends the first fixture of that topic from schemas/fixtures, with "topic" set to it
+                  sends the first fixture of that topic from schemas/fixtures (an Intercom topic is set in it)
   --file F        send this file instead (its "topic" is set to <topic> when one is given)
   --url URL       default http://127.0.0.1:$PORT$WEBHOOK_PATH (PORT 8080, WEBHOOK_PATH /webhooks/intercom)
   --secret S      default: the first of INTERCOM_CLIENT_SECRET`
@@ -55,7 +55,8 @@ const program = Effect.gen(function*() {
     try: () => readFileSync(path, "utf8"),
     catch: (error) => new UsageError({ message: `cannot read ${path}: ${(error as Error).message}` })
   })
-  const body = Buffer.from(topic === undefined ? text : JSON.stringify({ ...JSON.parse(text), topic }))
+  const keepTopic = topic === undefined || (file === undefined && canonicalTopic(topic) === topic)
+  const body = Buffer.from(keepTopic ? text : JSON.stringify({ ...JSON.parse(text), topic }))
 
   const client = yield* HttpClient.HttpClient
   const response = yield* client.execute(

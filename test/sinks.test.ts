@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createHmac } from "node:crypto"
+import { handlers as exampleHandlers } from "../src/examples/handlers.js"
 import { type CanonicalTopic, type ContactsCreatedNotification } from "../src/generated/index.js"
 import { Handlers } from "../src/Handlers.js"
 import { loadFixtures } from "./support/Fixtures.js"
@@ -98,6 +99,16 @@ describe("sinks", () => {
       assert.include(["contact", "user"], seen[0]!.data.item.type)
       assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200, "no handler: nothing to do")
       assert.strictEqual(seen.length, 1)
+    }))
+
+  it.scopedLive("handlers: the README's example handlers run", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "file" }, Handlers.layer(exampleHandlers))
+      for (const topic of ["contacts.created", "conversations.closed"] as const) {
+        const answer = yield* server.post(fixture(topic).bytes)
+        assert.strictEqual(answer.status, 200)
+        assert.deepStrictEqual(answer.json.sinks, ["file", "handlers"])
+      }
     }))
 
   it.scopedLive("handlers: a failing handler answers 503", () =>

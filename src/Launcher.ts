@@ -1,0 +1,39 @@
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, ConfigError, Console, Effect, Layer, Logger } from "effect"
+import * as App from "./App.js"
+import * as ConfigFile from "./ConfigFile.js"
+import { ReceiverConfig } from "./ReceiverConfig.js"
+
+/** The messages of a config error, one per problem. */
+const messages = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return [...messages(error.left), ...messages(error.right)]
+    default:
+      return [error.message]
+  }
+}
+
+/** Logs go to stderr: stdout belongs to the console sink. */
+const LoggerLive = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+
+/**
+ * Runs the service until SIGINT/SIGTERM, configured from the environment and `CONFIG_FILE`.
+ * `extra` joins the app, e.g. `Handlers.layer({...})`; a configuration error exits 1 saying what to fix.
+ */
+export const run = <E>(extra: Layer.Layer<never, E> = Layer.empty): void =>
+  App.layer.pipe(
+    Layer.provide(extra),
+    Layer.provide(ReceiverConfig.layer),
+    Layer.provide(ConfigFile.layer),
+    Layer.provide(LoggerLive),
+    Layer.launch,
+    Effect.tapErrorCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      return failure._tag === "Some" && ConfigError.isConfigError(failure.value)
+        ? Console.error(messages(failure.value).map((message) => `Configuration error: ${message}`).join("\n"))
+        : Console.error(Cause.pretty(cause))
+    }),
+    NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+  )
