@@ -1,32 +1,33 @@
-import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
-import { createServer } from "node:http"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Layer } from "effect"
 import { DeadLetters } from "./DeadLetters.js"
+import * as Delivery from "./Delivery.js"
 import * as Http from "./Http.js"
+import * as NodeServer from "./NodeServer.js"
 import { Decoder } from "./Notification.js"
 import { Receiver } from "./Receiver.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
 import { Router } from "./Router.js"
 import { Signature } from "./Signature.js"
 import * as SinkRegistry from "./SinkRegistry.js"
+import * as SqliteOutbox from "./SqliteOutbox.js"
 
-/** Verify -> decode -> route -> sinks, needing only the configuration. */
-export const ReceiverLive = Receiver.layer.pipe(
-  Layer.provide(Router.layer),
-  Layer.provide(Layer.mergeAll(Signature.layer, Decoder.Default, DeadLetters.layer, SinkRegistry.layer)),
+/** The store, the sinks and the dead letters, needing only the configuration. */
+export const CoreLive = Layer.mergeAll(Signature.layer, Decoder.Default, DeadLetters.layer, SinkRegistry.layer).pipe(
+  Layer.provideMerge(SqliteOutbox.layer),
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
-/** A Node HTTP server on `HOST`:`PORT`, kept in the output so that callers can read its address. */
-export const NodeServerLive = Layer.unwrapEffect(
-  Effect.map(ReceiverConfig, ({ host, port }) => NodeHttpServer.layer(createServer, { host, port }))
+/** Verify -> decode -> dedupe -> route -> deliver or queue, and the workers that empty the outbox. */
+export const ReceiverLive = Layer.mergeAll(Receiver.layer.pipe(Layer.provide(Router.layer)), Delivery.layer).pipe(
+  Layer.provideMerge(CoreLive)
 )
 
 /**
- * The whole service for a given configuration. Typed handlers join when the program provides them:
- * `App.layer.pipe(Layer.provide(Handlers.layer({...})))`.
+ * The whole service for a given configuration, the `HttpServer` kept in the output so that callers can read its
+ * address. Typed handlers join when the program provides them: `App.layer.pipe(Layer.provide(Handlers.layer(...)))`.
+ * On shutdown the HTTP side drains first, then the workers stop, then the store closes.
  */
 export const layer = Http.layer.pipe(
-  Layer.provide(ReceiverLive),
-  Layer.provideMerge(NodeServerLive)
+  Layer.provideMerge(ReceiverLive),
+  Layer.provideMerge(NodeServer.layer)
 )

@@ -12,6 +12,7 @@ const pretty = (notification: Notification): string =>
 /** Writes each notification to stdout: the file sink's JSON record on one line, or an indented form to read. */
 export const make = (format: "json" | "pretty"): Sink => ({
   name: "console",
+  mode: "inline",
   deliver: (notification) =>
     format === "json"
       ? Console.log(Buffer.from(record(notification)).toString("utf8").trimEnd())

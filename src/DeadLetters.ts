@@ -1,28 +1,50 @@
 import { Context, Effect, Layer } from "effect"
 import * as DurableFile from "./DurableFile.js"
 import type { Notification } from "./Notification.js"
+import { type DeadLetter, type DeadLetterReason, Outbox, type OutboxEntry, StoreUnavailable } from "./Outbox.js"
 import { ReceiverConfig } from "./ReceiverConfig.js"
 import { record } from "./Sink.js"
 
-export type DeadLetterReason = "schema_mismatch" | "no_route"
-
-/** Notifications that were verified but could not be delivered: kept with the reason, never dropped. */
+/**
+ * Notifications that were verified but could not be delivered, never dropped: kept in the store (where
+ * `npm run replay` finds them) and appended to `DEAD_LETTER_PATH` for people and log shippers.
+ */
 export class DeadLetters extends Context.Tag("DeadLetters")<DeadLetters, {
   readonly path: string
+  /** A notification that never reached the outbox (schema mismatch, no route). */
   readonly add: (
     notification: Notification,
     reason: DeadLetterReason,
     error: string
-  ) => Effect.Effect<void, DurableFile.FileWriteError>
+  ) => Effect.Effect<DeadLetter, StoreUnavailable>
+  /** A delivery the outbox gave up on. */
+  readonly bury: (
+    entry: OutboxEntry,
+    reason: DeadLetterReason,
+    error: string,
+    attempts: number
+  ) => Effect.Effect<DeadLetter, StoreUnavailable>
 }>() {
   static readonly layer = Layer.scoped(
     DeadLetters,
     Effect.gen(function*() {
       const { deadLetterPath } = yield* ReceiverConfig
+      const outbox = yield* Outbox
       const file = yield* DurableFile.make(deadLetterPath)
+      const log = (dead: DeadLetter) =>
+        file.append(
+          record(
+            { ...dead, id: dead.notificationId },
+            { reason: dead.reason, error: dead.error, sink: dead.sink, attempts: dead.attempts }
+          )
+        ).pipe(
+          Effect.mapError((error) => new StoreUnavailable({ message: error.message })),
+          Effect.as(dead)
+        )
       return DeadLetters.of({
         path: deadLetterPath,
-        add: (notification, reason, error) => file.append(record(notification, { reason, error }))
+        add: (notification, reason, error) => Effect.flatMap(outbox.addDeadLetter(notification, reason, error), log),
+        bury: (entry, reason, error, attempts) => Effect.flatMap(outbox.bury(entry, reason, error, attempts), log)
       })
     })
   )

@@ -1,4 +1,4 @@
-import { Data, Deferred, Effect, Queue, type Scope } from "effect"
+import { Data, Deferred, Effect, Queue, Ref, type Scope } from "effect"
 import { mkdir, open } from "node:fs/promises"
 import { dirname } from "node:path"
 
@@ -11,6 +11,8 @@ export class FileWriteError extends Data.TaggedError("FileWriteError")<{
 export interface DurableFile {
   readonly path: string
   readonly append: (bytes: Uint8Array) => Effect.Effect<void, FileWriteError>
+  /** False after a failed write, until a write succeeds again. */
+  readonly healthy: Effect.Effect<boolean>
 }
 
 interface Pending {
@@ -41,6 +43,7 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
     )
     let size = (yield* Effect.tryPromise({ try: () => handle.stat(), catch: fail })).size
     const queue = yield* Effect.acquireRelease(Queue.bounded<Pending>(MAX_BATCH * 4), Queue.shutdown)
+    const healthy = yield* Ref.make(true)
 
     const commit = async (batch: ReadonlyArray<Pending>) => {
       const data = Buffer.concat(batch.map((pending) => pending.bytes))
@@ -61,6 +64,7 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
       Effect.flatMap((batch) =>
         Effect.tryPromise({ try: () => commit([...batch]), catch: fail }).pipe(
           Effect.exit,
+          Effect.tap((exit) => Ref.set(healthy, exit._tag === "Success")),
           Effect.flatMap((exit) => Effect.forEach(batch, (pending) => Deferred.done(pending.done, exit))),
           Effect.uninterruptible
         )
@@ -71,6 +75,7 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
 
     return {
       path,
+      healthy: Ref.get(healthy),
       append: (bytes) =>
         Effect.flatMap(Deferred.make<void, FileWriteError>(), (done) =>
           Queue.offer(queue, { bytes, done }).pipe(Effect.zipRight(Deferred.await(done))))

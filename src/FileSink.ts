@@ -1,4 +1,4 @@
-import { Effect, type Scope } from "effect"
+import { Effect, Option, type Scope } from "effect"
 import * as DurableFile from "./DurableFile.js"
 import { record, type Sink, SinkError } from "./Sink.js"
 
@@ -6,8 +6,10 @@ import { record, type Sink, SinkError } from "./Sink.js"
 export const make = (path: string): Effect.Effect<Sink, DurableFile.FileWriteError, Scope.Scope> =>
   Effect.map(DurableFile.make(path), (file) => ({
     name: "file",
+    mode: "inline",
+    problem: Effect.map(file.healthy, (healthy) => healthy ? Option.none() : Option.some(`cannot write ${path}`)),
     deliver: (notification) =>
       file.append(record(notification)).pipe(
-        Effect.mapError((error) => new SinkError({ sink: "file", message: `cannot write ${path}: ${error.message}` }))
+        Effect.mapError((error) => SinkError.retry("file", `cannot write ${path}: ${error.message}`))
       )
   }))

@@ -5,7 +5,7 @@ import { type Sink, SinkError } from "./Sink.js"
 
 /**
  * Typed handlers, at most one per canonical topic. Each gets the notification decoded by its topic's generated
- * schema, and the notification as received. A failure answers 503, so Intercom sends the notification again.
+ * schema, and the notification as received. They run from the durable outbox: a failure is retried with backoff.
  */
 export type HandlerMap<R = never> = {
   readonly [T in CanonicalTopic]?: (
@@ -21,6 +21,7 @@ export class Handlers extends Context.Tag("Handlers")<Handlers, Sink>() {
       Handlers,
       Effect.map(Effect.context<R>(), (context) => ({
         name: "handlers",
+        mode: "outbox",
         deliver: (notification) => {
           const decoded = notification.decoded
           if (decoded === undefined) return Effect.void
@@ -31,9 +32,7 @@ export class Handlers extends Context.Tag("Handlers")<Handlers, Sink>() {
           return Effect.suspend(() => handler(decoded.value, notification)).pipe(
             Effect.provide(context),
             Effect.catchAllCause((cause) =>
-              Effect.fail(
-                new SinkError({ sink: "handlers", message: `${decoded.topic} handler failed: ${Cause.pretty(cause)}` })
-              )
+              Effect.fail(SinkError.retry("handlers", `${decoded.topic} handler failed: ${Cause.pretty(cause)}`))
             ),
             Effect.asVoid
           )

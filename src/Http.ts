@@ -1,8 +1,11 @@
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { readBody } from "./Body.js"
+import { NodeServer } from "./NodeServer.js"
+import { Outbox } from "./Outbox.js"
 import { type Received, Receiver } from "./Receiver.js"
 import { ReceiverConfig } from "./ReceiverConfig.js"
+import { Sinks } from "./Sink.js"
 
 const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson(body, { status, headers })
@@ -21,7 +24,8 @@ const accepted = (received: Received) =>
     topic: received.notification.topic,
     intercom_topic: received.notification.intercomTopic,
     id: received.notification.id,
-    ...(received.status === "delivered" ? { sinks: received.sinks } : { reason: received.reason })
+    ...(received.status === "accepted" ? { sinks: received.sinks, queued: received.queued } : {}),
+    ...(received.status === "dead_lettered" ? { reason: received.reason } : {})
   })
 
 /** POST on the webhook path: every answer the endpoint gives is decided here. */
@@ -73,10 +77,17 @@ const webhook = (maxBodyBytes: number) =>
             { "retry-after": "60" }
           )
         ),
-      DeadLetterUnavailable: (error) =>
+      StoreUnavailable: (error) =>
         Effect.as(
-          Effect.logError("dead-letter file unavailable").pipe(Effect.annotateLogs("error", error.cause.message)),
+          Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
           problem(503, "storage_unavailable", "not accepted: storage unavailable; send it again later", {
+            "retry-after": "60"
+          })
+        ),
+      OutboxFull: (error) =>
+        Effect.as(
+          Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
+          problem(503, "outbox_full", "not accepted: too many deliveries waiting; send it again later", {
             "retry-after": "60"
           })
         )
@@ -87,7 +98,22 @@ const methodNotAllowed = Effect.succeed(
   problem(405, "method_not_allowed", "the webhook path answers POST and HEAD", { allow: "POST, HEAD" })
 )
 
-/** The routes: the webhook endpoint, URL validation by HEAD, and a health check. */
+/** 200 only while the store commits and every sink can take notifications. */
+const readiness = Effect.gen(function*() {
+  const outbox = yield* Outbox
+  const sinks = yield* Sinks
+  const problems: Array<string> = []
+  const probe = yield* Effect.either(outbox.probe)
+  if (probe._tag === "Left") problems.push(`store: ${probe.left.message}`)
+  for (const sink of sinks.values()) {
+    if (sink.problem !== undefined) problems.push(...Option.toArray(yield* sink.problem))
+  }
+  return problems.length === 0
+    ? reply(200, { status: "ready" })
+    : reply(503, { status: "unready", problems }, { "retry-after": "10" })
+})
+
+/** The routes: the webhook endpoint, URL validation by HEAD, liveness and readiness. */
 export const router = (webhookPath: string, maxBodyBytes: number) => {
   const path = webhookPath as HttpRouter.PathInput
   return HttpRouter.empty.pipe(
@@ -99,15 +125,45 @@ export const router = (webhookPath: string, maxBodyBytes: number) => {
     HttpRouter.del(path, methodNotAllowed),
     HttpRouter.options(path, methodNotAllowed),
     HttpRouter.get("/healthz", Effect.succeed(reply(200, { status: "ok" }))),
+    HttpRouter.get("/readyz", readiness),
     Effect.catchTag("RouteNotFound", () => Effect.succeed(problem(404, "not_found", "no such endpoint")))
   )
 }
 
-/** Serves the routes on whatever `HttpServer` is provided. */
-export const layer = Layer.unwrapEffect(
-  Effect.map(ReceiverConfig, (config) =>
-    HttpServer.serve(router(config.webhookPath, config.maxBodyBytes)).pipe(
-      HttpMiddleware.withTracerDisabledWhen(() => true),
-      HttpServer.withLogAddress
-    ))
+/**
+ * Serves the routes on the provided `HttpServer`. On shutdown it first stops accepting connections and lets
+ * requests in flight finish (up to `SHUTDOWN_TIMEOUT`), answering them with `Connection: close`.
+ */
+export const layer = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const config = yield* ReceiverConfig
+    const server = yield* NodeServer
+    let inFlight = 0
+    let draining = false
+    const app = Effect.acquireUseRelease(
+      Effect.sync(() => inFlight++),
+      () =>
+        router(config.webhookPath, config.maxBodyBytes).pipe(
+          Effect.map((response) => draining ? HttpServerResponse.setHeader(response, "connection", "close") : response)
+        ),
+      () => Effect.sync(() => inFlight--)
+    )
+    yield* HttpServer.serveEffect(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
+    yield* HttpServer.logAddress
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        draining = true
+        server.close()
+        server.closeIdleConnections()
+        yield* Effect.sync(() => inFlight).pipe(
+          Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (count) => count === 0 }),
+          Effect.timeout(config.shutdownTimeout),
+          Effect.ignore
+        )
+        yield* Effect.logInfo("stopped accepting; requests in flight finished").pipe(
+          Effect.annotateLogs("unfinished", inFlight)
+        )
+      })
+    )
+  })
 )

@@ -1,6 +1,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { createHash, createHmac } from "node:crypto"
+import { parseRetryAfter } from "./Backoff.js"
 import type { Notification } from "./Notification.js"
 import { type Sink, SinkError } from "./Sink.js"
 
@@ -30,16 +31,20 @@ export const standardWebhookHeaders = (
   "webhook-signature": `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.`).update(body).digest("base64")}`
 })
 
-/** POSTs the original body bytes to `url`; any 2xx within the timeout is a delivery. */
+/**
+ * POSTs the original body bytes to `url`; any 2xx within the timeout is a delivery. 5xx, 408, 429, timeouts and
+ * network errors are worth retrying; any other answer rejects the notification.
+ */
 export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const key = Option.map(options.signingSecret, (secret) => signingKey(Redacted.value(secret)))
     const target = options.url.toString()
-    const failed = (message: string) => new SinkError({ sink: "http", message: `${target}: ${message}` })
+    const failed = (message: string) => SinkError.retry("http", `${target}: ${message}`)
 
     return {
       name: "http",
+      mode: "outbox",
       deliver: (notification) => {
         const headers: Record<string, string> = { "x-intercom-topic": notification.intercomTopic }
         if (notification.topic !== null) headers["x-webhook-topic"] = notification.topic
@@ -55,11 +60,19 @@ export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpC
           HttpClientRequest.bodyUint8Array(notification.body, "application/json")
         )
         return client.execute(request).pipe(
-          Effect.flatMap((response) =>
-            response.status >= 200 && response.status < 300
-              ? Effect.void
-              : Effect.fail(failed(`answered ${response.status}`))
-          ),
+          Effect.flatMap((response) => {
+            const status = response.status
+            if (status >= 200 && status < 300) return Effect.void
+            const retryable = status >= 500 || status === 408 || status === 429
+            return Effect.fail(
+              new SinkError({
+                sink: "http",
+                message: `${target}: answered ${status}`,
+                retryable,
+                retryAfter: parseRetryAfter(response.headers["retry-after"])
+              })
+            )
+          }),
           Effect.scoped,
           Effect.timeoutFail({
             duration: options.timeout,

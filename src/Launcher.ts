@@ -1,5 +1,5 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Console, Effect, Layer, Logger } from "effect"
+import { Cause, ConfigError, Console, Duration, Effect, Layer, Logger } from "effect"
 import * as App from "./App.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { ReceiverConfig } from "./ReceiverConfig.js"
@@ -18,12 +18,25 @@ const messages = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
 /** Logs go to stderr: stdout belongs to the console sink. */
 const LoggerLive = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
+/** Whatever happens, the process is gone `SHUTDOWN_TIMEOUT` after SIGTERM/SIGINT (exit 1 when it had to be forced). */
+const HardStop = Layer.effectDiscard(
+  Effect.map(ReceiverConfig, ({ shutdownTimeout }) => {
+    const arm = () =>
+      setTimeout(() => {
+        process.stderr.write(`shutdown took longer than SHUTDOWN_TIMEOUT (${Duration.format(shutdownTimeout)})\n`)
+        process.exit(1)
+      }, Duration.toMillis(shutdownTimeout) + 1000).unref()
+    process.once("SIGTERM", arm)
+    process.once("SIGINT", arm)
+  })
+)
+
 /**
  * Runs the service until SIGINT/SIGTERM, configured from the environment and `CONFIG_FILE`.
  * `extra` joins the app, e.g. `Handlers.layer({...})`; a configuration error exits 1 saying what to fix.
  */
 export const run = <E>(extra: Layer.Layer<never, E> = Layer.empty): void =>
-  App.layer.pipe(
+  Layer.merge(App.layer, HardStop).pipe(
     Layer.provide(extra),
     Layer.provide(ReceiverConfig.layer),
     Layer.provide(ConfigFile.layer),

@@ -1,15 +1,22 @@
 import type { Headers } from "@effect/platform"
 import { Context, Data, Effect, Layer } from "effect"
 import { DeadLetters } from "./DeadLetters.js"
-import type { FileWriteError } from "./DurableFile.js"
 import { Decoder, type MalformedNotification, type Notification } from "./Notification.js"
+import { Outbox, type OutboxFull, type StoreUnavailable } from "./Outbox.js"
 import { Router } from "./Router.js"
 import { Signature, type SignatureError } from "./Signature.js"
 import type { SinkError } from "./Sink.js"
 
-/** What became of an accepted notification. */
+/** What became of a verified notification. */
 export type Outcome =
-  | { readonly status: "delivered"; readonly notification: Notification; readonly sinks: ReadonlyArray<string> }
+  | {
+    readonly status: "accepted"
+    readonly notification: Notification
+    /** Routed sinks; `queued` ones are in the durable outbox, the others already have it. */
+    readonly sinks: ReadonlyArray<string>
+    readonly queued: ReadonlyArray<string>
+  }
+  | { readonly status: "duplicate"; readonly notification: Notification }
   | {
     readonly status: "dead_lettered"
     readonly notification: Notification
@@ -19,19 +26,19 @@ export type Outcome =
 /** An outcome and which configured secret verified the request. */
 export type Received = Outcome & { readonly secretIndex: number }
 
-/** Some routed sink could not take the notification: answer 503 so that Intercom sends it again. */
+/** Some inline sink could not take the notification: answer 503 so that Intercom sends it again. */
 export class SinksUnavailable extends Data.TaggedError("SinksUnavailable")<{
   readonly failures: ReadonlyArray<SinkError>
 }> {}
 
-/** The dead-letter file cannot be written: the notification is not safe, so it is not acknowledged. */
-export class DeadLetterUnavailable extends Data.TaggedError("DeadLetterUnavailable")<{
-  readonly cause: FileWriteError
-}> {}
+export type ReceiveError =
+  | SignatureError
+  | MalformedNotification
+  | SinksUnavailable
+  | StoreUnavailable
+  | OutboxFull
 
-export type ReceiveError = SignatureError | MalformedNotification | SinksUnavailable | DeadLetterUnavailable
-
-/** Verify, decode, route, deliver: the whole pipeline behind the webhook endpoint. */
+/** Verify, decode, dedupe, route, deliver or queue: the whole pipeline behind the webhook endpoint. */
 export class Receiver extends Context.Tag("Receiver")<Receiver, {
   readonly receive: (headers: Headers.Headers, body: Uint8Array) => Effect.Effect<Received, ReceiveError>
 }>() {
@@ -41,32 +48,35 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
       const signature = yield* Signature
       const decoder = yield* Decoder
       const router = yield* Router
+      const outbox = yield* Outbox
       const deadLetters = yield* DeadLetters
 
       const deadLetter = (notification: Notification, reason: "schema_mismatch" | "no_route", error: string) =>
         deadLetters.add(notification, reason, error).pipe(
-          Effect.mapError((cause) => new DeadLetterUnavailable({ cause })),
           Effect.as<Outcome>({ status: "dead_lettered", notification, reason })
         )
 
-      const deliver = (
-        notification: Notification
-      ): Effect.Effect<Outcome, SinksUnavailable | DeadLetterUnavailable> => {
-        const sinks = router.route(notification)
-        if (sinks.length === 0) {
-          return deadLetter(notification, "no_route", "no rule of ROUTES matches this topic")
-        }
-        return Effect.forEach(sinks, (sink) => Effect.either(sink.deliver(notification)), {
-          concurrency: "unbounded"
-        }).pipe(
-          Effect.flatMap((results) => {
-            const failures = results.flatMap((result) => result._tag === "Left" ? [result.left] : [])
-            return failures.length > 0
-              ? Effect.fail(new SinksUnavailable({ failures }))
-              : Effect.succeed<Outcome>({ status: "delivered", notification, sinks: sinks.map((sink) => sink.name) })
+      const deliver = (notification: Notification): Effect.Effect<Outcome, ReceiveError> =>
+        Effect.gen(function*() {
+          if (notification.id !== null && (yield* outbox.seen(notification.id))) {
+            return { status: "duplicate", notification } as const
+          }
+          const sinks = router.route(notification)
+          if (sinks.length === 0) {
+            return yield* deadLetter(notification, "no_route", "no rule of ROUTES matches this topic")
+          }
+          const inline = sinks.filter((sink) => sink.mode === "inline")
+          const queued = sinks.filter((sink) => sink.mode === "outbox").map((sink) => sink.name)
+          const results = yield* Effect.forEach(inline, (sink) => Effect.either(sink.deliver(notification)), {
+            concurrency: "unbounded"
           })
-        )
-      }
+          const failures = results.flatMap((result) => result._tag === "Left" ? [result.left] : [])
+          if (failures.length > 0) return yield* new SinksUnavailable({ failures })
+          if ((yield* outbox.accept(notification, queued)) === "duplicate") {
+            return { status: "duplicate", notification } as const
+          }
+          return { status: "accepted", notification, sinks: sinks.map((sink) => sink.name), queued } as const
+        })
 
       return Receiver.of({
         receive: (headers, body) =>

@@ -20,6 +20,17 @@ export interface ReceiverSettings {
   readonly forwardTimeout: Duration.Duration
   readonly maxBodyBytes: number
   readonly consoleFormat: "json" | "pretty"
+  readonly storePath: string
+  readonly storeBusyTimeoutMs: number
+  readonly dedupeWindow: Duration.Duration
+  readonly outboxMaxRows: number
+  readonly maxAttempts: number
+  readonly maxAge: Duration.Duration
+  readonly retryBaseDelay: Duration.Duration
+  readonly retryMaxDelay: Duration.Duration
+  readonly shutdownTimeout: Duration.Duration
+  readonly requestTimeout: Duration.Duration
+  readonly headersTimeout: Duration.Duration
 }
 
 const invalid = (name: string, message: string) => ConfigError.InvalidData([name], `${name} ${message}`)
@@ -45,6 +56,20 @@ const integer = (name: string, fallback: number, min: number, max: number) =>
       return /^\d+$/.test(text.trim()) && value >= min && value <= max
         ? Either.right(value)
         : Either.left(invalid(name, `must be a whole number from ${min} to ${max}, got "${text}"`))
+    })
+  )
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `500ms`, `10s`, `5m`, `24h`, `7d`. */
+const duration = (name: string, fallback: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((text) => {
+      const match = /^(\d+)\s*(ms|s|m|h|d)$/.exec(text.trim())
+      return match === null
+        ? Either.left(invalid(name, `must be a duration such as 500ms, 10s, 5m, 24h or 7d, got "${text}"`))
+        : Either.right(Duration.millis(Number(match[1]) * UNITS[match[2]!]!))
     })
   )
 
@@ -122,9 +147,20 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   forwardSigningSecret: Config.option(Config.redacted("FORWARD_SIGNING_SECRET")),
   forwardTimeoutMs: integer("HTTP_FORWARD_TIMEOUT_MS", 3000, 1, 600_000),
   maxBodyBytes: integer("MAX_BODY_BYTES", 5 * 1024 * 1024, 1, 1024 * 1024 * 1024),
-  consoleFormat: oneOf("CONSOLE_FORMAT", ["json", "pretty"] as const, "json")
+  consoleFormat: oneOf("CONSOLE_FORMAT", ["json", "pretty"] as const, "json"),
+  storePath: Config.option(Config.string("STORE_PATH")),
+  storeBusyTimeoutMs: integer("STORE_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
+  dedupeWindow: duration("DEDUPE_WINDOW", "24h"),
+  outboxMaxRows: integer("OUTBOX_MAX_ROWS", 100_000, 1, 100_000_000),
+  maxAttempts: integer("MAX_ATTEMPTS", 25, 1, 10_000),
+  maxAge: duration("MAX_AGE", "72h"),
+  retryBaseDelay: duration("RETRY_BASE_DELAY", "1s"),
+  retryMaxDelay: duration("RETRY_MAX_DELAY", "10m"),
+  shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "10s"),
+  requestTimeout: duration("REQUEST_TIMEOUT", "30s"),
+  headersTimeout: duration("HEADERS_TIMEOUT", "10s")
 }).pipe(
-  Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, ...rest }) => {
+  Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, storePath, ...rest }) => {
     if (rest.sinks.includes("http") && Option.isNone(rest.forwardUrl)) {
       return Either.left(
         ConfigError.MissingData(["HTTP_FORWARD_URL"], "HTTP_FORWARD_URL is required when SINKS has http")
@@ -143,6 +179,7 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
       ...rest,
       fileSinkPath: Option.getOrElse(fileSinkPath, () => `${rest.dataDir}/events.jsonl`),
       deadLetterPath: Option.getOrElse(deadLetterPath, () => `${rest.dataDir}/dead-letter.jsonl`),
+      storePath: Option.getOrElse(storePath, () => `${rest.dataDir}/receiver.db`),
       forwardTimeout: Duration.millis(forwardTimeoutMs)
     })
   })

@@ -7,6 +7,9 @@ import { ReceiverConfig } from "./ReceiverConfig.js"
 export type VerifiedBody = Uint8Array & Brand.Brand<"VerifiedBody">
 const VerifiedBody = Brand.nominal<VerifiedBody>()
 
+/** Bytes this service verified before it stored them (the outbox, dead letters). */
+export const verifiedBeforeStoring = (bytes: Uint8Array): VerifiedBody => VerifiedBody(bytes)
+
 export class SignatureError extends Data.TaggedError("SignatureError")<{
   readonly reason: "missing" | "malformed" | "mismatch"
   readonly message: string

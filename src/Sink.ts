@@ -1,18 +1,32 @@
-import { Context, Data, type Effect } from "effect"
+import { Context, Data, type Duration, type Effect, Option } from "effect"
 import { isUtf8 } from "node:buffer"
 import type { Notification } from "./Notification.js"
 
-/** A sink could not take a notification; the request is answered 503 so that Intercom sends it again. */
+/** A sink could not take a notification. */
 export class SinkError extends Data.TaggedError("SinkError")<{
   readonly sink: string
   readonly message: string
-}> {}
+  /** False when sending the same notification again cannot succeed (the target rejected it). */
+  readonly retryable: boolean
+  /** How long the target asked us to wait. */
+  readonly retryAfter: Option.Option<Duration.Duration>
+}> {
+  static readonly retry = (sink: string, message: string, retryAfter = Option.none<Duration.Duration>()) =>
+    new SinkError({ sink, message, retryable: true, retryAfter })
+}
 
 /** A destination for notifications. */
 export interface Sink {
   readonly name: string
+  /**
+   * `inline`: delivered before the request is answered (a failure answers 503).
+   * `outbox`: committed to the durable outbox before the answer, delivered in the background with retries.
+   */
+  readonly mode: "inline" | "outbox"
   /** Succeeds once the sink has the notification (for durable sinks: on disk). */
   readonly deliver: (notification: Notification) => Effect.Effect<void, SinkError>
+  /** A reason the sink cannot take notifications now, for `/readyz`. */
+  readonly problem?: Effect.Effect<Option.Option<string>>
 }
 
 /** The sinks this process delivers to, by name. */
@@ -22,19 +36,28 @@ const NEWLINE = 0x0a
 const RETURN = 0x0d
 const SPACE = 0x20
 
+/** What a record is made of: a notification, or a dead letter. */
+export interface RecordSource {
+  readonly receivedAt: Date
+  readonly topic: string | null
+  readonly intercomTopic: string
+  readonly id: string | null
+  readonly appId: string | null
+  readonly body: Uint8Array
+}
+
 /**
  * The body as one line of JSON. Raw CR/LF can only be insignificant whitespace in JSON (strings escape them),
  * so they become spaces; the bytes are otherwise kept, so numbers and key order stay exactly as Intercom sent them.
  */
-export const bodyAsJsonLine = (notification: Notification): Uint8Array => {
-  const { body } = notification
-  if (!isUtf8(body)) return Buffer.from(JSON.stringify(notification.payload))
+export const bodyAsJsonLine = (body: Uint8Array): Uint8Array => {
+  if (!isUtf8(body)) return Buffer.from(JSON.stringify(JSON.parse(Buffer.from(body).toString("utf8"))))
   if (!body.includes(NEWLINE) && !body.includes(RETURN)) return body
   return body.map((byte) => byte === NEWLINE || byte === RETURN ? SPACE : byte)
 }
 
 /** The fields every record starts with, as JSON text without braces. */
-export const recordHead = (notification: Notification): string =>
+export const recordHead = (notification: RecordSource): string =>
   `"received_at":${JSON.stringify(notification.receivedAt.toISOString())},"topic":${
     JSON.stringify(notification.topic)
   },"intercom_topic":${JSON.stringify(notification.intercomTopic)},"id":${JSON.stringify(notification.id)},"app_id":${
@@ -42,11 +65,11 @@ export const recordHead = (notification: Notification): string =>
   }`
 
 /** One JSONL record: `{"received_at","topic","intercom_topic","id","app_id", ...extra, "payload"}` and a newline. */
-export const record = (notification: Notification, extra: Record<string, unknown> = {}): Uint8Array => {
+export const record = (notification: RecordSource, extra: Record<string, unknown> = {}): Uint8Array => {
   const fields = Object.entries(extra).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
   return Buffer.concat([
     Buffer.from(`{${recordHead(notification)}${fields.join("")},"payload":`),
-    bodyAsJsonLine(notification),
+    bodyAsJsonLine(notification.body),
     Buffer.from("}\n")
   ])
 }

@@ -26,7 +26,7 @@ describe("the receiver (properties)", () => {
             const body = JSON.stringify({ ...encode(notification), topic: intercomTopic, id })
             const answer = yield* server.post(body)
             assert.strictEqual(answer.status, 200, answer.text)
-            assert.strictEqual(answer.json.status, "delivered")
+            assert.strictEqual(answer.json.status, "accepted")
             const record = (yield* server.records()).find((line) => line.id === id)
             assert.deepStrictEqual(record?.payload, JSON.parse(body))
             assert.strictEqual(record?.topic, topic)

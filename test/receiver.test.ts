@@ -45,11 +45,12 @@ describe("the webhook endpoint", () => {
         const answer = yield* server.post(sent.bytes)
         assert.strictEqual(answer.status, 200)
         assert.deepStrictEqual(answer.json, {
-          status: "delivered",
+          status: "accepted",
           topic: "conversations.closed",
           intercom_topic: (sent.json as { topic: string }).topic,
           id: (sent.json as { id: string }).id,
-          sinks: ["file"]
+          sinks: ["file"],
+          queued: []
         })
         const record = (yield* server.records()).find((line) => line.id === (sent.json as { id: string }).id)!
         assert.deepStrictEqual(record.payload, sent.json)

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as App from "../../src/App.js"
+import { Outbox } from "../../src/Outbox.js"
 import { ReceiverConfig } from "../../src/ReceiverConfig.js"
 import { sign } from "../../src/Signature.js"
 
@@ -35,6 +36,10 @@ export interface TestServerShape {
   readonly request: (path: string, init?: RequestInit) => Effect.Effect<Answer>
   /** Parsed records of a JSONL file under the data folder (`events.jsonl`, `dead-letter.jsonl`). */
   readonly records: (file?: string) => Effect.Effect<ReadonlyArray<Record<string, unknown>>>
+  /** The store behind the server. */
+  readonly outbox: Outbox["Type"]
+  /** Deliveries still waiting in the outbox. */
+  readonly outboxDepth: Effect.Effect<number>
 }
 
 /**
@@ -71,6 +76,7 @@ export const startServer = (env: Record<string, string> = {}, extra: Layer.Layer
       )
     )
     const address = Context.get(context, HttpServer.HttpServer).address
+    const outbox = Context.get(context, Outbox)
     if (address._tag !== "TcpAddress") return yield* Effect.die("expected a TCP address")
     const baseUrl = `http://127.0.0.1:${address.port}`
     const webhookUrl = baseUrl + (env.WEBHOOK_PATH ?? "/webhooks/intercom")
@@ -104,7 +110,18 @@ export const startServer = (env: Record<string, string> = {}, extra: Layer.Layer
         return text.split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line))
       })
 
-    return { baseUrl, webhookUrl, dataDir, consoleLines, post, request, records } satisfies TestServerShape
+    const outboxDepth = Effect.map(Effect.orDie(outbox.depth), (depth) => depth.count)
+    return {
+      baseUrl,
+      webhookUrl,
+      dataDir,
+      consoleLines,
+      post,
+      request,
+      records,
+      outbox,
+      outboxDepth
+    } satisfies TestServerShape
   })
 
 export class TestServer extends Context.Tag("TestServer")<TestServer, TestServerShape>() {
