@@ -4,7 +4,15 @@ import { parseRoutes, type Route } from "./Routes.js"
 export const sinkNames = ["console", "file", "http"] as const
 export type SinkName = (typeof sinkNames)[number]
 
-export interface ReceiverSettings {
+/** What the store needs: shared by the service and `npm run replay`. */
+export interface StoreSettings {
+  readonly storePath: string
+  readonly storeBusyTimeoutMs: number
+  readonly dedupeWindow: Duration.Duration
+  readonly outboxMaxRows: number
+}
+
+export interface ReceiverSettings extends StoreSettings {
   readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
   readonly port: number
   readonly host: string
@@ -20,10 +28,6 @@ export interface ReceiverSettings {
   readonly forwardTimeout: Duration.Duration
   readonly maxBodyBytes: number
   readonly consoleFormat: "json" | "pretty"
-  readonly storePath: string
-  readonly storeBusyTimeoutMs: number
-  readonly dedupeWindow: Duration.Duration
-  readonly outboxMaxRows: number
   readonly maxAttempts: number
   readonly maxAge: Duration.Duration
   readonly retryBaseDelay: Duration.Duration
@@ -132,6 +136,17 @@ const webhookPath = Config.string("WEBHOOK_PATH").pipe(
   )
 )
 
+const dataDir = Config.string("DATA_DIR").pipe(Config.withDefault("./data"))
+
+export const storeSettings: Config.Config<StoreSettings> = Config.all({
+  storePath: Config.all([Config.option(Config.string("STORE_PATH")), dataDir]).pipe(
+    Config.map(([path, dir]) => Option.getOrElse(path, () => `${dir}/receiver.db`))
+  ),
+  storeBusyTimeoutMs: integer("STORE_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
+  dedupeWindow: duration("DEDUPE_WINDOW", "24h"),
+  outboxMaxRows: integer("OUTBOX_MAX_ROWS", 100_000, 1, 100_000_000)
+})
+
 /** Every setting, read with Effect Config; a wrong value fails naming the key and what is allowed. */
 export const settings: Config.Config<ReceiverSettings> = Config.all({
   secrets,
@@ -140,7 +155,8 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   webhookPath,
   sinks,
   routes,
-  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault("./data")),
+  dataDir,
+  store: storeSettings,
   fileSinkPath: Config.option(Config.string("FILE_SINK_PATH")),
   deadLetterPath: Config.option(Config.string("DEAD_LETTER_PATH")),
   forwardUrl: url("HTTP_FORWARD_URL"),
@@ -148,10 +164,6 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   forwardTimeoutMs: integer("HTTP_FORWARD_TIMEOUT_MS", 3000, 1, 600_000),
   maxBodyBytes: integer("MAX_BODY_BYTES", 5 * 1024 * 1024, 1, 1024 * 1024 * 1024),
   consoleFormat: oneOf("CONSOLE_FORMAT", ["json", "pretty"] as const, "json"),
-  storePath: Config.option(Config.string("STORE_PATH")),
-  storeBusyTimeoutMs: integer("STORE_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
-  dedupeWindow: duration("DEDUPE_WINDOW", "24h"),
-  outboxMaxRows: integer("OUTBOX_MAX_ROWS", 100_000, 1, 100_000_000),
   maxAttempts: integer("MAX_ATTEMPTS", 25, 1, 10_000),
   maxAge: duration("MAX_AGE", "72h"),
   retryBaseDelay: duration("RETRY_BASE_DELAY", "1s"),
@@ -160,7 +172,7 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   requestTimeout: duration("REQUEST_TIMEOUT", "30s"),
   headersTimeout: duration("HEADERS_TIMEOUT", "10s")
 }).pipe(
-  Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, storePath, ...rest }) => {
+  Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, store, ...rest }) => {
     if (rest.sinks.includes("http") && Option.isNone(rest.forwardUrl)) {
       return Either.left(
         ConfigError.MissingData(["HTTP_FORWARD_URL"], "HTTP_FORWARD_URL is required when SINKS has http")
@@ -177,9 +189,9 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
     }
     return Either.right({
       ...rest,
+      ...store,
       fileSinkPath: Option.getOrElse(fileSinkPath, () => `${rest.dataDir}/events.jsonl`),
       deadLetterPath: Option.getOrElse(deadLetterPath, () => `${rest.dataDir}/dead-letter.jsonl`),
-      storePath: Option.getOrElse(storePath, () => `${rest.dataDir}/receiver.db`),
       forwardTimeout: Duration.millis(forwardTimeoutMs)
     })
   })

@@ -12,7 +12,7 @@ import {
   OutboxFull,
   StoreUnavailable
 } from "./Outbox.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
+import { ReceiverConfig, type StoreSettings } from "./ReceiverConfig.js"
 
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (
@@ -109,213 +109,222 @@ const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
 })
 
 /** The outbox in SQLite: WAL, synchronous=FULL (a commit survives a crash), concurrent accepts share a commit. */
-const make = Effect.gen(function*() {
-  const config = yield* ReceiverConfig
-  const sql = yield* SqlClient.SqlClient
-  for (const pragma of ["synchronous = FULL", `busy_timeout = ${config.storeBusyTimeoutMs}`, "foreign_keys = ON"]) {
-    yield* sql.unsafe(`PRAGMA ${pragma}`)
-  }
-  for (const statement of MIGRATION) yield* sql.unsafe(statement)
-
-  const windowMs = Duration.toMillis(config.dedupeWindow)
-  const count = yield* Ref.make((yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM outbox`)[0]!.n)
-  const signals = new Map<string, Queue.Queue<void>>()
-  const signal = (sink: string) => {
-    let queue = signals.get(sink)
-    if (queue === undefined) {
-      queue = Effect.runSync(Queue.sliding<void>(1))
-      signals.set(sink, queue)
+const make = (config: StoreSettings) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const pragma of ["synchronous = FULL", `busy_timeout = ${config.storeBusyTimeoutMs}`, "foreign_keys = ON"]) {
+      yield* sql.unsafe(`PRAGMA ${pragma}`)
     }
-    return queue
-  }
+    for (const statement of MIGRATION) yield* sql.unsafe(statement)
 
-  const insertDeadLetter = (
-    fields: Omit<DeadLetterRow, "id">,
-    deadAt: number
-  ) =>
-    sql<DeadLetterRow>`INSERT INTO dead_letters ${
-      sql.insert({ ...fields, dead_at: deadAt })
-    } RETURNING id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body`
-      .pipe(
-        Effect.map((rows) => toDeadLetter(rows[0]!))
-      )
-
-  const commit = (batch: ReadonlyArray<Pending>) =>
-    Effect.gen(function*() {
-      const now = Date.now()
-      const results: Array<"accepted" | "duplicate"> = []
-      let queued = 0
-      for (const { notification, sinks } of batch) {
-        const id = notification.id
-        if (id !== null) {
-          const fresh = yield* sql<{ notification_id: string }>`
-            INSERT INTO seen (notification_id, seen_at) VALUES (${id}, ${now})
-            ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ${
-            now - windowMs
-          }
-            RETURNING notification_id`
-          if (fresh.length === 0) {
-            results.push("duplicate")
-            continue
-          }
-        }
-        for (const sink of sinks) {
-          yield* sql`INSERT INTO outbox ${
-            sql.insert({
-              sink,
-              notification_id: id,
-              topic: notification.topic,
-              intercom_topic: notification.intercomTopic,
-              app_id: notification.appId,
-              received_at: notification.receivedAt.getTime(),
-              body: notification.body,
-              next_attempt_at: now
-            })
-          }`
-          queued++
-        }
-        results.push("accepted")
+    const windowMs = Duration.toMillis(config.dedupeWindow)
+    const count = yield* Ref.make((yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM outbox`)[0]!.n)
+    const signals = new Map<string, Queue.Queue<void>>()
+    const signal = (sink: string) => {
+      let queue = signals.get(sink)
+      if (queue === undefined) {
+        queue = Effect.runSync(Queue.sliding<void>(1))
+        signals.set(sink, queue)
       }
-      return { results, queued }
-    }).pipe(sql.withTransaction)
+      return queue
+    }
 
-  const pending = yield* Queue.bounded<Pending>(MAX_BATCH * 8)
-  yield* Queue.takeBetween(pending, 1, MAX_BATCH).pipe(
-    Effect.flatMap((chunk) => {
-      const batch = [...chunk]
-      return commit(batch).pipe(
-        Effect.tap(({ queued }) => Ref.update(count, (n) => n + queued)),
-        Effect.tap(() =>
-          Effect.forEach(new Set(batch.flatMap((item) => item.sinks)), (sink) => Queue.offer(signal(sink), undefined))
-        ),
-        Effect.matchEffect({
-          onFailure: (error) =>
-            Effect.forEach(batch, (item) => Deferred.fail(item.done, unavailable(error)), { discard: true }),
-          onSuccess: ({ results }) =>
-            Effect.forEach(batch, (item, index) => Deferred.succeed(item.done, results[index]!), { discard: true })
-        }),
-        Effect.uninterruptible
-      )
-    }),
-    Effect.forever,
-    Effect.forkScoped
-  )
+    const insertDeadLetter = (
+      fields: Omit<DeadLetterRow, "id">,
+      deadAt: number
+    ) =>
+      sql<DeadLetterRow>`INSERT INTO dead_letters ${
+        sql.insert({ ...fields, dead_at: deadAt })
+      } RETURNING id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body`
+        .pipe(
+          Effect.map((rows) => toDeadLetter(rows[0]!))
+        )
 
-  yield* sql`DELETE FROM seen WHERE seen_at < ${Date.now() - windowMs}`.pipe(
-    Effect.zipRight(sql<{ n: number }>`SELECT COUNT(*) AS n FROM outbox`),
-    Effect.flatMap((rows) => Ref.set(count, rows[0]!.n)),
-    Effect.ignore,
-    Effect.repeat(Schedule.spaced(Duration.minutes(1))),
-    Effect.forkScoped
-  )
-
-  return Outbox.of({
-    seen: (id) =>
-      sql<{ n: number }>`SELECT 1 AS n FROM seen WHERE notification_id = ${id} AND seen_at >= ${Date.now() - windowMs}`
-        .pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(unavailable)),
-    accept: (notification, sinks) =>
-      Effect.gen(function*() {
-        if (sinks.length > 0 && (yield* Ref.get(count)) >= config.outboxMaxRows) {
-          return yield* new OutboxFull({ limit: config.outboxMaxRows })
-        }
-        const done = yield* Deferred.make<"accepted" | "duplicate", StoreUnavailable>()
-        yield* Queue.offer(pending, { notification, sinks, done })
-        return yield* Deferred.await(done)
-      }),
-    due: (sink, now, limit) =>
-      sql<OutboxRow>`
-        SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
-        WHERE sink = ${sink} AND next_attempt_at <= ${now} ORDER BY seq LIMIT ${limit}`
-        .pipe(Effect.map((rows) => rows.map(toEntry)), Effect.mapError(unavailable)),
-    nextDue: (sink) =>
-      sql<{ at: number | null }>`SELECT MIN(next_attempt_at) AS at FROM outbox WHERE sink = ${sink}`.pipe(
-        Effect.map((rows) => Option.fromNullable(rows[0]?.at)),
-        Effect.mapError(unavailable)
-      ),
-    delivered: (seqs) =>
-      seqs.length === 0 ? Effect.void : sql`DELETE FROM outbox WHERE ${sql.in("seq", seqs)}`.pipe(
-        Effect.zipRight(Ref.update(count, (n) => n - seqs.length)),
-        Effect.mapError(unavailable)
-      ),
-    retryLater: (seq, attempts, at, error) =>
-      sql`UPDATE outbox SET attempts = ${attempts}, next_attempt_at = ${at}, last_error = ${error} WHERE seq = ${seq}`
-        .pipe(Effect.asVoid, Effect.mapError(unavailable)),
-    bury: (entry, reason, error, attempts) =>
-      Effect.gen(function*() {
-        const rows = yield* sql<{ topic: string | null; app_id: string | null }>`
-          DELETE FROM outbox WHERE seq = ${entry.seq} RETURNING topic, app_id`
-        const dead = yield* insertDeadLetter({
-          sink: entry.sink,
-          reason,
-          error,
-          attempts,
-          notification_id: entry.notificationId,
-          topic: rows[0]?.topic ?? null,
-          intercom_topic: entry.intercomTopic,
-          app_id: rows[0]?.app_id ?? null,
-          received_at: entry.receivedAt.getTime(),
-          body: entry.body
-        } as Omit<DeadLetterRow, "id">, Date.now())
-        yield* Ref.update(count, (n) => n - rows.length)
-        return dead
-      }).pipe(sql.withTransaction, Effect.mapError(unavailable)),
-    addDeadLetter: (notification, reason, error) =>
-      insertDeadLetter({
-        sink: null,
-        reason,
-        error,
-        attempts: 0,
-        notification_id: notification.id,
-        topic: notification.topic,
-        intercom_topic: notification.intercomTopic,
-        app_id: notification.appId,
-        received_at: notification.receivedAt.getTime(),
-        body: notification.body
-      } as Omit<DeadLetterRow, "id">, Date.now()).pipe(Effect.mapError(unavailable)),
-    replay: (filter) =>
+    const commit = (batch: ReadonlyArray<Pending>) =>
       Effect.gen(function*() {
         const now = Date.now()
-        const sinkOverride = Option.getOrNull(filter.sink)
-        const conditions = [
-          sql`replayed_at IS NULL`,
-          Option.isSome(filter.sink) ? sql`(sink = ${filter.sink.value} OR sink IS NULL)` : sql`sink IS NOT NULL`,
-          ...Option.toArray(Option.map(filter.topic, (topic) => sql`(topic = ${topic} OR intercom_topic = ${topic})`)),
-          ...Option.toArray(Option.map(filter.since, (since) => sql`dead_at >= ${since.getTime()}`))
-        ]
-        const rows = yield* sql<{ id: number }>`
+        const results: Array<"accepted" | "duplicate"> = []
+        let queued = 0
+        for (const { notification, sinks } of batch) {
+          const id = notification.id
+          if (id !== null) {
+            const fresh = yield* sql<{ notification_id: string }>`
+            INSERT INTO seen (notification_id, seen_at) VALUES (${id}, ${now})
+            ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ${
+              now - windowMs
+            }
+            RETURNING notification_id`
+            if (fresh.length === 0) {
+              results.push("duplicate")
+              continue
+            }
+          }
+          for (const sink of sinks) {
+            yield* sql`INSERT INTO outbox ${
+              sql.insert({
+                sink,
+                notification_id: id,
+                topic: notification.topic,
+                intercom_topic: notification.intercomTopic,
+                app_id: notification.appId,
+                received_at: notification.receivedAt.getTime(),
+                body: notification.body,
+                next_attempt_at: now
+              })
+            }`
+            queued++
+          }
+          results.push("accepted")
+        }
+        return { results, queued }
+      }).pipe(sql.withTransaction)
+
+    const pending = yield* Queue.bounded<Pending>(MAX_BATCH * 8)
+    yield* Queue.takeBetween(pending, 1, MAX_BATCH).pipe(
+      Effect.flatMap((chunk) => {
+        const batch = [...chunk]
+        return commit(batch).pipe(
+          Effect.tap(({ queued }) => Ref.update(count, (n) => n + queued)),
+          Effect.tap(() =>
+            Effect.forEach(new Set(batch.flatMap((item) => item.sinks)), (sink) => Queue.offer(signal(sink), undefined))
+          ),
+          Effect.matchEffect({
+            onFailure: (error) =>
+              Effect.forEach(batch, (item) => Deferred.fail(item.done, unavailable(error)), { discard: true }),
+            onSuccess: ({ results }) =>
+              Effect.forEach(batch, (item, index) => Deferred.succeed(item.done, results[index]!), { discard: true })
+          }),
+          Effect.uninterruptible
+        )
+      }),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    yield* sql`DELETE FROM seen WHERE seen_at < ${Date.now() - windowMs}`.pipe(
+      Effect.zipRight(sql<{ n: number }>`SELECT COUNT(*) AS n FROM outbox`),
+      Effect.flatMap((rows) => Ref.set(count, rows[0]!.n)),
+      Effect.ignore,
+      Effect.repeat(Schedule.spaced(Duration.minutes(1))),
+      Effect.forkScoped
+    )
+
+    return Outbox.of({
+      seen: (id) =>
+        sql<{ n: number }>`SELECT 1 AS n FROM seen WHERE notification_id = ${id} AND seen_at >= ${
+          Date.now() - windowMs
+        }`
+          .pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(unavailable)),
+      accept: (notification, sinks) =>
+        Effect.gen(function*() {
+          if (sinks.length > 0 && (yield* Ref.get(count)) >= config.outboxMaxRows) {
+            return yield* new OutboxFull({ limit: config.outboxMaxRows })
+          }
+          const done = yield* Deferred.make<"accepted" | "duplicate", StoreUnavailable>()
+          yield* Queue.offer(pending, { notification, sinks, done })
+          return yield* Deferred.await(done)
+        }),
+      due: (sink, now, limit) =>
+        sql<OutboxRow>`
+        SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
+        WHERE sink = ${sink} AND next_attempt_at <= ${now} ORDER BY seq LIMIT ${limit}`
+          .pipe(Effect.map((rows) => rows.map(toEntry)), Effect.mapError(unavailable)),
+      nextDue: (sink) =>
+        sql<{ at: number | null }>`SELECT MIN(next_attempt_at) AS at FROM outbox WHERE sink = ${sink}`.pipe(
+          Effect.map((rows) => Option.fromNullable(rows[0]?.at)),
+          Effect.mapError(unavailable)
+        ),
+      delivered: (seqs) =>
+        seqs.length === 0 ? Effect.void : sql`DELETE FROM outbox WHERE ${sql.in("seq", seqs)}`.pipe(
+          Effect.zipRight(Ref.update(count, (n) => n - seqs.length)),
+          Effect.mapError(unavailable)
+        ),
+      retryLater: (seq, attempts, at, error) =>
+        sql`UPDATE outbox SET attempts = ${attempts}, next_attempt_at = ${at}, last_error = ${error} WHERE seq = ${seq}`
+          .pipe(Effect.asVoid, Effect.mapError(unavailable)),
+      bury: (entry, reason, error, attempts) =>
+        Effect.gen(function*() {
+          const rows = yield* sql<{ topic: string | null; app_id: string | null }>`
+          DELETE FROM outbox WHERE seq = ${entry.seq} RETURNING topic, app_id`
+          const dead = yield* insertDeadLetter({
+            sink: entry.sink,
+            reason,
+            error,
+            attempts,
+            notification_id: entry.notificationId,
+            topic: rows[0]?.topic ?? null,
+            intercom_topic: entry.intercomTopic,
+            app_id: rows[0]?.app_id ?? null,
+            received_at: entry.receivedAt.getTime(),
+            body: entry.body
+          } as Omit<DeadLetterRow, "id">, Date.now())
+          yield* Ref.update(count, (n) => n - rows.length)
+          return dead
+        }).pipe(sql.withTransaction, Effect.mapError(unavailable)),
+      addDeadLetter: (notification, reason, error) =>
+        insertDeadLetter({
+          sink: null,
+          reason,
+          error,
+          attempts: 0,
+          notification_id: notification.id,
+          topic: notification.topic,
+          intercom_topic: notification.intercomTopic,
+          app_id: notification.appId,
+          received_at: notification.receivedAt.getTime(),
+          body: notification.body
+        } as Omit<DeadLetterRow, "id">, Date.now()).pipe(Effect.mapError(unavailable)),
+      replay: (filter) =>
+        Effect.gen(function*() {
+          const now = Date.now()
+          const sinkOverride = Option.getOrNull(filter.sink)
+          const conditions = [
+            sql`replayed_at IS NULL`,
+            Option.isSome(filter.sink) ? sql`(sink = ${filter.sink.value} OR sink IS NULL)` : sql`sink IS NOT NULL`,
+            ...Option.toArray(
+              Option.map(filter.topic, (topic) => sql`(topic = ${topic} OR intercom_topic = ${topic})`)
+            ),
+            ...Option.toArray(Option.map(filter.since, (since) => sql`dead_at >= ${since.getTime()}`))
+          ]
+          const rows = yield* sql<{ id: number; sink: string }>`
           INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
           SELECT COALESCE(${sinkOverride}, sink), notification_id, topic, intercom_topic, app_id, received_at, body, ${now}
           FROM dead_letters WHERE ${sql.and(conditions)} ORDER BY id
-          RETURNING seq AS id`
-        yield* sql`UPDATE dead_letters SET replayed_at = ${now} WHERE ${sql.and(conditions)}`
-        yield* Ref.update(count, (n) => n + rows.length)
-        return rows.length
-      }).pipe(sql.withTransaction, Effect.mapError(unavailable)),
-    depth: sql<{ n: number; oldest: number | null }>`SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM outbox`.pipe(
-      Effect.map((rows) => ({
-        count: rows[0]!.n,
-        oldest: Option.map(Option.fromNullable(rows[0]!.oldest), (at) => new Date(at))
-      })),
-      Effect.mapError(unavailable)
-    ),
-    probe: sql`INSERT INTO probe (id, at) VALUES (1, ${Date.now()}) ON CONFLICT (id) DO UPDATE SET at = excluded.at`
-      .pipe(
-        Effect.asVoid,
-        Effect.mapError(unavailable)
-      ),
-    waitQueued: (sink) => Queue.take(signal(sink))
+          RETURNING seq AS id, sink`
+          yield* sql`UPDATE dead_letters SET replayed_at = ${now} WHERE ${sql.and(conditions)}`
+          yield* Ref.update(count, (n) => n + rows.length)
+          return rows.length
+        }).pipe(sql.withTransaction, Effect.mapError(unavailable)),
+      depth: sql<{ n: number; oldest: number | null }>`SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM outbox`
+        .pipe(
+          Effect.map((rows) => ({
+            count: rows[0]!.n,
+            oldest: Option.map(Option.fromNullable(rows[0]!.oldest), (at) => new Date(at))
+          })),
+          Effect.mapError(unavailable)
+        ),
+      probe: sql`INSERT INTO probe (id, at) VALUES (1, ${Date.now()}) ON CONFLICT (id) DO UPDATE SET at = excluded.at`
+        .pipe(
+          Effect.asVoid,
+          Effect.mapError(unavailable)
+        ),
+      waitQueued: (sink) => Queue.take(signal(sink))
+    })
   })
-})
 
-/** SQLite at `STORE_PATH`. */
-export const layer = Layer.scoped(Outbox, make).pipe(
-  Layer.provide(
-    Layer.unwrapScoped(
-      Effect.gen(function*() {
-        const { storePath } = yield* ReceiverConfig
-        yield* Effect.promise(() => mkdir(dirname(storePath), { recursive: true }))
-        return SqliteClient.layer({ filename: storePath })
-      })
+/** SQLite at `storePath`, its folder created when missing. */
+export const layerWith = (config: StoreSettings) =>
+  Layer.scoped(Outbox, make(config)).pipe(
+    Layer.provide(
+      Layer.unwrapEffect(
+        Effect.tryPromise({
+          try: () => mkdir(dirname(config.storePath), { recursive: true }),
+          catch: (error) =>
+            new StoreUnavailable({ message: `cannot create the folder of ${config.storePath}: ${String(error)}` })
+        }).pipe(Effect.as(SqliteClient.layer({ filename: config.storePath })))
+      )
     )
   )
-)
+
+/** SQLite at `STORE_PATH` (default `$DATA_DIR/receiver.db`). */
+export const layer = Layer.unwrapEffect(Effect.map(ReceiverConfig, layerWith))

@@ -7,8 +7,10 @@ export interface Captured {
   readonly body: Buffer
 }
 
-/** A local HTTP receiver for the forward sink: records every request and answers `status(n)` to the n-th. */
-export const startTarget = (status: (n: number) => number = () => 200) =>
+export type Answer = number | { readonly status: number; readonly headers: Record<string, string> }
+
+/** A local HTTP receiver for the forward sink: records every request and gives `answer(n)` to the n-th. */
+export const startTarget = (answer: (n: number) => Answer = () => 200) =>
   Effect.gen(function*() {
     const requests: Array<Captured> = []
     const server = createServer((request, response) => {
@@ -16,7 +18,9 @@ export const startTarget = (status: (n: number) => number = () => 200) =>
       request.on("data", (chunk: Buffer) => chunks.push(chunk))
       request.on("end", () => {
         requests.push({ headers: request.headers, body: Buffer.concat(chunks) })
-        response.writeHead(status(requests.length)).end()
+        const given = answer(requests.length)
+        if (typeof given === "number") response.writeHead(given).end()
+        else response.writeHead(given.status, given.headers).end()
       })
     })
     yield* Effect.acquireRelease(

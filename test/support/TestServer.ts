@@ -46,12 +46,16 @@ export interface TestServerShape {
  * Starts a receiver in this process on an ephemeral port, its data in a fresh temp folder, with SINKS=file and the
  * secret SECRET unless `env` says otherwise. `extra` is provided to the app (typed handlers).
  */
-export const startServer = (env: Record<string, string> = {}, extra: Layer.Layer<never> = Layer.empty) =>
+export const startServer = (
+  env: Record<string, string> = {},
+  extra: Layer.Layer<never> = Layer.empty,
+  data: "remove" | "keep" = "remove"
+) =>
   Effect.gen(function*() {
-    const dataDir = yield* Effect.acquireRelease(
+    const dataDir = env.DATA_DIR ?? (yield* Effect.acquireRelease(
       Effect.promise(() => mkdtemp(join(tmpdir(), "receiver-"))),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-    )
+      (dir) => data === "keep" ? Effect.void : Effect.promise(() => rm(dir, { recursive: true, force: true }))
+    ))
     const settings = {
       INTERCOM_CLIENT_SECRET: SECRET,
       HOST: "127.0.0.1",
