@@ -10,7 +10,7 @@ export interface Captured {
 export type Answer = number | { readonly status: number; readonly headers: Record<string, string> }
 
 /** A local HTTP receiver for the forward sink: records every request and gives `answer(n)` to the n-th. */
-export const startTarget = (answer: (n: number) => Answer = () => 200) =>
+export const startTarget = (answer: (n: number) => Answer = () => 200, port = 0) =>
   Effect.gen(function*() {
     const requests: Array<Captured> = []
     const server = createServer((request, response) => {
@@ -24,13 +24,13 @@ export const startTarget = (answer: (n: number) => Answer = () => 200) =>
       })
     })
     yield* Effect.acquireRelease(
-      Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+      Effect.async<void>((resume) => void server.listen(port, "127.0.0.1", () => resume(Effect.void))),
       () =>
         Effect.async<void>((resume) => {
           server.closeAllConnections()
           server.close(() => resume(Effect.void))
         })
     )
-    const { port } = server.address() as AddressInfo
-    return { url: `http://127.0.0.1:${port}/hooks`, requests: requests as ReadonlyArray<Captured> }
+    const { port: listening } = server.address() as AddressInfo
+    return { url: `http://127.0.0.1:${listening}/hooks`, requests: requests as ReadonlyArray<Captured> }
   })
