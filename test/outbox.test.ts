@@ -1,5 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import { Effect, Option } from "effect"
+import { execFile } from "node:child_process"
+import { join } from "node:path"
+import { promisify } from "node:util"
 import { Handlers } from "../src/Handlers.js"
 import { eventually } from "./support/Eventually.js"
 import { loadFixtures } from "./support/Fixtures.js"
@@ -10,6 +14,7 @@ const fixtures = loadFixtures()
 const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
 const fast = { RETRY_BASE_DELAY: "10ms", RETRY_MAX_DELAY: "20ms" }
 const nothing = { sink: Option.none(), topic: Option.none(), since: Option.none() }
+const root = new URL("..", import.meta.url).pathname
 
 describe("the outbox", () => {
   it.scopedLive("a target answering 500 is retried with backoff until it answers 200", () =>
@@ -147,5 +152,37 @@ describe("the outbox", () => {
       const ready = yield* server.request("/readyz")
       assert.strictEqual(ready.status, 503)
       assert.deepStrictEqual(ready.json, { status: "unready", problems: ["cannot write /dev/full"] })
+    }))
+
+  it.scopedLive("npm run replay, from another process, puts dead letters back for the running service", () =>
+    Effect.gen(function*() {
+      let answer = 422
+      const target = yield* startTarget(() => answer)
+      const server = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: target.url, ...fast })
+      assert.strictEqual((yield* server.post(fixture("contacts.created").bytes)).status, 200)
+      yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (records) => records.length === 1)
+      answer = 200
+      const { stdout } = yield* Effect.promise(() =>
+        promisify(execFile)(join(root, "node_modules/.bin/tsx"), ["scripts/replay.ts", "--sink", "http"], {
+          cwd: root,
+          env: { ...process.env, DATA_DIR: server.dataDir }
+        })
+      )
+      assert.include(stdout, "replayed 1 dead letter(s)")
+      yield* eventually("the replayed delivery", Effect.sync(() => target.requests.length), (n) => n === 2)
+    }))
+
+  it.scopedLive("a store locked past STORE_BUSY_TIMEOUT_MS answers 503, never 2xx", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "file", STORE_BUSY_TIMEOUT_MS: "100" })
+      assert.strictEqual((yield* server.post(fixture("contacts.created").bytes)).status, 200)
+      const other = new Database(join(server.dataDir, "receiver.db"))
+      other.exec("BEGIN EXCLUSIVE")
+      const locked = yield* server.post(fixture("contacts.deleted").bytes)
+      other.exec("ROLLBACK")
+      other.close()
+      assert.strictEqual(locked.status, 503)
+      assert.strictEqual(locked.json.error, "storage_unavailable")
+      assert.strictEqual((yield* server.post(fixture("contacts.deleted").bytes)).json.status, "accepted")
     }))
 })
