@@ -2,7 +2,9 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Layer } from "effect"
 import { DeadLetters } from "./DeadLetters.js"
 import * as Delivery from "./Delivery.js"
+import { DriftCapture } from "./DriftCapture.js"
 import * as Http from "./Http.js"
+import { Metrics } from "./Metrics.js"
 import * as NodeServer from "./NodeServer.js"
 import { Decoder } from "./Notification.js"
 import { Receiver } from "./Receiver.js"
@@ -12,7 +14,14 @@ import * as SinkRegistry from "./SinkRegistry.js"
 import * as SqliteOutbox from "./SqliteOutbox.js"
 
 /** The store, the sinks and the dead letters, needing only the configuration. */
-export const CoreLive = Layer.mergeAll(Signature.layer, Decoder.Default, DeadLetters.layer, SinkRegistry.layer).pipe(
+export const CoreLive = Layer.mergeAll(
+  Signature.layer,
+  Decoder.Default,
+  DeadLetters.layer,
+  SinkRegistry.layer,
+  DriftCapture.layer
+).pipe(
+  Layer.provideMerge(Metrics.layer),
   Layer.provideMerge(SqliteOutbox.layer),
   Layer.provide(NodeHttpClient.layerUndici)
 )

@@ -1,5 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import * as DurableFile from "./DurableFile.js"
+import { Metrics } from "./Metrics.js"
 import type { Notification } from "./Notification.js"
 import { type DeadLetter, type DeadLetterReason, Outbox, type OutboxEntry, StoreUnavailable } from "./Outbox.js"
 import { ReceiverConfig } from "./ReceiverConfig.js"
@@ -30,6 +31,7 @@ export class DeadLetters extends Context.Tag("DeadLetters")<DeadLetters, {
     Effect.gen(function*() {
       const { deadLetterPath } = yield* ReceiverConfig
       const outbox = yield* Outbox
+      const metrics = yield* Metrics
       const file = yield* DurableFile.make(deadLetterPath)
       const log = (dead: DeadLetter) =>
         file.append(
@@ -39,6 +41,7 @@ export class DeadLetters extends Context.Tag("DeadLetters")<DeadLetters, {
           )
         ).pipe(
           Effect.mapError((error) => new StoreUnavailable({ message: error.message })),
+          Effect.tap(() => metrics.deadLetters.inc({ sink: dead.sink ?? "none", reason: dead.reason })),
           Effect.as(dead)
         )
       return DeadLetters.of({

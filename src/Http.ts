@@ -1,6 +1,7 @@
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { readBody } from "./Body.js"
+import { Metrics } from "./Metrics.js"
 import { NodeServer } from "./NodeServer.js"
 import { Outbox } from "./Outbox.js"
 import { type Received, Receiver } from "./Receiver.js"
@@ -28,71 +29,126 @@ const accepted = (received: Received) =>
     ...(received.status === "dead_lettered" ? { reason: received.reason } : {})
   })
 
+interface Handled {
+  readonly response: HttpServerResponse.HttpServerResponse
+  /** What the request log line and the metrics need to know. */
+  readonly received?: Received
+  readonly error?: string
+}
+
+const unavailable = (error: string, message: string): Handled => ({
+  response: problem(503, error, `not accepted: ${message}; send it again later`, { "retry-after": "60" }),
+  error
+})
+
 /** POST on the webhook path: every answer the endpoint gives is decided here. */
-const webhook = (maxBodyBytes: number) =>
+const handle = (maxBodyBytes: number): Effect.Effect<
+  Handled,
+  never,
+  HttpServerRequest.HttpServerRequest | Receiver | Metrics
+> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const receiver = yield* Receiver
     if (!isJson(request.headers["content-type"] ?? "")) {
-      return problem(415, "unsupported_media_type", "Content-Type must be application/json")
+      return {
+        response: problem(415, "unsupported_media_type", "Content-Type must be application/json"),
+        error: "unsupported_media_type"
+      }
     }
     const body = yield* readBody(maxBodyBytes)
     const received = yield* receiver.receive(request.headers, body)
-    yield* Effect.logInfo("notification accepted").pipe(
-      Effect.annotateLogs({
-        status: received.status,
-        topic: received.notification.topic ?? received.notification.intercomTopic,
-        id: received.notification.id ?? "-",
-        secret_index: received.secretIndex
-      })
-    )
-    return accepted(received)
+    return { response: accepted(received), received }
   }).pipe(
     Effect.catchTags({
       BodyTooLarge: (error) =>
-        Effect.succeed(
-          problem(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, {
+        Effect.succeed({
+          response: problem(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, {
             connection: "close"
-          })
-        ),
+          }),
+          error: "payload_too_large"
+        }),
       BodyUnreadable: (error) =>
-        Effect.succeed(problem(400, "bad_request", `body could not be read: ${error.message}`)),
+        Effect.succeed({
+          response: problem(400, "bad_request", `body could not be read: ${error.message}`),
+          error: "body_unreadable"
+        }),
       SignatureError: (error) =>
         Effect.as(
-          Effect.logWarning("signature rejected").pipe(Effect.annotateLogs("reason", error.reason)),
-          problem(401, "invalid_signature", error.message)
+          Effect.flatMap(Metrics, (metrics) =>
+            Effect.sync(() => metrics.signatureFailures.inc({ reason: error.reason }))),
+          { response: problem(401, "invalid_signature", error.message), error: `signature_${error.reason}` }
         ),
-      MalformedNotification: (error) => Effect.succeed(problem(400, "malformed_notification", error.message)),
+      MalformedNotification: (error) =>
+        Effect.succeed({
+          response: problem(400, "malformed_notification", error.message),
+          error: "malformed_notification"
+        }),
       SinksUnavailable: (error) =>
         Effect.as(
           Effect.logError("sink unavailable").pipe(
-            Effect.annotateLogs("failures", error.failures.map((failure) => `${failure.sink}: ${failure.message}`))
+            Effect.annotateLogs(
+              "failures",
+              error.failures.map((failure) =>
+                `${failure.sink}: ${failure.message}`
+              )
+            )
           ),
-          problem(
-            503,
-            "sink_unavailable",
-            `not accepted: ${
-              error.failures.map((failure) => failure.sink).join(", ")
-            } unavailable; send it again later`,
-            { "retry-after": "60" }
-          )
+          unavailable("sink_unavailable", `${error.failures.map((failure) => failure.sink).join(", ")} unavailable`)
         ),
       StoreUnavailable: (error) =>
         Effect.as(
           Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
-          problem(503, "storage_unavailable", "not accepted: storage unavailable; send it again later", {
-            "retry-after": "60"
-          })
+          unavailable("storage_unavailable", "storage unavailable")
         ),
       OutboxFull: (error) =>
         Effect.as(
           Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
-          problem(503, "outbox_full", "not accepted: too many deliveries waiting; send it again later", {
-            "retry-after": "60"
-          })
+          unavailable("outbox_full", "too many deliveries waiting")
         )
     })
   )
+
+/** Counts what happened and writes the request's one log line. */
+const webhook = (maxBodyBytes: number) =>
+  Effect.gen(function*() {
+    const started = performance.now()
+    const metrics = yield* Metrics
+    const { error, received, response } = yield* handle(maxBodyBytes)
+    const notification = received?.notification
+    if (received !== undefined && notification !== undefined) {
+      metrics.signatureVerified.inc({ secret_index: String(received.secretIndex) })
+      metrics.notifications.inc({
+        topic: notification.topic ?? "none",
+        intercom_topic: notification.intercomTopic,
+        outcome: received.status === "dead_lettered" ? received.reason : received.status
+      })
+      if (received.status === "duplicate") metrics.dedupeHits.inc()
+      if (received.status === "dead_lettered" && received.reason === "schema_mismatch") {
+        metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
+      }
+    }
+    yield* Effect.log("webhook").pipe(
+      Effect.annotateLogs({
+        status: response.status,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        ...(notification === undefined ? {} : {
+          topic: notification.topic ?? "none",
+          intercom_topic: notification.intercomTopic,
+          id: notification.id ?? "-",
+          outcome: received!.status,
+          secret_index: received!.secretIndex
+        }),
+        ...(error === undefined ? {} : { error })
+      })
+    )
+    return response
+  })
+
+const metricsEndpoint = Effect.flatMap(Metrics, (metrics) =>
+  Effect.promise(() => metrics.registry.metrics()).pipe(
+    Effect.map((text) => HttpServerResponse.text(text, { status: 200, contentType: metrics.registry.contentType }))
+  ))
 
 const methodNotAllowed = Effect.succeed(
   problem(405, "method_not_allowed", "the webhook path answers POST and HEAD", { allow: "POST, HEAD" })
@@ -126,6 +182,7 @@ export const router = (webhookPath: string, maxBodyBytes: number) => {
     HttpRouter.options(path, methodNotAllowed),
     HttpRouter.get("/healthz", Effect.succeed(reply(200, { status: "ok" }))),
     HttpRouter.get("/readyz", readiness),
+    HttpRouter.get("/metrics", metricsEndpoint),
     Effect.catchTag("RouteNotFound", () => Effect.succeed(problem(404, "not_found", "no such endpoint")))
   )
 }
@@ -138,13 +195,17 @@ export const layer = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* ReceiverConfig
     const server = yield* NodeServer
+    const metrics = yield* Metrics
     let inFlight = 0
     let draining = false
     const app = Effect.acquireUseRelease(
       Effect.sync(() => inFlight++),
       () =>
         router(config.webhookPath, config.maxBodyBytes).pipe(
-          Effect.map((response) => draining ? HttpServerResponse.setHeader(response, "connection", "close") : response)
+          Effect.map((response) => {
+            metrics.requests.inc({ status: String(response.status) })
+            return draining ? HttpServerResponse.setHeader(response, "connection", "close") : response
+          })
         ),
       () => Effect.sync(() => inFlight--)
     )

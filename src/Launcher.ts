@@ -1,5 +1,5 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Console, Duration, Effect, Layer, Logger } from "effect"
+import { Cause, Config, ConfigError, Console, Duration, Effect, Layer, Logger, LogLevel } from "effect"
 import * as App from "./App.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { ReceiverConfig } from "./ReceiverConfig.js"
@@ -15,8 +15,32 @@ const messages = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
   }
 }
 
-/** Logs go to stderr: stdout belongs to the console sink. */
-const LoggerLive = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+const levels = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  none: LogLevel.None
+}
+
+/**
+ * `LOG_FORMAT`: `json` (one object per line, the default when stderr is not a terminal) or `pretty`.
+ * `LOG_LEVEL`: debug, info (default), warning, error or none. Logs go to stderr: stdout belongs to the console sink.
+ */
+const LoggerLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const format = yield* Config.literal("json", "pretty")("LOG_FORMAT").pipe(
+      Config.withDefault(process.stderr.isTTY ? "pretty" : "json")
+    )
+    const level = yield* Config.literal("debug", "info", "warning", "error", "none")("LOG_LEVEL").pipe(
+      Config.withDefault("info")
+    )
+    const logger = format === "json"
+      ? Logger.withConsoleError(Logger.jsonLogger)
+      : Logger.prettyLogger({ stderr: true, colors: "auto" })
+    return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[level]))
+  })
+)
 
 /** Whatever happens, the process is gone `SHUTDOWN_TIMEOUT` after SIGTERM/SIGINT (exit 1 when it had to be forced). */
 const HardStop = Layer.effectDiscard(
@@ -39,8 +63,8 @@ export const run = <E>(extra: Layer.Layer<never, E> = Layer.empty): void =>
   Layer.merge(App.layer, HardStop).pipe(
     Layer.provide(extra),
     Layer.provide(ReceiverConfig.layer),
-    Layer.provide(ConfigFile.layer),
     Layer.provide(LoggerLive),
+    Layer.provide(ConfigFile.layer),
     Layer.launch,
     Effect.tapErrorCause((cause) => {
       const failure = Cause.failureOption(cause)

@@ -1,6 +1,7 @@
 import type { Headers } from "@effect/platform"
 import { Context, Data, Effect, Layer } from "effect"
 import { DeadLetters } from "./DeadLetters.js"
+import { DriftCapture } from "./DriftCapture.js"
 import { Decoder, type MalformedNotification, type Notification } from "./Notification.js"
 import { Outbox, type OutboxFull, type StoreUnavailable } from "./Outbox.js"
 import { Router } from "./Router.js"
@@ -50,6 +51,7 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
       const router = yield* Router
       const outbox = yield* Outbox
       const deadLetters = yield* DeadLetters
+      const drift = yield* DriftCapture
 
       const deadLetter = (notification: Notification, reason: "schema_mismatch" | "no_route", error: string) =>
         deadLetters.add(notification, reason, error).pipe(
@@ -84,11 +86,13 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
             signature.verify(headers, body),
             ({ body, secretIndex }) =>
               decoder.decode(body, new Date()).pipe(
+                Effect.tap(drift.inspect),
                 Effect.flatMap(deliver),
-                Effect.catchTag(
-                  "SchemaMismatch",
-                  (mismatch) => deadLetter(mismatch.notification, "schema_mismatch", mismatch.message)
-                ),
+                Effect.catchTag("SchemaMismatch", (mismatch) =>
+                  Effect.zipRight(
+                    drift.inspect(mismatch.notification),
+                    deadLetter(mismatch.notification, "schema_mismatch", mismatch.message)
+                  )),
                 Effect.map((outcome): Received => ({ ...outcome, secretIndex }))
               )
           )

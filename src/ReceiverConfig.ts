@@ -35,6 +35,9 @@ export interface ReceiverSettings extends StoreSettings {
   readonly shutdownTimeout: Duration.Duration
   readonly requestTimeout: Duration.Duration
   readonly headersTimeout: Duration.Duration
+  /** Where notifications that drift from their schema are saved as fixture candidates; off when absent. */
+  readonly captureDir: Option.Option<string>
+  readonly captureRedact: boolean
 }
 
 const invalid = (name: string, message: string) => ConfigError.InvalidData([name], `${name} ${message}`)
@@ -170,7 +173,11 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   retryMaxDelay: duration("RETRY_MAX_DELAY", "10m"),
   shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "10s"),
   requestTimeout: duration("REQUEST_TIMEOUT", "30s"),
-  headersTimeout: duration("HEADERS_TIMEOUT", "10s")
+  headersTimeout: duration("HEADERS_TIMEOUT", "10s"),
+  captureDir: Config.option(Config.string("CAPTURE_DIR")),
+  captureRedact: oneOf("CAPTURE_REDACT", ["true", "false"] as const, "true").pipe(
+    Config.map((value) => value === "true")
+  )
 }).pipe(
   Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, store, ...rest }) => {
     if (rest.sinks.includes("http") && Option.isNone(rest.forwardUrl)) {

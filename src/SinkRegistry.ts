@@ -3,8 +3,32 @@ import * as ConsoleSink from "./ConsoleSink.js"
 import * as FileSink from "./FileSink.js"
 import { Handlers } from "./Handlers.js"
 import * as HttpSink from "./HttpSink.js"
+import { Metrics } from "./Metrics.js"
 import { ReceiverConfig } from "./ReceiverConfig.js"
 import { type Sink, Sinks } from "./Sink.js"
+
+/** Counts deliveries and failures and times them. */
+const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => ({
+  ...sink,
+  deliver: (notification) =>
+    Effect.suspend(() => {
+      const stop = metrics.deliverySeconds.startTimer({ sink: sink.name })
+      return sink.deliver(notification).pipe(
+        Effect.tapBoth({
+          onFailure: (error) =>
+            Effect.sync(() => {
+              stop()
+              metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
+            }),
+          onSuccess: () =>
+            Effect.sync(() => {
+              stop()
+              metrics.deliveries.inc({ sink: sink.name })
+            })
+        })
+      )
+    })
+})
 
 /** The sinks named in `SINKS`, plus the typed handlers when the program provides them. */
 export const layer = Layer.scoped(
@@ -34,6 +58,7 @@ export const layer = Layer.scoped(
     }
     const handlers = yield* Effect.serviceOption(Handlers)
     if (Option.isSome(handlers)) sinks.set(handlers.value.name, handlers.value)
-    return sinks
+    const metrics = yield* Metrics
+    return new Map([...sinks].map(([name, sink]) => [name, instrument(sink, metrics)]))
   })
 )

@@ -1,0 +1,80 @@
+import { Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { type CanonicalTopic, topicSchemas } from "./generated/index.js"
+import { Metrics } from "./Metrics.js"
+import type { Notification } from "./Notification.js"
+import { ReceiverConfig } from "./ReceiverConfig.js"
+
+const PERSONAL = /^(email|name|first_name|last_name|pseudonym|phone)$/i
+
+/** The same value with every personal field (email, names, phone) replaced. */
+export const redact = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(redact)
+  if (typeof value !== "object" || value === null) return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, field]) => [
+      key,
+      PERSONAL.test(key) && typeof field === "string" ? `redacted-${key.toLowerCase()}` : redact(field)
+    ])
+  )
+}
+
+/** Each topic's schema without "preserve": decoding fails on any field the fixtures never showed. */
+const exactDecoders = Object.fromEntries(
+  Object.entries(topicSchemas).map(([topic, schema]) => [
+    topic,
+    Schema.decodeUnknownEither(Schema.Struct(schema.fields) as unknown as Schema.Schema<unknown>, {
+      onExcessProperty: "error",
+      errors: "all"
+    })
+  ])
+) as Record<CanonicalTopic, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>
+
+/**
+ * With `CAPTURE_DIR` set, a verified notification whose item does not match its generated schema exactly (fields
+ * the schema lacks, missing required ones, other types) is saved as a fixture candidate
+ * `<CAPTURE_DIR>/<topic>/captured-<id>.json`, off the request path, and counted in `schema_drift_total`.
+ */
+export class DriftCapture extends Context.Tag("DriftCapture")<DriftCapture, {
+  readonly inspect: (notification: Notification) => Effect.Effect<void>
+}>() {
+  static readonly layer = Layer.effect(
+    DriftCapture,
+    Effect.gen(function*() {
+      const { captureDir, captureRedact } = yield* ReceiverConfig
+      const metrics = yield* Metrics
+      if (Option.isNone(captureDir)) return DriftCapture.of({ inspect: () => Effect.void })
+
+      const save = (topic: CanonicalTopic, notification: Notification, problem: string) =>
+        Effect.tryPromise(async () => {
+          const name = notification.id ?? createHash("sha256").update(notification.body).digest("hex").slice(0, 16)
+          const folder = join(captureDir.value, topic)
+          const payload = captureRedact ? redact(notification.payload) : notification.payload
+          await mkdir(folder, { recursive: true })
+          await writeFile(
+            join(folder, `captured-${name.replace(/[^\w.-]/g, "_")}.json`),
+            JSON.stringify(payload, null, 2) + "\n"
+          )
+        }).pipe(
+          Effect.zipRight(Effect.logInfo("schema drift captured").pipe(Effect.annotateLogs({ topic, problem }))),
+          Effect.catchAll((error) =>
+            Effect.logWarning("schema drift not captured").pipe(Effect.annotateLogs("error", String(error)))
+          )
+        )
+
+      return DriftCapture.of({
+        inspect: (notification) => {
+          const topic = notification.topic
+          if (topic === null) return Effect.void
+          const exact = exactDecoders[topic](notification.payload)
+          if (Either.isRight(exact)) return Effect.void
+          metrics.schemaDrift.inc({ topic })
+          return Effect.forkDaemon(save(topic, notification, ParseResult.TreeFormatter.formatErrorSync(exact.left)))
+            .pipe(Effect.asVoid)
+        }
+      })
+    })
+  )
+}

@@ -1,0 +1,180 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import parsePrometheus, { type Sample } from "parse-prometheus-text-format"
+import { eventually } from "./support/Eventually.js"
+import { fixturesDir, loadFixtures } from "./support/Fixtures.js"
+import { spawnService } from "./support/Service.js"
+import { startTarget } from "./support/Target.js"
+import { SECRET, startServer } from "./support/TestServer.js"
+
+const fixtures = loadFixtures()
+const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
+const root = new URL("..", import.meta.url).pathname
+const tsx = join(root, "node_modules/.bin/tsx")
+const run = (args: ReadonlyArray<string>, input?: string) =>
+  Effect.promise(() =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(tsx, args, { cwd: root }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }))
+      if (input !== undefined) {
+        child.stdin!.end(input)
+      }
+    })
+  )
+
+/** The value of the sample of `name` whose labels include `labels`. */
+const sample = (text: string, name: string, labels: Record<string, string> = {}): Sample | undefined =>
+  parsePrometheus(text).find((family) => family.name === name)?.metrics.find((metric) =>
+    Object.entries(labels).every(([key, value]) => metric.labels?.[key] === value)
+  )
+/**
+ * One labelled series of a histogram. parse-prometheus-text-format merges the series of a histogram whatever
+ * their labels, so only that series' lines are given to it.
+ */
+const histogram = (text: string, name: string, label: string) =>
+  parsePrometheus(
+    text.split("\n").filter((line) => line.startsWith("#") ? line.includes(` ${name} `) : line.includes(label)).join(
+      "\n"
+    )
+  ).find((family) => family.name === name)!
+const value = (text: string, name: string, labels: Record<string, string> = {}) =>
+  Number(sample(text, name, labels)?.value ?? Number.NaN)
+
+describe("operations", () => {
+  it.scopedLive("GET /metrics exposes requests, notifications, signatures, sinks, outbox, dead letters, dedupe", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget((n) => n === 1 ? 500 : 200)
+      const server = yield* startServer({
+        INTERCOM_CLIENT_SECRET: `old-secret,${SECRET}`,
+        SINKS: "file,http",
+        HTTP_FORWARD_URL: target.url,
+        RETRY_BASE_DELAY: "10ms",
+        RETRY_MAX_DELAY: "20ms"
+      })
+      const contact = fixture("contacts.created")
+      assert.strictEqual((yield* server.post(contact.bytes)).status, 200)
+      assert.strictEqual((yield* server.post(contact.bytes)).json.status, "duplicate")
+      assert.strictEqual((yield* server.post(contact.bytes, { secret: "wrong" })).status, 401)
+      const broken = JSON.stringify({ type: "notification_event", topic: "ping", data: { item: { type: 5 } } })
+      assert.strictEqual((yield* server.post(broken)).json.reason, "schema_mismatch")
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+
+      const metrics = yield* server.request("/metrics")
+      assert.strictEqual(metrics.status, 200)
+      assert.include(metrics.headers.get("content-type")!, "text/plain")
+      const text = metrics.text
+      const prefix = "intercom_webhook_"
+      assert.strictEqual(value(text, `${prefix}requests_total`, { status: "200" }), 3)
+      assert.strictEqual(value(text, `${prefix}requests_total`, { status: "401" }), 1)
+      assert.strictEqual(
+        value(text, `${prefix}notifications_total`, {
+          topic: "contacts.created",
+          intercom_topic: (contact.json as { topic: string }).topic,
+          outcome: "accepted"
+        }),
+        1
+      )
+      assert.strictEqual(value(text, `${prefix}signature_failures_total`, { reason: "mismatch" }), 1)
+      assert.strictEqual(value(text, `${prefix}signature_verified_total`, { secret_index: "1" }), 3)
+      assert.isUndefined(sample(text, `${prefix}signature_verified_total`, { secret_index: "0" }), "old secret unused")
+      assert.strictEqual(value(text, `${prefix}decode_failures_total`, { topic: "ping" }), 1)
+      assert.strictEqual(value(text, `${prefix}dedupe_hits_total`), 1)
+      assert.strictEqual(value(text, `${prefix}dead_letters_total`, { sink: "none", reason: "schema_mismatch" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_deliveries_total`, { sink: "file" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_deliveries_total`, { sink: "http" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_failures_total`, { sink: "http", retryable: "true" }), 1)
+      const timings = histogram(text, `${prefix}sink_delivery_seconds`, "sink=\"http\"")
+      assert.strictEqual(timings.type, "HISTOGRAM")
+      assert.strictEqual(Number(timings.metrics[0]!.buckets!["+Inf"]), 2, "one failure, one delivery")
+      assert.strictEqual(value(text, `${prefix}outbox_depth`), 0)
+      assert.strictEqual(value(text, `${prefix}outbox_oldest_age_seconds`), 0)
+    }))
+
+  it.scopedLive("logs: one JSON line per request on stderr, no secret, no payload", () =>
+    Effect.gen(function*() {
+      const dataDir = mkdtempSync(join(tmpdir(), "logs-"))
+      const service = yield* spawnService({ DATA_DIR: dataDir, SINKS: "file", LOG_FORMAT: "json" })
+      const contact = fixture("contacts.created")
+      const { sign } = yield* Effect.promise(() => import("../src/Signature.js"))
+      yield* Effect.promise(() =>
+        fetch(`${service.url}/webhooks/intercom`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-hub-signature": sign(SECRET, contact.bytes) },
+          body: contact.bytes
+        })
+      )
+      const line = yield* eventually(
+        "the request's log line",
+        Effect.sync(() => service.stderr().split("\n").find((candidate) => candidate.includes(`"webhook"`))),
+        (found) => found !== undefined
+      )
+      const entry = JSON.parse(line!)
+      assert.strictEqual(entry.logLevel, "INFO")
+      assert.strictEqual(entry.annotations.status, 200)
+      assert.strictEqual(entry.annotations.topic, "contacts.created")
+      assert.strictEqual(entry.annotations.id, (contact.json as { id: string }).id)
+      assert.isNumber(entry.annotations.duration_ms)
+      for (const logged of service.stderr().split("\n").filter((text) => text.length > 0)) JSON.parse(logged)
+      assert.notInclude(service.stderr(), SECRET)
+      assert.notInclude(service.stderr(), "Søren")
+    }))
+
+  it.scopedLive("schema drift: capture, review, add as a fixture, regenerate", () =>
+    Effect.gen(function*() {
+      const capture = mkdtempSync(join(tmpdir(), "capture-"))
+      const server = yield* startServer({ SINKS: "file", CAPTURE_DIR: capture })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      const drifted = JSON.parse(fixture("contacts.created").bytes.toString())
+      drifted.id = "notif_drift_1"
+      drifted.data.item.loyalty_tier = "gold"
+      drifted.data.item.email = "someone@example.org"
+      assert.strictEqual((yield* server.post(JSON.stringify(drifted))).json.status, "accepted")
+      const file = join(capture, "contacts.created", "captured-notif_drift_1.json")
+      yield* eventually("the capture", Effect.sync(() => existsSync(file)), (found) => found)
+      assert.deepStrictEqual(readdirSync(capture), ["contacts.created"], "a matching notification is not captured")
+      const captured = JSON.parse(readFileSync(file, "utf8"))
+      assert.strictEqual(captured.data.item.loyalty_tier, "gold")
+      assert.strictEqual(captured.data.item.email, "redacted-email")
+      const metrics = (yield* server.request("/metrics")).text
+      assert.strictEqual(value(metrics, "intercom_webhook_schema_drift_total", { topic: "contacts.created" }), 1)
+
+      const work = mkdtempSync(join(tmpdir(), "loop-"))
+      cpSync(fixturesDir, join(work, "fixtures"), { recursive: true })
+      cpSync(file, join(work, "fixtures", "contacts.created", "loyalty-tier.json"))
+      const out = join(work, "generated")
+      const stale = yield* run([
+        "scripts/codegen.ts",
+        "--fixtures",
+        join(work, "fixtures"),
+        "--out",
+        join(root, "src/generated"),
+        "--check"
+      ])
+      assert.strictEqual(stale.code, 1, "the committed schemas no longer match")
+      assert.strictEqual(
+        (yield* run(["scripts/codegen.ts", "--fixtures", join(work, "fixtures"), "--out", out])).code,
+        0
+      )
+      assert.include(readFileSync(join(out, "Objects.ts"), "utf8"), "loyalty_tier: Schema.optional(Schema.String)")
+    }))
+
+  it.live("npm run sign prints Intercom's signature of standard input", () =>
+    Effect.gen(function*() {
+      const body = "{\"type\":\"notification_event\",\"topic\":\"ping\"}"
+      const signed = yield* run(["scripts/sign.ts", "--secret", "my-client-secret"], body)
+      assert.strictEqual(signed.stdout, "sha1=dc2486fdb2fddedce1bcb8873be8dcd7e5e0eae2\n")
+    }))
+
+  it.live("each CLI explains itself with --help", () =>
+    Effect.gen(function*() {
+      for (const script of ["send", "replay", "sign"]) {
+        const help = yield* run([`scripts/${script}.ts`, "--help"])
+        assert.strictEqual(help.code, 0, script)
+        assert.include(help.stdout, `npm run`, script)
+      }
+    }))
+})
