@@ -198,10 +198,11 @@ export const layer = Layer.scopedDiscard(
     const metrics = yield* Metrics
     let inFlight = 0
     let draining = false
+    const routes = router(config.webhookPath, config.maxBodyBytes)
     const app = Effect.acquireUseRelease(
       Effect.sync(() => inFlight++),
       () =>
-        router(config.webhookPath, config.maxBodyBytes).pipe(
+        routes.pipe(
           Effect.map((response) => {
             metrics.requests.inc({ status: String(response.status) })
             return draining ? HttpServerResponse.setHeader(response, "connection", "close") : response

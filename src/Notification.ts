@@ -41,10 +41,17 @@ const Envelope = Schema.Struct({
 })
 const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
 
-const decoders = Object.fromEntries(
+/**
+ * Checks a payload against its topic's schema. The generated schemas hold no transformations (their Type is their
+ * Encoded), so a payload that decodes is already a value of the type, every unknown field included: it is checked
+ * without building a copy ("ignore" instead of the schemas' own "preserve", about 3x faster) and used as it is.
+ */
+const checkers = Object.fromEntries(
   Object.entries(topicSchemas).map(([topic, schema]) => [
     topic,
-    Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)
+    Schema.decodeUnknownEither(Schema.Struct(schema.fields) as unknown as Schema.Schema<unknown>, {
+      onExcessProperty: "ignore"
+    })
   ])
 ) as Record<CanonicalTopic, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>
 
@@ -87,13 +94,13 @@ export const decodeNotification = (
     payload
   }
   if (topic === null) return Effect.succeed({ ...base, decoded: undefined })
-  const decoded = decoders[topic](payload)
-  return Either.isRight(decoded)
-    ? Effect.succeed({ ...base, decoded: { topic, value: decoded.right } as Decoded })
+  const checked = checkers[topic](payload)
+  return Either.isRight(checked)
+    ? Effect.succeed({ ...base, decoded: { topic, value: payload } as Decoded })
     : Effect.fail(
       new SchemaMismatch({
         notification: { ...base, decoded: undefined },
-        message: ParseResult.TreeFormatter.formatErrorSync(decoded.left)
+        message: ParseResult.TreeFormatter.formatErrorSync(checked.left)
       })
     )
 }
