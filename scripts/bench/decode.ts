@@ -16,7 +16,7 @@ const time = (work: () => void, iterations: number, rounds = 7): number => {
   return median(samples)
 }
 
-/** Decode cost per notification: JSON.parse alone, and JSON.parse + the generated schema. */
+/** Decode cost per notification: JSON.parse alone, and JSON.parse + the generated schema (as a user decodes). */
 export const decodeCosts = () =>
   [2600, 300_000].map((size) => {
     const text = JSON.stringify(notificationOfSize(size))

@@ -2,7 +2,10 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { sign } from "../../src/Signature.js"
 
 const template = JSON.parse(
-  readFileSync(new URL("../../schemas/fixtures/conversations.closed/conversation-admin-closed.json", import.meta.url), "utf8")
+  readFileSync(
+    new URL("../../schemas/fixtures/conversations.closed/conversation-admin-closed.json", import.meta.url),
+    "utf8"
+  )
 )
 
 /** A `conversation.admin.closed` notification of about `size` bytes: a longer message body, then more parts. */
@@ -11,7 +14,11 @@ export const notificationOfSize = (size: number) => {
   const parts = notification.data.item.conversation_parts
   const part = parts.conversation_parts[0]
   while (JSON.stringify(notification).length + 2048 < size) {
-    parts.conversation_parts.push({ ...part, id: String(9_100_000 + parts.conversation_parts.length), body: `<p>${"x".repeat(1900)}</p>` })
+    parts.conversation_parts.push({
+      ...part,
+      id: String(9_100_000 + parts.conversation_parts.length),
+      body: `<p>${"x".repeat(1900)}</p>`
+    })
   }
   parts.total_count = parts.conversation_parts.length
   const missing = size - JSON.stringify(notification).length
@@ -20,12 +27,12 @@ export const notificationOfSize = (size: number) => {
 }
 
 /** Writes `count` signed requests, one `signature<TAB>body` per line, each with its own notification id. */
-export const writeRequests = (path: string, size: number, count: number, secret: string): number => {
+export const writeRequests = (path: string, size: number, count: number, secret: string, prefix = "bench"): number => {
   const notification = notificationOfSize(size)
   const lines: Array<string> = []
   let bytes = 0
   for (let index = 0; index < count; index++) {
-    notification.id = `notif_bench_${index.toString().padStart(8, "0")}`
+    notification.id = `notif_${prefix}_${index.toString().padStart(8, "0")}`
     const body = JSON.stringify(notification)
     bytes = body.length
     lines.push(`${sign(secret, Buffer.from(body))}\t${body}`)

@@ -1,0 +1,217 @@
+/**
+ * npm run bench: the real server (SINKS=file, durable) against a bare node:http floor (scripts/bench/floor.mjs),
+ * driven by wrk with pre-signed requests, each with its own notification id, in alternating rounds A B A B.
+ * Options: --rounds N (pairs, default 3), --seconds S (per round, default 8), --skip-rss (skip the 200,000 run).
+ */
+import { execFileSync, execSync, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { decodeCosts } from "./bench/decode.js"
+import { writeRequests } from "./bench/requests.js"
+import { steady } from "./bench/steady.js"
+
+const args = process.argv.slice(2)
+const option = (name: string, fallback: number) => {
+  const at = args.indexOf(name)
+  return at === -1 ? fallback : Number(args[at + 1])
+}
+const pairs = option("--rounds", 3)
+const seconds = option("--seconds", 8)
+const secret = "bench-secret"
+const root = new URL("..", import.meta.url).pathname
+const work = mkdtempSync(join(tmpdir(), "bench-"))
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+const ensureWrk = () => {
+  try {
+    execSync("command -v wrk", { stdio: "ignore" })
+  } catch {
+    if (process.getuid?.() !== 0) throw new Error("wrk is not installed: sudo apt-get install wrk")
+    console.error("installing wrk from Debian's packages ...")
+    execSync("apt-get update -qq && apt-get install -y -qq wrk", { stdio: "inherit" })
+  }
+}
+
+interface Server {
+  readonly url: string
+  readonly pid: number
+  readonly stop: () => Promise<void>
+}
+
+const start = async (kind: "floor" | "receiver", port: number, sinks = "file"): Promise<Server> => {
+  const data = mkdtempSync(join(work, `${kind}-`))
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    INTERCOM_CLIENT_SECRET: secret,
+    DATA_DIR: data,
+    FILE_SINK_PATH: join(data, "events.jsonl"),
+    SINKS: sinks,
+    HTTP_FORWARD_URL: "http://127.0.0.1:9/unreachable",
+    RETRY_BASE_DELAY: "10m",
+    LOG_LEVEL: "none"
+  }
+  const script = kind === "floor" ? join(root, "scripts/bench/floor.mjs") : join(root, "dist/main.js")
+  const child = spawn(process.execPath, [script], { env, stdio: "ignore" })
+  const url = `http://127.0.0.1:${port}`
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const up = await fetch(`${url}/healthz`).then(() => true, () => false)
+    if (up) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return {
+    url,
+    pid: child.pid!,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => {
+          rmSync(data, { recursive: true, force: true })
+          resolve()
+        })
+        child.kill("SIGTERM")
+      })
+  }
+}
+
+const peakRss = (pid: number) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
+
+interface Round {
+  readonly reqPerSec: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly rssMb: number
+  readonly non2xx: number
+}
+
+const wrk = (url: string, file: string, duration: number, limit = 1e12): Round & { requests: number } => {
+  const output = execFileSync("wrk", [
+    "-t1",
+    "-c32",
+    `-d${duration}s`,
+    "-s",
+    join(root, "scripts/bench/requests.lua"),
+    url
+  ], {
+    env: { ...process.env, REQUESTS_FILE: file, LIMIT: String(limit) },
+    encoding: "utf8",
+    maxBuffer: 1 << 24
+  })
+  const summary = JSON.parse(output.trim().split("\n").pop()!)
+  return {
+    requests: summary.requests,
+    reqPerSec: summary.requests / (summary.duration_us / 1e6),
+    p50Ms: summary.p50_us / 1000,
+    p99Ms: summary.p99_us / 1000,
+    rssMb: 0,
+    non2xx: summary.non2xx + summary.errors
+  }
+}
+
+const round = async (kind: "floor" | "receiver", file: string, warm: string, duration: number, sinks?: string) => {
+  const server = await start(kind, kind === "floor" ? 18_181 : 18_182, sinks)
+  wrk(server.url, warm, 2)
+  const result = wrk(server.url, file, duration)
+  const rssMb = peakRss(server.pid)
+  await server.stop()
+  return { ...result, rssMb }
+}
+
+const fmt = (value: number, digits = 0) => value.toFixed(digits)
+
+const main = async () => {
+  ensureWrk()
+  console.error("building ...")
+  execSync("npm run --silent build", { cwd: root, stdio: "inherit" })
+  const sizes = [{ name: "2.6 KB", size: 2600, count: 120_000 }, { name: "300 KB", size: 300_000, count: 1_000 }]
+  const rows: Array<string> = []
+  for (const { count, name, size } of sizes) {
+    const file = join(work, `requests-${size}.txt`)
+    const warm = join(work, `warm-${size}.txt`)
+    const bytes = writeRequests(file, size, count, secret)
+    writeRequests(warm, size, Math.min(count, 2_000), secret, "warm")
+    const duration = size > 10_000 ? Math.max(3, Math.floor(seconds / 2)) : seconds
+    const floors: Array<Round> = []
+    const receivers: Array<Round> = []
+    for (let pair = 0; pair < pairs; pair++) {
+      const a = await round("floor", file, warm, duration)
+      const b = await round("receiver", file, warm, duration)
+      floors.push(a)
+      receivers.push(b)
+      console.error(
+        `${name} round ${pair + 1}: floor ${fmt(a.reqPerSec)} req/s, receiver ${fmt(b.reqPerSec)} req/s (${
+          fmt(b.reqPerSec / a.reqPerSec, 2)
+        })`
+      )
+    }
+    const ratio = median(receivers.map((r, index) => r.reqPerSec / floors[index]!.reqPerSec))
+    for (const [label, results] of [["floor (node:http)", floors], ["receiver, SINKS=file", receivers]] as const) {
+      rows.push(
+        `| ${name} (${bytes} B) | ${label} | ${results.map((r) => fmt(r.reqPerSec)).join(" / ")} | ${
+          fmt(median(results.map((r) => r.reqPerSec)))
+        } | ${fmt(median(results.map((r) => r.p50Ms)), 1)} | ${fmt(median(results.map((r) => r.p99Ms)), 1)} | ${
+          fmt(Math.max(...results.map((r) => r.rssMb)))
+        } | ${label.startsWith("floor") ? "1.00" : fmt(ratio, 2)} |`
+      )
+    }
+    if (size < 10_000) {
+      const outbox = await round("receiver", file, warm, duration, "http")
+      const floor = await round("floor", file, warm, duration)
+      rows.push(
+        `| ${name} (${bytes} B) | receiver, SINKS=http (outbox) | ${fmt(outbox.reqPerSec)} | ${
+          fmt(outbox.reqPerSec)
+        } | ${fmt(outbox.p50Ms, 1)} | ${fmt(outbox.p99Ms, 1)} | ${fmt(outbox.rssMb)} | ${
+          fmt(outbox.reqPerSec / floor.reqPerSec, 2)
+        } |`
+      )
+
+      const server = await start("receiver", 18_183)
+      wrk(server.url, warm, 2)
+      const paced = await steady(`${server.url}/webhooks/intercom`, file, 1000, 10)
+      await server.stop()
+      rows.push(
+        `| ${name} | receiver at a steady 1,000 req/s for 10 s | ${paced.requests} sent, ${paced.failures} failed | - | ${
+          fmt(paced.p50_us / 1000, 1)
+        } | ${fmt(paced.p99_us / 1000, 1)} | - | - |`
+      )
+    }
+  }
+  if (!args.includes("--skip-rss")) {
+    const file = join(work, "requests-200k.txt")
+    writeRequests(file, 2600, 200_000, secret, "rss")
+    const server = await start("receiver", 18_184)
+    const run = wrk(server.url, file, 600, 200_000)
+    rows.push(
+      `| 2.6 KB | receiver after ${run.requests} notifications | - | - | - | - | ${fmt(peakRss(server.pid))} | - |`
+    )
+    await server.stop()
+  }
+  const decode = decodeCosts()
+  console.log(
+    `Machine: ${execSync("nproc").toString().trim()} cores, Node ${process.version}; ${
+      new Date().toISOString().slice(0, 10)
+    }`
+  )
+  console.log("")
+  console.log(
+    "| notification | server | req/s per round | median req/s | p50 ms | p99 ms | peak RSS MB | ratio to floor |"
+  )
+  console.log("|---|---|---|---|---|---|---|---|")
+  for (const row of rows) console.log(row)
+  console.log("")
+  console.log("| notification | JSON.parse µs | JSON.parse + generated schema µs | schema alone µs |")
+  console.log("|---|---|---|---|")
+  for (const cost of decode) {
+    console.log(
+      `| ${cost.bytes} B | ${fmt(cost.parseUs, 1)} | ${fmt(cost.parseAndDecodeUs, 1)} | ${fmt(cost.decodeUs, 1)} |`
+    )
+  }
+  rmSync(work, { recursive: true, force: true })
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})
