@@ -57,7 +57,10 @@ const start = async (kind: "floor" | "receiver", port: number, sinks = "file"): 
   const child = spawn(process.execPath, [script], { env, stdio: "ignore" })
   const url = `http://127.0.0.1:${port}`
   for (let attempt = 0; attempt < 100; attempt++) {
-    const up = await fetch(`${url}/healthz`).then(() => true, () => false)
+    const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => response.status !== 503,
+      () => false
+    )
     if (up) break
     await new Promise((resolve) => setTimeout(resolve, 100))
   }

@@ -34,11 +34,11 @@ export const ReceiverLive = Layer.mergeAll(Receiver.layer.pipe(Layer.provide(Rou
 /**
  * The whole service for a given configuration, the `HttpServer` kept in the output so that callers can read its
  * address. Typed handlers join when the program provides them: `App.layer.pipe(Layer.provide(Handlers.layer(...)))`.
- * On shutdown the HTTP side drains first, then the workers stop, then the store closes. Tracing is off: nothing
+ * The store and sinks are ready before the port opens. On shutdown the HTTP side drains first, then the workers stop, then the store closes. Tracing is off: nothing
  * exports spans, and creating them for every request, query and fiber cost a measurable share of throughput.
  */
 export const layer = Http.layer.pipe(
-  Layer.provideMerge(ReceiverLive),
   Layer.provideMerge(NodeServer.layer),
+  Layer.provideMerge(ReceiverLive),
   Layer.provide(Layer.setTracerEnabled(false))
 )

@@ -194,7 +194,7 @@ export const router = (webhookPath: string, maxBodyBytes: number) => {
 export const layer = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* ReceiverConfig
-    const server = yield* NodeServer
+    const node = yield* NodeServer
     const metrics = yield* Metrics
     let inFlight = 0
     let draining = false
@@ -211,12 +211,13 @@ export const layer = Layer.scopedDiscard(
       () => Effect.sync(() => inFlight--)
     )
     yield* HttpServer.serveEffect(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
+    node.ready()
     yield* HttpServer.logAddress
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         draining = true
-        server.close()
-        server.closeIdleConnections()
+        node.server.close()
+        node.server.closeIdleConnections()
         yield* Effect.sync(() => inFlight).pipe(
           Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (count) => count === 0 }),
           Effect.timeout(config.shutdownTimeout),
