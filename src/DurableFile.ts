@@ -1,5 +1,5 @@
 import { Data, Deferred, Effect, Queue, Ref, type Scope } from "effect"
-import { mkdir, open } from "node:fs/promises"
+import { type FileHandle, mkdir, open } from "node:fs/promises"
 import { dirname } from "node:path"
 
 export class FileWriteError extends Data.TaggedError("FileWriteError")<{
@@ -20,6 +20,28 @@ interface Pending {
   readonly done: Deferred.Deferred<void, FileWriteError>
 }
 
+/**
+ * Cuts off a last line without its newline: a process killed while writing leaves one, never acknowledged (an
+ * append is acknowledged after its whole batch is written and synced). Returns the size that remains.
+ */
+const wholeLines = async (handle: FileHandle): Promise<number> => {
+  const { size } = await handle.stat()
+  const chunk = Buffer.alloc(64 * 1024)
+  let end = size
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length)
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start)
+    const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a)
+    if (newline !== -1) {
+      end = start + newline + 1
+      break
+    }
+    end = start
+  }
+  if (end < size) await handle.truncate(end)
+  return end
+}
+
 /** Largest number of appends that share one write and one sync. */
 const MAX_BATCH = 4096
 
@@ -35,13 +57,13 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
       Effect.tryPromise({
         try: async () => {
           await mkdir(dirname(path), { recursive: true })
-          return open(path, "a")
+          return open(path, "a+")
         },
         catch: fail
       }),
       (handle) => Effect.promise(() => handle.close())
     )
-    let size = (yield* Effect.tryPromise({ try: () => handle.stat(), catch: fail })).size
+    let size = yield* Effect.tryPromise({ try: () => wholeLines(handle), catch: fail })
     const queue = yield* Effect.acquireRelease(Queue.bounded<Pending>(MAX_BATCH * 4), Queue.shutdown)
     const healthy = yield* Ref.make(true)
 

@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createHmac } from "node:crypto"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { handlers as exampleHandlers } from "../src/examples/handlers.js"
 import { type CanonicalTopic, type ContactsCreatedNotification } from "../src/generated/index.js"
 import { Handlers } from "../src/Handlers.js"
@@ -146,5 +149,18 @@ describe("sinks", () => {
       const records = yield* server.records()
       assert.strictEqual(records.length, sent.length)
       assert.sameDeepMembers(records.map((record) => record.payload), sent.map((fixture) => fixture.json))
+    }))
+
+  it.scopedLive("file: a line cut off by a crash is dropped at start, so the file stays one JSON record per line", () =>
+    Effect.gen(function*() {
+      const dataDir = mkdtempSync(join(tmpdir(), "torn-"))
+      writeFileSync(join(dataDir, "events.jsonl"), "{\"id\":\"whole\"}\n{\"id\":\"tor")
+      const server = yield* startServer({ SINKS: "file", DATA_DIR: dataDir })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      const lines = readFileSync(join(dataDir, "events.jsonl"), "utf8").split("\n")
+      assert.strictEqual(lines.length, 3)
+      assert.deepStrictEqual(JSON.parse(lines[0]!), { id: "whole" })
+      assert.strictEqual(JSON.parse(lines[1]!).topic, "ping")
+      assert.strictEqual(lines[2], "")
     }))
 })

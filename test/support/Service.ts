@@ -44,5 +44,6 @@ export const spawnService = (env: Record<string, string>) =>
 export const recordedIds = (dataDir: string, file = "events.jsonl") =>
   Effect.promise(async () => {
     const text = await readFile(join(dataDir, file), "utf8").catch(() => "")
-    return text.split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line).id as string | null)
+    // Only whole lines: the service may be writing the last one right now.
+    return text.split("\n").slice(0, -1).map((line) => JSON.parse(line).id as string | null)
   })
