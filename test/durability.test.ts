@@ -8,7 +8,7 @@ import { sign } from "../src/Signature.js"
 import { eventually } from "./support/Eventually.js"
 import { loadFixtures } from "./support/Fixtures.js"
 import { recordedIds, spawnService } from "./support/Service.js"
-import { startTarget } from "./support/Target.js"
+import { type Captured, startTarget } from "./support/Target.js"
 import { SECRET } from "./support/TestServer.js"
 
 const template = loadFixtures().find((fixture) => fixture.topic === "conversations.closed")!.json as object
@@ -45,6 +45,24 @@ const freePort = Effect.promise(() =>
 
 const fast = { RETRY_BASE_DELAY: "20ms", RETRY_MAX_DELAY: "200ms" }
 
+/** Every acknowledged id is in the file now, and reaches the target once the service runs again. */
+const nothingLost = (
+  acked: ReadonlyArray<string>,
+  dataDir: string,
+  env: Record<string, string>,
+  target: { readonly requests: ReadonlyArray<Captured> }
+) =>
+  Effect.gen(function*() {
+    const inFile = new Set(yield* recordedIds(dataDir))
+    for (const id of acked) assert.isTrue(inFile.has(id), `${id} acknowledged but not in the file`)
+    yield* spawnService(env)
+    const forwarded = () => new Set(target.requests.map((request) => request.headers["x-notification-id"]))
+    yield* eventually("every acknowledged id at the target", Effect.sync(forwarded), (seen) =>
+      acked.every((id) =>
+        seen.has(id)
+      ))
+  })
+
 describe("durability (real processes)", () => {
   it.scopedLive(
     "SIGKILL under load: every acknowledged notification is in the file and reaches the target",
@@ -61,15 +79,7 @@ describe("durability (real processes)", () => {
         assert.isAbove(acked.length, 0)
         assert.isBelow(acked.length, 400, "the kill landed while requests were in flight")
 
-        const inFile = new Set(yield* recordedIds(dataDir))
-        for (const id of acked) assert.isTrue(inFile.has(id), `${id} acknowledged but not in the file`)
-
-        yield* spawnService(env)
-        const forwarded = () => new Set(target.requests.map((request) => request.headers["x-notification-id"]))
-        yield* eventually("every acknowledged id at the target", Effect.sync(forwarded), (seen) =>
-          acked.every((id) =>
-            seen.has(id)
-          ))
+        yield* nothingLost(acked, dataDir, env, target)
       }),
     60_000
   )
@@ -108,14 +118,6 @@ describe("durability (real processes)", () => {
       service.process.kill("SIGTERM")
       assert.strictEqual(yield* Effect.promise(() => service.exited), 0, service.stderr())
       const acked = yield* sending.await.pipe(Effect.flatMap((exit) => exit))
-      const inFile = new Set(yield* recordedIds(dataDir))
-      for (const id of acked) assert.isTrue(inFile.has(id), `${id} acknowledged but not in the file`)
-
-      yield* spawnService(env)
-      const forwarded = () => new Set(target.requests.map((request) => request.headers["x-notification-id"]))
-      yield* eventually("every acknowledged id at the target", Effect.sync(forwarded), (seen) =>
-        acked.every((id) =>
-          seen.has(id)
-        ))
+      yield* nothingLost(acked, dataDir, env, target)
     }), 60_000)
 })
