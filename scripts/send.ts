@@ -1,5 +1,5 @@
 /**
- * npm run send -- <topic> [--url URL] [--secret S] [--file fixture.json]
+ * npm run send -- <topic> [--url URL] [--secret S] [--file fixture.json] [--new-id]
  * Signs a fixture like Intercom does and POSTs it to the receiver, printing the answer.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
@@ -10,13 +10,14 @@ import { join } from "node:path"
 import { sign } from "../src/Signature.js"
 import { canonicalTopic } from "../src/Topics.js"
 
-const usage = `usage: npm run send -- <topic> [--url URL] [--secret S] [--file fixture.json]
+const usage = `usage: npm run send -- <topic> [--url URL] [--secret S] [--file fixture.json] [--new-id]
 
   <topic>         a canonical topic (contacts.created, ping, ...) or an Intercom topic (contact.user.created, ...):
                   sends the first fixture of that topic from schemas/fixtures (an Intercom topic is set in it)
   --file F        send this file instead (its "topic" is set to <topic> when one is given)
   --url URL       default http://127.0.0.1:$PORT$WEBHOOK_PATH (PORT 8080, WEBHOOK_PATH /webhooks/intercom)
-  --secret S      default: the first of INTERCOM_CLIENT_SECRET`
+  --secret S      default: the first of INTERCOM_CLIENT_SECRET
+  --new-id        give the notification a fresh id (the receiver answers "duplicate" to an id it has seen)`
 
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
@@ -25,7 +26,11 @@ const option = (name: string): string | undefined => {
   const at = args.indexOf(name)
   return at === -1 ? undefined : args[at + 1]
 }
-const positional = args.filter((arg, index) => !arg.startsWith("--") && !args[index - 1]?.startsWith("--"))
+const flags = new Set(["--new-id", "--help", "-h"])
+const positional = args.filter((arg, index) => {
+  const previous = args[index - 1]
+  return !arg.startsWith("-") && (previous === undefined || !previous.startsWith("-") || flags.has(previous))
+})
 
 const fixtureFor = (topic: string): string => {
   const canonical = canonicalTopic(topic)
@@ -56,7 +61,12 @@ const program = Effect.gen(function*() {
     catch: (error) => new UsageError({ message: `cannot read ${path}: ${(error as Error).message}` })
   })
   const keepTopic = topic === undefined || (file === undefined && canonicalTopic(topic) === topic)
-  const body = Buffer.from(keepTopic ? text : JSON.stringify({ ...JSON.parse(text), topic }))
+  const newId = args.includes("--new-id")
+  const body = keepTopic && !newId ? Buffer.from(text) : Buffer.from(JSON.stringify({
+    ...JSON.parse(text),
+    ...(keepTopic ? {} : { topic }),
+    ...(newId ? { id: `notif_send_${Date.now().toString(36)}` } : {})
+  }))
 
   const client = yield* HttpClient.HttpClient
   const response = yield* client.execute(
