@@ -9,12 +9,15 @@ const pretty = (notification: Notification): string =>
     ...JSON.stringify(notification.payload, null, 2).split("\n").map((line) => `  ${line}`)
   ].join("\n")
 
+/** A record without its newline: `Console.log` adds one. */
+const printable = (line: Buffer): string => line.toString("utf8", 0, line.length - 1)
+
 /** Writes each notification to stdout: the file sink's JSON record on one line, or an indented form to read. */
 export const make = (format: "json" | "pretty"): Sink => ({
   name: "console",
   mode: "inline",
   deliver: (notification) =>
     format === "json"
-      ? Console.log(Buffer.from(record(notification)).toString("utf8").trimEnd())
+      ? Console.log(printable(record(notification)))
       : Console.log(pretty(notification))
 })

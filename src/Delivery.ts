@@ -1,7 +1,7 @@
 import { Duration, Effect, Layer, Option } from "effect"
 import { retryDelay } from "./Backoff.js"
 import { DeadLetters } from "./DeadLetters.js"
-import { decodeNotification } from "./Notification.js"
+import { Decoder } from "./Notification.js"
 import { Outbox, type OutboxEntry } from "./Outbox.js"
 import { ReceiverConfig } from "./ReceiverConfig.js"
 import { verifiedBeforeStoring } from "./Signature.js"
@@ -22,6 +22,7 @@ const worker = (sink: Sink) =>
     const config = yield* ReceiverConfig
     const outbox = yield* Outbox
     const deadLetters = yield* DeadLetters
+    const decoder = yield* Decoder
     const policy = { base: config.retryBaseDelay, max: config.retryMaxDelay }
 
     /** Delivers one entry; true when the round may go on with the next. */
@@ -38,7 +39,7 @@ const worker = (sink: Sink) =>
           )
           return true
         }
-        const decoded = yield* Effect.either(decodeNotification(verifiedBeforeStoring(entry.body), entry.receivedAt))
+        const decoded = yield* Effect.either(decoder.decode(verifiedBeforeStoring(entry.body), entry.receivedAt))
         if (decoded._tag === "Left") {
           yield* deadLetters.bury(entry, "schema_mismatch", decoded.left.message, entry.attempts)
           return true

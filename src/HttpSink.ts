@@ -20,7 +20,7 @@ const messageId = (notification: Notification): string =>
   notification.id ?? `msg_${createHash("sha256").update(notification.body).digest("hex").slice(0, 32)}`
 
 /** The Standard Webhooks headers: `webhook-signature` is `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`. */
-export const standardWebhookHeaders = (
+const standardWebhookHeaders = (
   key: Buffer,
   id: string,
   timestamp: number,

@@ -206,5 +206,4 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
 
 export class ReceiverConfig extends Context.Tag("ReceiverConfig")<ReceiverConfig, ReceiverSettings>() {
   static readonly layer = Layer.effect(ReceiverConfig, settings)
-  static readonly make = (values: ReceiverSettings) => Layer.succeed(ReceiverConfig, values)
 }

@@ -50,14 +50,14 @@ export interface RecordSource {
  * The body as one line of JSON. Raw CR/LF can only be insignificant whitespace in JSON (strings escape them),
  * so they become spaces; the bytes are otherwise kept, so numbers and key order stay exactly as Intercom sent them.
  */
-export const bodyAsJsonLine = (body: Uint8Array): Uint8Array => {
+const bodyAsJsonLine = (body: Uint8Array): Uint8Array => {
   if (!isUtf8(body)) return Buffer.from(JSON.stringify(JSON.parse(Buffer.from(body).toString("utf8"))))
   if (!body.includes(NEWLINE) && !body.includes(RETURN)) return body
   return body.map((byte) => byte === NEWLINE || byte === RETURN ? SPACE : byte)
 }
 
 /** The fields every record starts with, as JSON text without braces. */
-export const recordHead = (notification: RecordSource): string =>
+const recordHead = (notification: RecordSource): string =>
   `"received_at":${JSON.stringify(notification.receivedAt.toISOString())},"topic":${
     JSON.stringify(notification.topic)
   },"intercom_topic":${JSON.stringify(notification.intercomTopic)},"id":${JSON.stringify(notification.id)},"app_id":${
@@ -65,7 +65,7 @@ export const recordHead = (notification: RecordSource): string =>
   }`
 
 /** One JSONL record: `{"received_at","topic","intercom_topic","id","app_id", ...extra, "payload"}` and a newline. */
-export const record = (notification: RecordSource, extra: Record<string, unknown> = {}): Uint8Array => {
+export const record = (notification: RecordSource, extra: Record<string, unknown> = {}): Buffer => {
   const fields = Object.entries(extra).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
   return Buffer.concat([
     Buffer.from(`{${recordHead(notification)}${fields.join("")},"payload":`),
