@@ -1,5 +1,5 @@
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Duration, Effect, Layer, LogLevel, Option, Schedule } from "effect"
 import { readBody } from "./Body.js"
 import { Metrics } from "./Metrics.js"
 import { NodeServer } from "./NodeServer.js"
@@ -128,19 +128,24 @@ const webhook = (maxBodyBytes: number) =>
         metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
       }
     }
-    yield* Effect.log("webhook").pipe(
-      Effect.annotateLogs({
-        status: response.status,
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
-        ...(notification === undefined ? {} : {
-          topic: notification.topic ?? "none",
-          intercom_topic: notification.intercomTopic,
-          id: notification.id ?? "-",
-          outcome: received!.status,
-          secret_index: received!.secretIndex
-        }),
-        ...(error === undefined ? {} : { error })
-      })
+    yield* Effect.whenLogLevel(
+      Effect.suspend(() =>
+        Effect.log("webhook").pipe(
+          Effect.annotateLogs({
+            status: response.status,
+            duration_ms: Math.round((performance.now() - started) * 100) / 100,
+            ...(notification === undefined ? {} : {
+              topic: notification.topic ?? "none",
+              intercom_topic: notification.intercomTopic,
+              id: notification.id ?? "-",
+              outcome: received!.status,
+              secret_index: received!.secretIndex
+            }),
+            ...(error === undefined ? {} : { error })
+          })
+        )
+      ),
+      LogLevel.Info
     )
     return response
   })

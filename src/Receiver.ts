@@ -69,10 +69,12 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           }
           const inline = sinks.filter((sink) => sink.mode === "inline")
           const queued = sinks.filter((sink) => sink.mode === "outbox").map((sink) => sink.name)
-          const results = yield* Effect.forEach(inline, (sink) => Effect.either(sink.deliver(notification)), {
-            concurrency: "unbounded"
-          })
-          const failures = results.flatMap((result) => result._tag === "Left" ? [result.left] : [])
+          // One after the other: forking a fiber per sink costs more than the few microseconds a console sink takes.
+          const failures: Array<SinkError> = []
+          for (const sink of inline) {
+            const result = yield* Effect.either(sink.deliver(notification))
+            if (result._tag === "Left") failures.push(result.left)
+          }
           if (failures.length > 0) return yield* new SinksUnavailable({ failures })
           if ((yield* outbox.accept(notification, queued)) === "duplicate") {
             return { status: "duplicate", notification } as const
