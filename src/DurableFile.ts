@@ -1,4 +1,4 @@
-import { Data, Deferred, Effect, Queue, Ref, type Scope } from "effect"
+import { Data, Effect, type Scope } from "effect"
 import { type FileHandle, mkdir, open } from "node:fs/promises"
 import { dirname } from "node:path"
 
@@ -17,7 +17,7 @@ export interface DurableFile {
 
 interface Pending {
   readonly bytes: Uint8Array
-  readonly done: Deferred.Deferred<void, FileWriteError>
+  readonly done: (error: FileWriteError | undefined) => void
 }
 
 /**
@@ -48,11 +48,17 @@ const MAX_BATCH = 4096
 /**
  * Opens `path` for appending, creating parent folders. Appends waiting at the same time are group-committed: one
  * write and one fdatasync for the whole batch. A failed batch is cut off again, so the file never keeps half a batch.
+ * The batching is plain Node callbacks behind one `Effect.async` per append: a worker fiber with a queue and a
+ * deferred per append cost more CPU than the write itself.
  */
 export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, Scope.Scope> =>
   Effect.gen(function*() {
     const fail = (error: unknown) =>
       new FileWriteError({ path, message: error instanceof Error ? error.message : String(error) })
+    let waiting: Array<Pending> = []
+    let writing: Promise<void> | undefined
+    let closed = false
+    let healthy = true
     const handle = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
@@ -61,11 +67,14 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
         },
         catch: fail
       }),
-      (handle) => Effect.promise(() => handle.close())
+      (handle) =>
+        Effect.promise(async () => {
+          closed = true
+          while (writing !== undefined) await writing
+          await handle.close()
+        })
     )
     let size = yield* Effect.tryPromise({ try: () => wholeLines(handle), catch: fail })
-    const queue = yield* Effect.acquireRelease(Queue.bounded<Pending>(MAX_BATCH * 4), Queue.shutdown)
-    const healthy = yield* Ref.make(true)
 
     const commit = async (batch: ReadonlyArray<Pending>) => {
       const data = Buffer.concat(batch.map((pending) => pending.bytes))
@@ -76,30 +85,34 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
         }
         await handle.datasync()
         size += data.length
+        healthy = true
+        return undefined
       } catch (error) {
         await handle.truncate(size).catch(() => undefined)
-        throw error
+        healthy = false
+        return fail(error)
       }
     }
 
-    yield* Queue.takeBetween(queue, 1, MAX_BATCH).pipe(
-      Effect.flatMap((batch) =>
-        Effect.tryPromise({ try: () => commit([...batch]), catch: fail }).pipe(
-          Effect.exit,
-          Effect.tap((exit) => Ref.set(healthy, exit._tag === "Success")),
-          Effect.flatMap((exit) => Effect.forEach(batch, (pending) => Deferred.done(pending.done, exit))),
-          Effect.uninterruptible
-        )
-      ),
-      Effect.forever,
-      Effect.forkScoped
-    )
+    const flush = () => {
+      if (writing !== undefined || waiting.length === 0) return
+      const batch = waiting.length <= MAX_BATCH ? waiting : waiting.slice(0, MAX_BATCH)
+      waiting = waiting.length <= MAX_BATCH ? [] : waiting.slice(MAX_BATCH)
+      writing = commit(batch).then((error) => {
+        writing = undefined
+        for (const pending of batch) pending.done(error)
+        flush()
+      })
+    }
 
     return {
       path,
-      healthy: Ref.get(healthy),
+      healthy: Effect.sync(() => healthy),
       append: (bytes) =>
-        Effect.flatMap(Deferred.make<void, FileWriteError>(), (done) =>
-          Queue.offer(queue, { bytes, done }).pipe(Effect.zipRight(Deferred.await(done))))
+        Effect.async<void, FileWriteError>((resume) => {
+          if (closed) return resume(Effect.fail(fail("the file is closed")))
+          waiting.push({ bytes, done: (error) => resume(error === undefined ? Effect.void : Effect.fail(error)) })
+          flush()
+        })
     } satisfies DurableFile
   })

@@ -34,10 +34,17 @@ export class SchemaMismatch extends Data.TaggedError("SchemaMismatch")<{
   readonly message: string
 }> {}
 
+/** A JSON object, checked without visiting its fields (the topic's schema does that). */
+const JsonObject = Schema.declare(
+  (input: unknown): input is { readonly [key: string]: unknown } =>
+    typeof input === "object" && input !== null && !Array.isArray(input),
+  { identifier: "object" }
+)
+
 const Envelope = Schema.Struct({
   type: Schema.String,
   topic: Schema.String,
-  data: Schema.Struct({ item: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
+  data: Schema.Struct({ item: JsonObject })
 })
 const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
 

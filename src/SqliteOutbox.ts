@@ -80,6 +80,8 @@ interface DeadLetterRow {
 }
 
 const MAX_BATCH = 512
+/** 8 bound values a row: well under SQLite's limit of 32,766 per statement. */
+const OUTBOX_ROWS_PER_INSERT = 1000
 
 const unavailable = (error: SqlError.SqlError) =>
   new StoreUnavailable({ message: String((error.cause as Error | undefined)?.message ?? error.message) })
@@ -158,43 +160,44 @@ const make = (config: StoreSettings) =>
           Effect.map((rows) => toDeadLetter(rows[0]!))
         )
 
+    /**
+     * One transaction, two statements for the whole batch: the ids into `seen` (those that come back are new, or
+     * last seen before the dedupe window), then the outbox rows of the new ones. An id twice in one batch is new once.
+     */
     const commit = (batch: ReadonlyArray<Pending>) =>
       Effect.gen(function*() {
         const now = Date.now()
-        const results: Array<"accepted" | "duplicate"> = []
-        let queued = 0
-        for (const { notification, sinks } of batch) {
-          const id = notification.id
-          if (id !== null) {
-            const fresh = yield* sql<{ notification_id: string }>`
-            INSERT INTO seen (notification_id, seen_at) VALUES (${id}, ${now})
-            ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ${
-              now - windowMs
-            }
-            RETURNING notification_id`
-            if (fresh.length === 0) {
-              results.push("duplicate")
-              continue
-            }
+        const ids = [...new Set(batch.flatMap(({ notification }) => notification.id ?? []))]
+        const fresh = new Set<string>()
+        if (ids.length > 0) {
+          const rows = yield* sql<{ notification_id: string }>`
+          INSERT INTO seen ${sql.insert(ids.map((id) => ({ notification_id: id, seen_at: now })))}
+          ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ${
+            now - windowMs
           }
-          for (const sink of sinks) {
-            yield* sql`INSERT INTO outbox ${
-              sql.insert({
-                sink,
-                notification_id: id,
-                topic: notification.topic,
-                intercom_topic: notification.intercomTopic,
-                app_id: notification.appId,
-                received_at: notification.receivedAt.getTime(),
-                body: notification.body,
-                next_attempt_at: now
-              })
-            }`
-            queued++
-          }
-          results.push("accepted")
+          RETURNING notification_id`
+          for (const row of rows) fresh.add(row.notification_id)
         }
-        return { results, queued }
+        const results = batch.map(({ notification }): "accepted" | "duplicate" => {
+          if (notification.id === null) return "accepted"
+          return fresh.delete(notification.id) ? "accepted" : "duplicate"
+        })
+        const rows = batch.flatMap(({ notification, sinks }, index) =>
+          results[index] === "duplicate" ? [] : sinks.map((sink) => ({
+            sink,
+            notification_id: notification.id,
+            topic: notification.topic,
+            intercom_topic: notification.intercomTopic,
+            app_id: notification.appId,
+            received_at: notification.receivedAt.getTime(),
+            body: notification.body,
+            next_attempt_at: now
+          }))
+        )
+        for (let start = 0; start < rows.length; start += OUTBOX_ROWS_PER_INSERT) {
+          yield* sql`INSERT INTO outbox ${sql.insert(rows.slice(start, start + OUTBOX_ROWS_PER_INSERT))}`
+        }
+        return { results, queued: rows.length }
       }).pipe(sql.withTransaction)
 
     const pending = yield* Queue.bounded<Pending>(MAX_BATCH * 8)
