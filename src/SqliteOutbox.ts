@@ -172,9 +172,7 @@ const make = (config: StoreSettings) =>
         if (ids.length > 0) {
           const rows = yield* sql<{ notification_id: string }>`
           INSERT INTO seen ${sql.insert(ids.map((id) => ({ notification_id: id, seen_at: now })))}
-          ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ${
-            now - windowMs
-          }
+          ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ${now - windowMs}
           RETURNING notification_id`
           for (const row of rows) fresh.add(row.notification_id)
         }
