@@ -1,5 +1,5 @@
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Duration, Effect, Layer, LogLevel, Option, Schedule } from "effect"
+import { Effect, Layer, LogLevel, Option } from "effect"
 import { readBody } from "./Body.js"
 import { Metrics } from "./Metrics.js"
 import { NodeServer } from "./NodeServer.js"
@@ -42,112 +42,108 @@ const unavailable = (error: string, message: string): Handled => ({
 })
 
 /** POST on the webhook path: every answer the endpoint gives is decided here. */
-const handle = (maxBodyBytes: number): Effect.Effect<
-  Handled,
-  never,
-  HttpServerRequest.HttpServerRequest | Receiver | Metrics
-> =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const receiver = yield* Receiver
-    if (!isJson(request.headers["content-type"] ?? "")) {
-      return {
-        response: problem(415, "unsupported_media_type", "Content-Type must be application/json"),
-        error: "unsupported_media_type"
-      }
-    }
-    const body = yield* readBody(maxBodyBytes)
-    const received = yield* receiver.receive(request.headers, body)
-    return { response: accepted(received), received }
-  }).pipe(
-    Effect.catchTags({
-      BodyTooLarge: (error) =>
-        Effect.succeed({
-          response: problem(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, {
-            connection: "close"
-          }),
-          error: "payload_too_large"
-        }),
-      BodyUnreadable: (error) =>
-        Effect.succeed({
-          response: problem(400, "bad_request", `body could not be read: ${error.message}`),
-          error: "body_unreadable"
-        }),
-      SignatureError: (error) =>
-        Effect.as(
-          Effect.flatMap(Metrics, (metrics) =>
-            Effect.sync(() => metrics.signatureFailures.inc({ reason: error.reason }))),
-          { response: problem(401, "invalid_signature", error.message), error: `signature_${error.reason}` }
-        ),
-      MalformedNotification: (error) =>
-        Effect.succeed({
-          response: problem(400, "malformed_notification", error.message),
-          error: "malformed_notification"
-        }),
-      SinksUnavailable: (error) =>
-        Effect.as(
-          Effect.logError("sink unavailable").pipe(
-            Effect.annotateLogs(
-              "failures",
-              error.failures.map((failure) =>
-                `${failure.sink}: ${failure.message}`
-              )
-            )
-          ),
-          unavailable("sink_unavailable", `${error.failures.map((failure) => failure.sink).join(", ")} unavailable`)
-        ),
-      StoreUnavailable: (error) =>
-        Effect.as(
-          Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
-          unavailable("storage_unavailable", "storage unavailable")
-        ),
-      OutboxFull: (error) =>
-        Effect.as(
-          Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
-          unavailable("outbox_full", "too many deliveries waiting")
-        )
+const handle = (
+  receiver: Receiver["Type"],
+  metrics: Metrics["Type"],
+  maxBodyBytes: number,
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<Handled> =>
+  !isJson(request.headers["content-type"] ?? "")
+    ? Effect.succeed({
+      response: problem(415, "unsupported_media_type", "Content-Type must be application/json"),
+      error: "unsupported_media_type"
     })
+    : readBody(request, maxBodyBytes).pipe(
+      Effect.flatMap((body) => receiver.receive(request.headers, body)),
+      Effect.map((received): Handled => ({ response: accepted(received), received })),
+      Effect.catchTags({
+        BodyTooLarge: (error) =>
+          Effect.succeed({
+            response: problem(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, {
+              connection: "close"
+            }),
+            error: "payload_too_large"
+          }),
+        BodyUnreadable: (error) =>
+          Effect.succeed({
+            response: problem(400, "bad_request", `body could not be read: ${error.message}`),
+            error: "body_unreadable"
+          }),
+        SignatureError: (error) =>
+          Effect.sync(() => {
+            metrics.signatureFailures.inc({ reason: error.reason })
+            return { response: problem(401, "invalid_signature", error.message), error: `signature_${error.reason}` }
+          }),
+        MalformedNotification: (error) =>
+          Effect.succeed({
+            response: problem(400, "malformed_notification", error.message),
+            error: "malformed_notification"
+          }),
+        SinksUnavailable: (error) =>
+          Effect.as(
+            Effect.logError("sink unavailable").pipe(
+              Effect.annotateLogs("failures", error.failures.map((failure) => `${failure.sink}: ${failure.message}`))
+            ),
+            unavailable("sink_unavailable", `${error.failures.map((failure) => failure.sink).join(", ")} unavailable`)
+          ),
+        StoreUnavailable: (error) =>
+          Effect.as(
+            Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
+            unavailable("storage_unavailable", "storage unavailable")
+          ),
+        OutboxFull: (error) =>
+          Effect.as(
+            Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
+            unavailable("outbox_full", "too many deliveries waiting")
+          )
+      })
+    )
+
+/** Counts what happened. */
+const count = (metrics: Metrics["Type"], received: Received) => {
+  const notification = received.notification
+  metrics.signatureVerified.inc({ secret_index: String(received.secretIndex) })
+  metrics.notifications.inc({
+    topic: notification.topic ?? "none",
+    intercom_topic: notification.intercomTopic,
+    outcome: received.status === "dead_lettered" ? received.reason : received.status
+  })
+  if (received.status === "duplicate") metrics.dedupeHits.inc()
+  if (received.status === "dead_lettered" && received.reason === "schema_mismatch") {
+    metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
+  }
+}
+
+/** The request's one log line, built only when info lines are logged. */
+const logLine = ({ error, received, response }: Handled, started: number) =>
+  Effect.whenLogLevel(
+    Effect.suspend(() =>
+      Effect.log("webhook").pipe(
+        Effect.annotateLogs({
+          status: response.status,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          ...(received === undefined ? {} : {
+            topic: received.notification.topic ?? "none",
+            intercom_topic: received.notification.intercomTopic,
+            id: received.notification.id ?? "-",
+            outcome: received.status,
+            secret_index: received.secretIndex
+          }),
+          ...(error === undefined ? {} : { error })
+        })
+      )
+    ),
+    LogLevel.Info
   )
 
-/** Counts what happened and writes the request's one log line. */
-const webhook = (maxBodyBytes: number) =>
-  Effect.gen(function*() {
+/** The webhook endpoint: answers, counts, and writes one log line per request. */
+const webhook = (receiver: Receiver["Type"], metrics: Metrics["Type"], maxBodyBytes: number) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     const started = performance.now()
-    const metrics = yield* Metrics
-    const { error, received, response } = yield* handle(maxBodyBytes)
-    const notification = received?.notification
-    if (received !== undefined && notification !== undefined) {
-      metrics.signatureVerified.inc({ secret_index: String(received.secretIndex) })
-      metrics.notifications.inc({
-        topic: notification.topic ?? "none",
-        intercom_topic: notification.intercomTopic,
-        outcome: received.status === "dead_lettered" ? received.reason : received.status
-      })
-      if (received.status === "duplicate") metrics.dedupeHits.inc()
-      if (received.status === "dead_lettered" && received.reason === "schema_mismatch") {
-        metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
-      }
-    }
-    yield* Effect.whenLogLevel(
-      Effect.suspend(() =>
-        Effect.log("webhook").pipe(
-          Effect.annotateLogs({
-            status: response.status,
-            duration_ms: Math.round((performance.now() - started) * 100) / 100,
-            ...(notification === undefined ? {} : {
-              topic: notification.topic ?? "none",
-              intercom_topic: notification.intercomTopic,
-              id: notification.id ?? "-",
-              outcome: received!.status,
-              secret_index: received!.secretIndex
-            }),
-            ...(error === undefined ? {} : { error })
-          })
-        )
-      ),
-      LogLevel.Info
-    )
-    return response
+    return Effect.flatMap(handle(receiver, metrics, maxBodyBytes, request), (handled) => {
+      if (handled.received !== undefined) count(metrics, handled.received)
+      return Effect.as(logLine(handled, started), handled.response)
+    })
   })
 
 const metricsEndpoint = Effect.flatMap(Metrics, (metrics) =>
@@ -175,10 +171,15 @@ const readiness = Effect.gen(function*() {
 })
 
 /** The routes: the webhook endpoint, URL validation by HEAD, liveness and readiness. */
-export const router = (webhookPath: string, maxBodyBytes: number) => {
+export const router = (
+  receiver: Receiver["Type"],
+  metrics: Metrics["Type"],
+  webhookPath: string,
+  maxBodyBytes: number
+) => {
   const path = webhookPath as HttpRouter.PathInput
   return HttpRouter.empty.pipe(
-    HttpRouter.post(path, webhook(maxBodyBytes)),
+    HttpRouter.post(path, webhook(receiver, metrics, maxBodyBytes)),
     HttpRouter.head(path, Effect.succeed(HttpServerResponse.empty({ status: 200 }))),
     HttpRouter.get(path, methodNotAllowed),
     HttpRouter.put(path, methodNotAllowed),
@@ -201,37 +202,19 @@ export const layer = Layer.scopedDiscard(
     const config = yield* ReceiverConfig
     const node = yield* NodeServer
     const metrics = yield* Metrics
-    let inFlight = 0
-    let draining = false
-    const routes = router(config.webhookPath, config.maxBodyBytes)
-    const app = Effect.acquireUseRelease(
-      Effect.sync(() => inFlight++),
-      () =>
-        routes.pipe(
-          Effect.map((response) => {
-            metrics.requests.inc({ status: String(response.status) })
-            return draining ? HttpServerResponse.setHeader(response, "connection", "close") : response
-          })
-        ),
-      () => Effect.sync(() => inFlight--)
-    )
+    const routes = router(yield* Receiver, metrics, config.webhookPath, config.maxBodyBytes)
+    const app = Effect.map(routes, (response) => {
+      metrics.requests.inc({ status: String(response.status) })
+      return response
+    })
     yield* HttpServer.serveEffect(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
     node.ready()
     yield* HttpServer.logAddress
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        draining = true
-        node.server.close()
-        node.server.closeIdleConnections()
-        yield* Effect.sync(() => inFlight).pipe(
-          Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (count) => count === 0 }),
-          Effect.timeout(config.shutdownTimeout),
-          Effect.ignore
-        )
-        yield* Effect.logInfo("stopped accepting; requests in flight finished").pipe(
-          Effect.annotateLogs("unfinished", inFlight)
-        )
-      })
+      Effect.flatMap(node.drain, (unfinished) =>
+        Effect.logInfo("stopped accepting; requests in flight finished").pipe(
+          Effect.annotateLogs("unfinished", unfinished)
+        ))
     )
   })
 )

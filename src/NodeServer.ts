@@ -1,5 +1,5 @@
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { ReceiverConfig } from "./ReceiverConfig.js"
 
@@ -8,6 +8,11 @@ export class NodeServer extends Context.Tag("NodeServer")<NodeServer, {
   readonly server: Server
   /** Stops answering "starting": call once the app's handler is attached. */
   readonly ready: () => void
+  /**
+   * Stops accepting connections, answers what is in flight with `Connection: close` and waits for those answers
+   * (up to `SHUTDOWN_TIMEOUT`); yields how many were left unfinished.
+   */
+  readonly drain: Effect.Effect<number>
 }>() {}
 
 /**
@@ -18,17 +23,37 @@ const starting = (_request: IncomingMessage, response: ServerResponse) =>
   response.writeHead(503, { "content-type": "application/json", "retry-after": "1" })
     .end("{\"error\":\"starting\",\"message\":\"the service is starting; send it again in a second\"}")
 
-/** A Node HTTP server on `HOST`:`PORT` with request and header timeouts against slow clients. */
+/**
+ * A Node HTTP server on `HOST`:`PORT` with request and header timeouts against slow clients. Requests in flight are
+ * counted here, with Node's own events, rather than around every request in the Effect app.
+ */
 export const layer = Layer.unwrapEffect(
   Effect.map(ReceiverConfig, (config) => {
     const server = createServer({
       requestTimeout: Duration.toMillis(config.requestTimeout),
       headersTimeout: Duration.toMillis(config.headersTimeout)
     })
+    let inFlight = 0
+    let draining = false
+    server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+      inFlight++
+      response.once("close", () => inFlight--)
+      if (draining) response.setHeader("connection", "close")
+    })
     server.on("request", starting)
+    const drain = Effect.suspend(() => {
+      draining = true
+      server.close()
+      server.closeIdleConnections()
+      return Effect.sync(() => inFlight).pipe(
+        Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (count) => count === 0 }),
+        Effect.timeout(config.shutdownTimeout),
+        Effect.orElseSucceed(() => inFlight)
+      )
+    })
     return Layer.merge(
       NodeHttpServer.layer(() => server, { host: config.host, port: config.port }),
-      Layer.succeed(NodeServer, { server, ready: () => void server.off("request", starting) })
+      Layer.succeed(NodeServer, { server, ready: () => void server.off("request", starting), drain })
     )
   })
 )
