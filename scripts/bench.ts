@@ -1,6 +1,7 @@
 /**
- * npm run bench: the real server (SINKS=file, durable) against a bare node:http floor (scripts/bench/floor.mjs),
- * driven by wrk with pre-signed requests, each with its own notification id, in alternating rounds A B A B.
+ * npm run bench: the real server (SINKS=file, durable) against a bare node:http floor (scripts/bench/floor.mjs) and
+ * the same floor served by @effect/platform (scripts/bench/platform-floor.mjs), driven by wrk with pre-signed
+ * requests, each with its own notification id, in alternating rounds A B C A B C.
  * Options: --rounds N (pairs, default 3), --seconds S (per round, default 8), --skip-rss (skip the 200,000 run).
  */
 import { execFileSync, execSync, spawn } from "node:child_process"
@@ -39,7 +40,15 @@ interface Server {
   readonly stop: () => Promise<void>
 }
 
-const start = async (kind: "floor" | "receiver", port: number, sinks = "file"): Promise<Server> => {
+type Kind = "floor" | "platform" | "receiver"
+const scripts: Record<Kind, string> = {
+  floor: "scripts/bench/floor.mjs",
+  platform: "scripts/bench/platform-floor.mjs",
+  receiver: "dist/bundle/main.mjs"
+}
+const ports: Record<Kind, number> = { floor: 18_181, platform: 18_185, receiver: 18_182 }
+
+const start = async (kind: Kind, port: number, sinks = "file"): Promise<Server> => {
   const data = mkdtempSync(join(work, `${kind}-`))
   const env = {
     ...process.env,
@@ -53,8 +62,7 @@ const start = async (kind: "floor" | "receiver", port: number, sinks = "file"): 
     RETRY_BASE_DELAY: "10m",
     LOG_LEVEL: "none"
   }
-  const script = kind === "floor" ? join(root, "scripts/bench/floor.mjs") : join(root, "dist/main.js")
-  const child = spawn(process.execPath, [script], { env, stdio: "ignore" })
+  const child = spawn(process.execPath, [join(root, scripts[kind])], { env, stdio: "ignore" })
   const url = `http://127.0.0.1:${port}`
   for (let attempt = 0; attempt < 100; attempt++) {
     const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
@@ -113,8 +121,8 @@ const wrk = (url: string, file: string, duration: number, limit = 1e12): Round &
   }
 }
 
-const round = async (kind: "floor" | "receiver", file: string, warm: string, duration: number, sinks?: string) => {
-  const server = await start(kind, kind === "floor" ? 18_181 : 18_182, sinks)
+const round = async (kind: Kind, file: string, warm: string, duration: number, sinks?: string) => {
+  const server = await start(kind, ports[kind], sinks)
   wrk(server.url, warm, 2)
   const result = wrk(server.url, file, duration)
   const rssMb = peakRss(server.pid)
@@ -128,7 +136,7 @@ const main = async () => {
   ensureWrk()
   console.error("building ...")
   execSync("npm run --silent build", { cwd: root, stdio: "inherit" })
-  const sizes = [{ name: "2.6 KB", size: 2600, count: 120_000 }, { name: "300 KB", size: 300_000, count: 1_000 }]
+  const sizes = [{ name: "2.6 KB", size: 2600, count: 50_000 }, { name: "300 KB", size: 300_000, count: 1_000 }]
   const rows: Array<string> = []
   let smallRate = 1000
   for (const { count, name, size } of sizes) {
@@ -137,28 +145,33 @@ const main = async () => {
     const bytes = writeRequests(file, size, count, secret)
     writeRequests(warm, size, Math.min(count, 2_000), secret, "warm")
     const duration = size > 10_000 ? Math.max(3, Math.floor(seconds / 2)) : seconds
-    const floors: Array<Round> = []
-    const receivers: Array<Round> = []
+    const results: Record<Kind, Array<Round>> = { floor: [], platform: [], receiver: [] }
     for (let pair = 0; pair < pairs; pair++) {
-      const a = await round("floor", file, warm, duration)
-      const b = await round("receiver", file, warm, duration)
-      floors.push(a)
-      receivers.push(b)
+      for (const kind of ["floor", "platform", "receiver"] as const) {
+        results[kind].push(await round(kind, file, warm, duration))
+      }
+      const [floor, platform, receiver] = [results.floor[pair]!, results.platform[pair]!, results.receiver[pair]!]
       console.error(
-        `${name} round ${pair + 1}: floor ${fmt(a.reqPerSec)} req/s, receiver ${fmt(b.reqPerSec)} req/s (${
-          fmt(b.reqPerSec / a.reqPerSec, 2)
-        })`
+        `${name} round ${pair + 1}: floor ${fmt(floor.reqPerSec)} req/s, platform floor ${fmt(platform.reqPerSec)} (${
+          fmt(platform.reqPerSec / floor.reqPerSec, 2)
+        }), receiver ${fmt(receiver.reqPerSec)} (${fmt(receiver.reqPerSec / floor.reqPerSec, 2)})`
       )
     }
-    const ratio = median(receivers.map((r, index) => r.reqPerSec / floors[index]!.reqPerSec))
-    if (size < 10_000) smallRate = median(receivers.map((r) => r.reqPerSec))
-    for (const [label, results] of [["floor (node:http)", floors], ["receiver, SINKS=file", receivers]] as const) {
+    const ratio = (kind: Kind) => median(results[kind].map((r, index) => r.reqPerSec / results.floor[index]!.reqPerSec))
+    if (size < 10_000) smallRate = median(results.receiver.map((r) => r.reqPerSec))
+    const labels: Record<Kind, string> = {
+      floor: "floor (node:http)",
+      platform: "floor's work on @effect/platform",
+      receiver: "receiver, SINKS=file"
+    }
+    for (const kind of ["floor", "platform", "receiver"] as const) {
+      const runs = results[kind]
       rows.push(
-        `| ${name} (${bytes} B) | ${label} | ${results.map((r) => fmt(r.reqPerSec)).join(" / ")} | ${
-          fmt(median(results.map((r) => r.reqPerSec)))
-        } | ${fmt(median(results.map((r) => r.p50Ms)), 1)} | ${fmt(median(results.map((r) => r.p99Ms)), 1)} | ${
-          fmt(Math.max(...results.map((r) => r.rssMb)))
-        } | ${label.startsWith("floor") ? "1.00" : fmt(ratio, 2)} |`
+        `| ${name} (${bytes} B) | ${labels[kind]} | ${runs.map((r) => fmt(r.reqPerSec)).join(" / ")} | ${
+          fmt(median(runs.map((r) => r.reqPerSec)))
+        } | ${fmt(median(runs.map((r) => r.p50Ms)), 1)} | ${fmt(median(runs.map((r) => r.p99Ms)), 1)} | ${
+          fmt(Math.max(...runs.map((r) => r.rssMb)))
+        } | ${fmt(ratio(kind), 2)} |`
       )
     }
     if (size < 10_000) {
