@@ -1,7 +1,7 @@
-import { SqlClient, SqlError } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Deferred, Duration, Effect, Layer, Option, Queue, Ref, Schedule } from "effect"
-import { mkdir, open } from "node:fs/promises"
+import Database from "better-sqlite3"
+import { Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { mkdirSync } from "node:fs"
+import { open } from "node:fs/promises"
 import { dirname } from "node:path"
 import type { Notification } from "./Notification.js"
 import {
@@ -49,10 +49,12 @@ const MIGRATION = [
   "CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)"
 ]
 
+type Accepted = "accepted" | "duplicate"
+
 interface Pending {
   readonly notification: Notification
   readonly sinks: ReadonlyArray<string>
-  readonly done: Deferred.Deferred<"accepted" | "duplicate", StoreUnavailable>
+  readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
 }
 
 interface OutboxRow {
@@ -80,11 +82,14 @@ interface DeadLetterRow {
 }
 
 const MAX_BATCH = 512
-/** 8 bound values a row: well under SQLite's limit of 32,766 per statement. */
-const OUTBOX_ROWS_PER_INSERT = 1000
 
-const unavailable = (error: SqlError.SqlError) =>
-  new StoreUnavailable({ message: String((error.cause as Error | undefined)?.message ?? error.message) })
+const unavailable = (error: unknown) =>
+  new StoreUnavailable({ message: error instanceof Error ? error.message : String(error) })
+
+/** Runs synchronous store work, a failure becoming `StoreUnavailable`. */
+const attempt = <A>(work: () => A): Effect.Effect<A, StoreUnavailable> => Effect.try({ try: work, catch: unavailable })
+
+const bytes = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength)
 
 const toEntry = (row: OutboxRow): OutboxEntry => ({
   seq: row.seq,
@@ -110,35 +115,84 @@ const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
   body: row.body
 })
 
+const openDatabase = (config: StoreSettings) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        mkdirSync(dirname(config.storePath), { recursive: true })
+        const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
+        for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
+        for (const statement of MIGRATION) db.exec(statement)
+        return db
+      },
+      catch: (error) => new StoreUnavailable({ message: `cannot open ${config.storePath}: ${String(error)}` })
+    }),
+    (db) => Effect.sync(() => db.close())
+  )
+
 /**
- * The outbox in SQLite, in WAL mode. Concurrent accepts share one transaction. What is acknowledged is on disk
- * before the answer, as with `synchronous=FULL`, without blocking the event loop: better-sqlite3 runs on the main
- * thread, so commits run with `synchronous=NORMAL` (written to the WAL, not synced; checkpoints still sync) and the
- * WAL is then fdatasync'ed asynchronously, in the thread pool, before anyone is told.
+ * The outbox in SQLite, in WAL mode, through better-sqlite3: synchronous calls on the main thread, each one short,
+ * wrapped in `Effect.try`. Concurrent accepts share one transaction. What is acknowledged is on disk before the
+ * answer, as with `synchronous=FULL`, without blocking the event loop: commits run with `synchronous=NORMAL`
+ * (written to the WAL, not synced; checkpoints still sync) and the WAL is then fdatasync'ed in the thread pool
+ * before anyone is told.
  */
 const make = (config: StoreSettings) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    for (const pragma of ["synchronous = NORMAL", `busy_timeout = ${config.storeBusyTimeoutMs}`, "foreign_keys = ON"]) {
-      yield* sql.unsafe(`PRAGMA ${pragma}`)
-    }
-    for (const statement of MIGRATION) yield* sql.unsafe(statement)
-    yield* sql`INSERT INTO probe (id, at) VALUES (1, ${Date.now()}) ON CONFLICT (id) DO UPDATE SET at = excluded.at`
+    const db = yield* openDatabase(config)
+    db.prepare("INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at").run(
+      Date.now()
+    )
     const wal = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => open(`${config.storePath}-wal`, "r"),
-        catch: (cause) => new SqlError.SqlError({ cause, message: "Failed to open the WAL" })
-      }),
+      Effect.tryPromise({ try: () => open(`${config.storePath}-wal`, "r"), catch: unavailable }),
       (handle) => Effect.promise(() => handle.close())
     )
     /** Makes every committed transaction durable. */
-    const syncWal = Effect.tryPromise({
-      try: () => wal.datasync(),
-      catch: (cause) => new SqlError.SqlError({ cause, message: "Failed to sync the WAL" })
-    })
+    const syncWal = Effect.tryPromise({ try: () => wal.datasync(), catch: unavailable })
+
+    const statements = {
+      count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
+      seen: db.prepare<[string, number], number>(
+        "SELECT 1 FROM seen WHERE notification_id = ? AND seen_at >= ?"
+      ).pluck(),
+      claim: db.prepare<[string, number, number], string>(
+        `INSERT INTO seen (notification_id, seen_at) VALUES (?, ?)
+        ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ?
+        RETURNING notification_id`
+      ).pluck(),
+      prune: db.prepare<[number]>("DELETE FROM seen WHERE seen_at < ?"),
+      queue: db.prepare(
+        `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+      ),
+      due: db.prepare<[string, number, number], OutboxRow>(
+        `SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
+        WHERE sink = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?`
+      ),
+      nextDue: db.prepare<[string], number | null>("SELECT MIN(next_attempt_at) FROM outbox WHERE sink = ?").pluck(),
+      delete: db.prepare<[number]>("DELETE FROM outbox WHERE seq = ?"),
+      retryLater: db.prepare<[number, number, string, number]>(
+        "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?"
+      ),
+      take: db.prepare<[number], { topic: string | null; app_id: string | null }>(
+        "DELETE FROM outbox WHERE seq = ? RETURNING topic, app_id"
+      ),
+      deadLetter: db.prepare<Array<unknown>, DeadLetterRow>(
+        `INSERT INTO dead_letters
+        (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        RETURNING id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body`
+      ),
+      depth: db.prepare<[], { n: number; oldest: number | null }>(
+        "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM outbox"
+      ),
+      probe: db.prepare<[number]>(
+        "INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+      )
+    }
 
     const windowMs = Duration.toMillis(config.dedupeWindow)
-    const count = yield* Ref.make((yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM outbox`)[0]!.n)
+    let rows = statements.count.get()!
     const signals = new Map<string, Queue.Queue<void>>()
     const signal = (sink: string) => {
       let queue = signals.get(sink)
@@ -148,211 +202,195 @@ const make = (config: StoreSettings) =>
       }
       return queue
     }
+    const wake = (sinks: Iterable<string>) => {
+      for (const sink of new Set(sinks)) signal(sink).unsafeOffer(undefined)
+    }
 
-    const insertDeadLetter = (
-      fields: Omit<DeadLetterRow, "id">,
-      deadAt: number
-    ) =>
-      sql<DeadLetterRow>`INSERT INTO dead_letters ${
-        sql.insert({ ...fields, dead_at: deadAt })
-      } RETURNING id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body`
-        .pipe(
-          Effect.map((rows) => toDeadLetter(rows[0]!))
-        )
-
-    /**
-     * One transaction, two statements for the whole batch: the ids into `seen` (those that come back are new, or
-     * last seen before the dedupe window), then the outbox rows of the new ones. An id twice in one batch is new once.
-     */
-    const commit = (batch: ReadonlyArray<Pending>) =>
-      Effect.gen(function*() {
-        const now = Date.now()
-        const ids = [...new Set(batch.flatMap(({ notification }) => notification.id ?? []))]
-        const fresh = new Set<string>()
-        if (ids.length > 0) {
-          const rows = yield* sql<{ notification_id: string }>`
-          INSERT INTO seen ${sql.insert(ids.map((id) => ({ notification_id: id, seen_at: now })))}
-          ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ${now - windowMs}
-          RETURNING notification_id`
-          for (const row of rows) fresh.add(row.notification_id)
-        }
-        const results = batch.map(({ notification }): "accepted" | "duplicate" => {
-          if (notification.id === null) return "accepted"
-          return fresh.delete(notification.id) ? "accepted" : "duplicate"
-        })
-        const rows = batch.flatMap(({ notification, sinks }, index) =>
-          results[index] === "duplicate" ? [] : sinks.map((sink) => ({
+    /** Records each new id in `seen` and queues the new notifications for their sinks; an id twice is new once. */
+    const commit = db.transaction((batch: ReadonlyArray<Pending>, now: number) => {
+      let queued = 0
+      const results = batch.map(({ notification, sinks }): Accepted => {
+        const id = notification.id
+        if (id !== null && statements.claim.get(id, now, now - windowMs) === undefined) return "duplicate"
+        for (const sink of sinks) {
+          statements.queue.run(
             sink,
-            notification_id: notification.id,
-            topic: notification.topic,
-            intercom_topic: notification.intercomTopic,
-            app_id: notification.appId,
-            received_at: notification.receivedAt.getTime(),
-            body: notification.body,
-            next_attempt_at: now
-          }))
-        )
-        for (let start = 0; start < rows.length; start += OUTBOX_ROWS_PER_INSERT) {
-          yield* sql`INSERT INTO outbox ${sql.insert(rows.slice(start, start + OUTBOX_ROWS_PER_INSERT))}`
+            id,
+            notification.topic,
+            notification.intercomTopic,
+            notification.appId,
+            notification.receivedAt.getTime(),
+            bytes(notification.body),
+            now
+          )
+          queued++
         }
-        return { results, queued: rows.length }
-      }).pipe(sql.withTransaction)
+        return "accepted"
+      })
+      return { results, queued }
+    })
 
-    const pending = yield* Queue.bounded<Pending>(MAX_BATCH * 8)
-    yield* Queue.takeBetween(pending, 1, MAX_BATCH).pipe(
-      Effect.flatMap((chunk) => {
-        const batch = [...chunk]
-        return commit(batch).pipe(
-          Effect.zipLeft(syncWal),
-          Effect.tap(({ queued }) => Ref.update(count, (n) => n + queued)),
-          Effect.tap(() =>
-            Effect.forEach(new Set(batch.flatMap((item) => item.sinks)), (sink) => Queue.offer(signal(sink), undefined))
-          ),
-          Effect.matchEffect({
-            onFailure: (error) =>
-              Effect.forEach(batch, (item) => Deferred.fail(item.done, unavailable(error)), { discard: true }),
-            onSuccess: ({ results }) =>
-              Effect.forEach(batch, (item, index) => Deferred.succeed(item.done, results[index]!), { discard: true })
-          }),
-          Effect.uninterruptible
-        )
-      }),
-      Effect.forever,
-      Effect.forkScoped
+    // Accepts arriving while a batch is being synced wait in `waiting` and form the next batch (group commit).
+    let waiting: Array<Pending> = []
+    let syncing: Promise<void> | undefined
+    let closed = false
+    const flush = (): void => {
+      if (syncing !== undefined || waiting.length === 0) return
+      const batch = waiting.length <= MAX_BATCH ? waiting : waiting.slice(0, MAX_BATCH)
+      waiting = waiting.length <= MAX_BATCH ? [] : waiting.slice(MAX_BATCH)
+      let outcome: ReturnType<typeof commit>
+      try {
+        outcome = commit(batch, Date.now())
+      } catch (error) {
+        for (const pending of batch) pending.done(Effect.fail(unavailable(error)))
+        return flush()
+      }
+      syncing = wal.datasync().then(
+        () => {
+          rows += outcome.queued
+          wake(batch.flatMap((pending) => pending.sinks))
+          batch.forEach((pending, index) => pending.done(Effect.succeed(outcome.results[index]!)))
+        },
+        (error) => {
+          for (const pending of batch) pending.done(Effect.fail(unavailable(error)))
+        }
+      ).finally(() => {
+        syncing = undefined
+        flush()
+      })
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        closed = true
+        while (syncing !== undefined) await syncing
+      })
     )
 
-    yield* sql`DELETE FROM seen WHERE seen_at < ${Date.now() - windowMs}`.pipe(
-      Effect.zipRight(sql<{ n: number }>`SELECT COUNT(*) AS n FROM outbox`),
-      Effect.flatMap((rows) => Ref.set(count, rows[0]!.n)),
+    yield* attempt(() => {
+      statements.prune.run(Date.now() - windowMs)
+      rows = statements.count.get()!
+    }).pipe(
       Effect.ignore,
       Effect.repeat(Schedule.spaced(Duration.minutes(1))),
       Effect.forkScoped
     )
 
+    const insertDeadLetter = (fields: Omit<DeadLetterRow, "id">) =>
+      toDeadLetter(
+        statements.deadLetter.get(
+          fields.sink,
+          fields.reason,
+          fields.error,
+          fields.attempts,
+          fields.notification_id,
+          fields.topic,
+          fields.intercom_topic,
+          fields.app_id,
+          fields.received_at,
+          bytes(fields.body),
+          Date.now()
+        )!
+      )
+
+    const accept = (notification: Notification, sinks: ReadonlyArray<string>) =>
+      Effect.async<Accepted, StoreUnavailable>((resume) => {
+        if (closed) return resume(Effect.fail(new StoreUnavailable({ message: "the store is closed" })))
+        waiting.push({ notification, sinks, done: resume })
+        flush()
+      })
+
     return Outbox.of({
-      seen: (id) =>
-        sql<{ n: number }>`SELECT 1 AS n FROM seen WHERE notification_id = ${id} AND seen_at >= ${
-          Date.now() - windowMs
-        }`
-          .pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(unavailable)),
+      seen: (id) => attempt(() => statements.seen.get(id, Date.now() - windowMs) !== undefined),
       accept: (notification, sinks) =>
-        Effect.gen(function*() {
-          if (sinks.length > 0 && (yield* Ref.get(count)) >= config.outboxMaxRows) {
-            return yield* new OutboxFull({ limit: config.outboxMaxRows })
-          }
-          const done = yield* Deferred.make<"accepted" | "duplicate", StoreUnavailable>()
-          yield* Queue.offer(pending, { notification, sinks, done })
-          return yield* Deferred.await(done)
-        }),
-      due: (sink, now, limit) =>
-        sql<OutboxRow>`
-        SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
-        WHERE sink = ${sink} AND next_attempt_at <= ${now} ORDER BY seq LIMIT ${limit}`
-          .pipe(Effect.map((rows) => rows.map(toEntry)), Effect.mapError(unavailable)),
-      nextDue: (sink) =>
-        sql<{ at: number | null }>`SELECT MIN(next_attempt_at) AS at FROM outbox WHERE sink = ${sink}`.pipe(
-          Effect.map((rows) => Option.fromNullable(rows[0]?.at)),
-          Effect.mapError(unavailable)
-        ),
+        sinks.length > 0 && rows >= config.outboxMaxRows
+          ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
+          : accept(notification, sinks),
+      due: (sink, now, limit) => attempt(() => statements.due.all(sink, now, limit).map(toEntry)),
+      nextDue: (sink) => attempt(() => Option.fromNullable(statements.nextDue.get(sink))),
       delivered: (seqs) =>
-        seqs.length === 0 ? Effect.void : sql`DELETE FROM outbox WHERE ${sql.in("seq", seqs)}`.pipe(
-          Effect.zipRight(Ref.update(count, (n) => n - seqs.length)),
-          Effect.mapError(unavailable)
-        ),
-      retryLater: (seq, attempts, at, error) =>
-        sql`UPDATE outbox SET attempts = ${attempts}, next_attempt_at = ${at}, last_error = ${error} WHERE seq = ${seq}`
-          .pipe(Effect.asVoid, Effect.mapError(unavailable)),
+        attempt(() => {
+          db.transaction(() => seqs.forEach((seq) => statements.delete.run(seq)))()
+          rows -= seqs.length
+        }),
+      retryLater: (seq, attempts, at, error) => attempt(() => void statements.retryLater.run(attempts, at, error, seq)),
       bury: (entry, reason, error, attempts) =>
-        Effect.gen(function*() {
-          const rows = yield* sql<{ topic: string | null; app_id: string | null }>`
-          DELETE FROM outbox WHERE seq = ${entry.seq} RETURNING topic, app_id`
-          const dead = yield* insertDeadLetter({
-            sink: entry.sink,
+        attempt(() =>
+          db.transaction(() => {
+            const taken = statements.take.all(entry.seq)
+            rows -= taken.length
+            return insertDeadLetter({
+              sink: entry.sink,
+              reason,
+              error,
+              attempts,
+              notification_id: entry.notificationId,
+              topic: taken[0]?.topic ?? null,
+              intercom_topic: entry.intercomTopic,
+              app_id: taken[0]?.app_id ?? null,
+              received_at: entry.receivedAt.getTime(),
+              body: entry.body
+            })
+          })()
+        ),
+      addDeadLetter: (notification, reason, error) =>
+        attempt(() =>
+          insertDeadLetter({
+            sink: null,
             reason,
             error,
-            attempts,
-            notification_id: entry.notificationId,
-            topic: rows[0]?.topic ?? null,
-            intercom_topic: entry.intercomTopic,
-            app_id: rows[0]?.app_id ?? null,
-            received_at: entry.receivedAt.getTime(),
-            body: entry.body
-          } as Omit<DeadLetterRow, "id">, Date.now())
-          yield* Ref.update(count, (n) => n - rows.length)
-          return dead
-        }).pipe(sql.withTransaction, Effect.mapError(unavailable)),
-      addDeadLetter: (notification, reason, error) =>
-        insertDeadLetter({
-          sink: null,
-          reason,
-          error,
-          attempts: 0,
-          notification_id: notification.id,
-          topic: notification.topic,
-          intercom_topic: notification.intercomTopic,
-          app_id: notification.appId,
-          received_at: notification.receivedAt.getTime(),
-          body: notification.body
-        } as Omit<DeadLetterRow, "id">, Date.now()).pipe(Effect.zipLeft(syncWal), Effect.mapError(unavailable)),
+            attempts: 0,
+            notification_id: notification.id,
+            topic: notification.topic,
+            intercom_topic: notification.intercomTopic,
+            app_id: notification.appId,
+            received_at: notification.receivedAt.getTime(),
+            body: notification.body
+          })
+        ).pipe(Effect.zipLeft(syncWal)),
       replay: (filter) =>
-        Effect.gen(function*() {
+        attempt(() => {
           const now = Date.now()
-          const sinkOverride = Option.getOrNull(filter.sink)
-          const conditions = [
-            sql`replayed_at IS NULL`,
-            Option.isSome(filter.sink) ? sql`(sink = ${filter.sink.value} OR sink IS NULL)` : sql`sink IS NOT NULL`,
-            ...Option.toArray(
-              Option.map(filter.topic, (topic) => sql`(topic = ${topic} OR intercom_topic = ${topic})`)
-            ),
-            ...Option.toArray(Option.map(filter.since, (since) => sql`dead_at >= ${since.getTime()}`))
-          ]
-          const rows = yield* sql<{ id: number; sink: string }>`
-          INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
-          SELECT COALESCE(${sinkOverride}, sink), notification_id, topic, intercom_topic, app_id, received_at, body, ${now}
-          FROM dead_letters WHERE ${sql.and(conditions)} ORDER BY id
-          RETURNING seq AS id, sink`
-          yield* sql`UPDATE dead_letters SET replayed_at = ${now} WHERE ${sql.and(conditions)}`
-          yield* Ref.update(count, (n) => n + rows.length)
-          return rows
+          const conditions = ["replayed_at IS NULL"]
+          const params: Array<string | number> = []
+          if (Option.isSome(filter.sink)) {
+            conditions.push("(sink = ? OR sink IS NULL)")
+            params.push(filter.sink.value)
+          } else conditions.push("sink IS NOT NULL")
+          if (Option.isSome(filter.topic)) {
+            conditions.push("(topic = ? OR intercom_topic = ?)")
+            params.push(filter.topic.value, filter.topic.value)
+          }
+          if (Option.isSome(filter.since)) {
+            conditions.push("dead_at >= ?")
+            params.push(filter.since.value.getTime())
+          }
+          const where = conditions.join(" AND ")
+          return db.transaction(() => {
+            const replayed = db.prepare<Array<unknown>, { sink: string }>(
+              `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+              SELECT COALESCE(?, sink), notification_id, topic, intercom_topic, app_id, received_at, body, ?
+              FROM dead_letters WHERE ${where} ORDER BY id RETURNING sink`
+            ).all(Option.getOrNull(filter.sink), now, ...params)
+            db.prepare(`UPDATE dead_letters SET replayed_at = ? WHERE ${where}`).run(now, ...params)
+            rows += replayed.length
+            return replayed.map((row) => row.sink)
+          })()
         }).pipe(
-          sql.withTransaction,
           Effect.zipLeft(syncWal),
-          Effect.tap((rows) =>
-            Effect.forEach(new Set(rows.map((row) => row.sink)), (sink) => Queue.offer(signal(sink), undefined))
-          ),
-          Effect.map((rows) => rows.length),
-          Effect.mapError(unavailable)
+          Effect.tap((sinks) => Effect.sync(() => wake(sinks))),
+          Effect.map((sinks) => sinks.length)
         ),
-      depth: sql<{ n: number; oldest: number | null }>`SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM outbox`
-        .pipe(
-          Effect.map((rows) => ({
-            count: rows[0]!.n,
-            oldest: Option.map(Option.fromNullable(rows[0]!.oldest), (at) => new Date(at))
-          })),
-          Effect.mapError(unavailable)
-        ),
-      probe: sql`INSERT INTO probe (id, at) VALUES (1, ${Date.now()}) ON CONFLICT (id) DO UPDATE SET at = excluded.at`
-        .pipe(
-          Effect.zipRight(syncWal),
-          Effect.mapError(unavailable)
-        ),
+      depth: attempt(() => {
+        const { n, oldest } = statements.depth.get()!
+        return { count: n, oldest: Option.map(Option.fromNullable(oldest), (at) => new Date(at)) }
+      }),
+      probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
       waitQueued: (sink) => Queue.take(signal(sink))
     })
   })
 
 /** SQLite at `storePath`, its folder created when missing. */
-export const layerWith = (config: StoreSettings) =>
-  Layer.scoped(Outbox, make(config)).pipe(
-    Layer.provide(
-      Layer.unwrapEffect(
-        Effect.tryPromise({
-          try: () => mkdir(dirname(config.storePath), { recursive: true }),
-          catch: (error) =>
-            new StoreUnavailable({ message: `cannot create the folder of ${config.storePath}: ${String(error)}` })
-        }).pipe(Effect.as(SqliteClient.layer({ filename: config.storePath })))
-      )
-    )
-  )
+export const layerWith = (config: StoreSettings) => Layer.scoped(Outbox, make(config))
 
 /** SQLite at `STORE_PATH` (default `$DATA_DIR/receiver.db`). */
 export const layer = Layer.unwrapEffect(Effect.map(ReceiverConfig, layerWith))
