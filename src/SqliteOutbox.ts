@@ -230,9 +230,14 @@ const make = (config: StoreSettings) =>
       return { results, queued }
     })
 
-    // Accepts arriving while a batch is being synced wait in `waiting` and form the next batch (group commit).
+    // Accepts arriving in the same turn of the event loop, or while a batch is being synced, form one batch (group
+    // commit). A notification queued for outbox sinks is answered once the WAL is synced. One that only records its
+    // id (its sinks were inline and already have it on disk) is answered once committed: a power cut right after
+    // could forget the id, so a redelivery would be taken again, but nothing acknowledged can be lost, and the answer
+    // does not wait for a second fsync.
     let waiting: Array<Pending> = []
     let syncing: Promise<void> | undefined
+    let scheduled = false
     let closed = false
     const flush = (): void => {
       if (syncing !== undefined || waiting.length === 0) return
@@ -245,23 +250,39 @@ const make = (config: StoreSettings) =>
         for (const pending of batch) pending.done(Effect.fail(unavailable(error)))
         return flush()
       }
+      const queued = batch.filter((pending, index) => {
+        const result = outcome.results[index]!
+        if (result === "accepted" && pending.sinks.length > 0) return true
+        pending.done(Effect.succeed(result))
+        return false
+      })
+      if (queued.length === 0) return flush()
       syncing = wal.datasync().then(
         () => {
           rows += outcome.queued
-          wake(batch.flatMap((pending) => pending.sinks))
-          batch.forEach((pending, index) => pending.done(Effect.succeed(outcome.results[index]!)))
+          wake(queued.flatMap((pending) => pending.sinks))
+          for (const pending of queued) pending.done(Effect.succeed("accepted"))
         },
         (error) => {
-          for (const pending of batch) pending.done(Effect.fail(unavailable(error)))
+          for (const pending of queued) pending.done(Effect.fail(unavailable(error)))
         }
       ).finally(() => {
         syncing = undefined
         flush()
       })
     }
+    const schedule = () => {
+      if (scheduled) return
+      scheduled = true
+      setImmediate(() => {
+        scheduled = false
+        flush()
+      })
+    }
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         closed = true
+        flush()
         while (syncing !== undefined) await syncing
       })
     )
@@ -296,7 +317,7 @@ const make = (config: StoreSettings) =>
       Effect.async<Accepted, StoreUnavailable>((resume) => {
         if (closed) return resume(Effect.fail(new StoreUnavailable({ message: "the store is closed" })))
         waiting.push({ notification, sinks, done: resume })
-        flush()
+        schedule()
       })
 
     return Outbox.of({
