@@ -1,6 +1,6 @@
 import { Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import { createHash } from "node:crypto"
-import { mkdir, writeFile } from "node:fs/promises"
+import { mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { type CanonicalTopic, topicSchemas } from "./generated/index.js"
 import { Metrics } from "./Metrics.js"
@@ -52,11 +52,11 @@ export class DriftCapture extends Context.Tag("DriftCapture")<DriftCapture, {
           const name = notification.id ?? createHash("sha256").update(notification.body).digest("hex").slice(0, 16)
           const folder = join(captureDir.value, topic)
           const payload = captureRedact ? redact(notification.payload) : notification.payload
+          const file = join(folder, `captured-${name.replace(/[^\w.-]/g, "_")}.json`)
           await mkdir(folder, { recursive: true })
-          await writeFile(
-            join(folder, `captured-${name.replace(/[^\w.-]/g, "_")}.json`),
-            JSON.stringify(payload, null, 2) + "\n"
-          )
+          // Written aside, then renamed: a capture is never seen half-written.
+          await writeFile(`${file}.partial`, JSON.stringify(payload, null, 2) + "\n")
+          await rename(`${file}.partial`, file)
         }).pipe(
           Effect.zipRight(Effect.logInfo("schema drift captured").pipe(Effect.annotateLogs({ topic, problem }))),
           Effect.catchAll((error) =>
