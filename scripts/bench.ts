@@ -46,6 +46,10 @@ const scripts: Record<Kind, string> = {
   platform: "scripts/bench/platform-floor.mjs",
   receiver: "dist/bundle/main.mjs"
 }
+/** The V8 flags `npm start` gives the service (`config.nodeFlags` in package.json). */
+const nodeFlags: ReadonlyArray<string> = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).config.nodeFlags
+  .split(" ")
+  .filter((flag: string) => flag.length > 0)
 const ports: Record<Kind, number> = { floor: 18_181, platform: 18_185, receiver: 18_182 }
 
 const start = async (kind: Kind, port: number, sinks = "file"): Promise<Server> => {
@@ -62,7 +66,8 @@ const start = async (kind: Kind, port: number, sinks = "file"): Promise<Server> 
     RETRY_BASE_DELAY: "10m",
     LOG_LEVEL: "none"
   }
-  const child = spawn(process.execPath, [join(root, scripts[kind])], { env, stdio: "ignore" })
+  const flags = kind === "receiver" ? nodeFlags : []
+  const child = spawn(process.execPath, [...flags, join(root, scripts[kind])], { env, stdio: "ignore" })
   const url = `http://127.0.0.1:${port}`
   for (let attempt = 0; attempt < 100; attempt++) {
     const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
