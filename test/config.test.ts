@@ -108,10 +108,10 @@ describe("configuration", () => {
       assert.include(result.stderr, "Configuration error: INTERCOM_CLIENT_SECRET is required")
     }))
 
-  it.live("the service starts on its configuration, answers /healthz, and exits 0 on SIGTERM", () =>
+  it.live("npm start builds the bundle and runs it: it answers /healthz and exits 0 on SIGTERM", () =>
     Effect.promise(async () => {
       const dataDir = mkdtempSync(join(tmpdir(), "process-"))
-      const child = spawn(tsx, ["src/main.ts"], {
+      const child = spawn("npm", ["start", "--silent"], {
         cwd: root,
         env: { ...process.env, INTERCOM_CLIENT_SECRET: "s", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir }
       })
