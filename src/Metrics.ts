@@ -26,7 +26,10 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
       const runtime = yield* Effect.runtime<never>()
       const registry = new Registry()
       const registers = [registry]
-      const depth = () => Runtime.runPromise(runtime)(Effect.orElseSucceed(outbox.depth, () => undefined))
+      // Both outbox gauges are collected in the same scrape: they share one query while it is in flight.
+      let querying: ReturnType<typeof query> | undefined
+      const query = () => Runtime.runPromise(runtime)(Effect.orElseSucceed(outbox.depth, () => undefined))
+      const depth = () => (querying ??= query().finally(() => querying = undefined))
 
       new Gauge({
         name: `${PREFIX}outbox_depth`,
