@@ -132,23 +132,14 @@ const openDatabase = (config: StoreSettings) =>
 
 /**
  * The outbox in SQLite, in WAL mode, through better-sqlite3: synchronous calls on the main thread, each one short,
- * wrapped in `Effect.try`. Concurrent accepts share one transaction. What is acknowledged is on disk before the
- * answer, as with `synchronous=FULL`, without blocking the event loop: commits run with `synchronous=NORMAL`
- * (written to the WAL, not synced; checkpoints still sync) and the WAL is then fdatasync'ed in the thread pool
- * before anyone is told.
+ * wrapped in `Effect.try`. Concurrent accepts share one transaction. Outbox rows are on disk before the answer, as
+ * with `synchronous=FULL`, without blocking the event loop: commits run with `synchronous=NORMAL` (written to the WAL,
+ * not synced; checkpoints still sync) and the WAL is then fdatasync'ed in the thread pool before anyone is told. A
+ * dedupe id alone is answered once committed (see `flush`).
  */
 const make = (config: StoreSettings) =>
   Effect.gen(function*() {
     const db = yield* openDatabase(config)
-    db.prepare("INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at").run(
-      Date.now()
-    )
-    const wal = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => open(`${config.storePath}-wal`, "r"), catch: unavailable }),
-      (handle) => Effect.promise(() => handle.close())
-    )
-    /** Makes every committed transaction durable. */
-    const syncWal = Effect.tryPromise({ try: () => wal.datasync(), catch: unavailable })
 
     const statements = {
       count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
@@ -190,6 +181,15 @@ const make = (config: StoreSettings) =>
         "INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
       )
     }
+
+    // A first write creates the WAL file, which is opened to be synced.
+    statements.probe.run(Date.now())
+    const wal = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => open(`${config.storePath}-wal`, "r"), catch: unavailable }),
+      (handle) => Effect.promise(() => handle.close())
+    )
+    /** Makes every committed transaction durable. */
+    const syncWal = Effect.tryPromise({ try: () => wal.datasync(), catch: unavailable })
 
     const windowMs = Duration.toMillis(config.dedupeWindow)
     let rows = statements.count.get()!
