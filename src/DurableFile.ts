@@ -55,7 +55,7 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
   Effect.gen(function*() {
     const fail = (error: unknown) =>
       new FileWriteError({ path, message: error instanceof Error ? error.message : String(error) })
-    let waiting: Array<Pending> = []
+    const waiting: Array<Pending> = []
     let writing: Promise<void> | undefined
     let closed = false
     let healthy = true
@@ -96,8 +96,7 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
 
     const flush = () => {
       if (writing !== undefined || waiting.length === 0) return
-      const batch = waiting.length <= MAX_BATCH ? waiting : waiting.slice(0, MAX_BATCH)
-      waiting = waiting.length <= MAX_BATCH ? [] : waiting.slice(MAX_BATCH)
+      const batch = waiting.splice(0, MAX_BATCH)
       writing = commit(batch).then((error) => {
         writing = undefined
         for (const pending of batch) pending.done(error)

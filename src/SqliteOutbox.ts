@@ -235,14 +235,13 @@ const make = (config: StoreSettings) =>
     // id (its sinks were inline and already have it on disk) is answered once committed: a power cut right after
     // could forget the id, so a redelivery would be taken again, but nothing acknowledged can be lost, and the answer
     // does not wait for a second fsync.
-    let waiting: Array<Pending> = []
+    const waiting: Array<Pending> = []
     let syncing: Promise<void> | undefined
     let scheduled = false
     let closed = false
     const flush = (): void => {
       if (syncing !== undefined || waiting.length === 0) return
-      const batch = waiting.length <= MAX_BATCH ? waiting : waiting.slice(0, MAX_BATCH)
-      waiting = waiting.length <= MAX_BATCH ? [] : waiting.slice(MAX_BATCH)
+      const batch = waiting.splice(0, MAX_BATCH)
       let outcome: ReturnType<typeof commit>
       try {
         outcome = commit(batch, Date.now())
