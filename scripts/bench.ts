@@ -40,7 +40,13 @@ interface Server {
   readonly stop: () => Promise<void>
 }
 
-type Kind = "floor" | "platform" | "receiver"
+const kinds = ["floor", "platform", "receiver"] as const
+type Kind = typeof kinds[number]
+const labels: Record<Kind, string> = {
+  floor: "floor (node:http)",
+  platform: "floor's work on @effect/platform",
+  receiver: "receiver, SINKS=file"
+}
 const scripts: Record<Kind, string> = {
   floor: "scripts/bench/floor.mjs",
   platform: "scripts/bench/platform-floor.mjs",
@@ -152,7 +158,7 @@ const main = async () => {
     const duration = size > 10_000 ? Math.max(3, Math.floor(seconds / 2)) : seconds
     const results: Record<Kind, Array<Round>> = { floor: [], platform: [], receiver: [] }
     for (let pair = 0; pair < pairs; pair++) {
-      for (const kind of ["floor", "platform", "receiver"] as const) {
+      for (const kind of kinds) {
         results[kind].push(await round(kind, file, warm, duration))
       }
       const [floor, platform, receiver] = [results.floor[pair]!, results.platform[pair]!, results.receiver[pair]!]
@@ -164,12 +170,7 @@ const main = async () => {
     }
     const ratio = (kind: Kind) => median(results[kind].map((r, index) => r.reqPerSec / results.floor[index]!.reqPerSec))
     if (size < 10_000) smallRate = median(results.receiver.map((r) => r.reqPerSec))
-    const labels: Record<Kind, string> = {
-      floor: "floor (node:http)",
-      platform: "floor's work on @effect/platform",
-      receiver: "receiver, SINKS=file"
-    }
-    for (const kind of ["floor", "platform", "receiver"] as const) {
+    for (const kind of kinds) {
       const runs = results[kind]
       rows.push(
         `| ${name} (${bytes} B) | ${labels[kind]} | ${runs.map((r) => fmt(r.reqPerSec)).join(" / ")} | ${
