@@ -6,6 +6,7 @@ const pretty = (notification: Notification): string =>
   [
     `${notification.receivedAt.toISOString()} ${notification.topic ?? "(no schema)"} <- ${notification.intercomTopic}`,
     `  id: ${notification.id ?? "-"}  app: ${notification.appId ?? "-"}`,
+    ...(notification.schemaMismatch === undefined ? [] : [`  schema mismatch: ${notification.schemaMismatch}`]),
     ...JSON.stringify(notification.payload, null, 2).split("\n").map((line) => `  ${line}`)
   ].join("\n")
 
@@ -16,6 +17,7 @@ const printable = (line: Buffer): string => line.toString("utf8", 0, line.length
 export const make = (format: "json" | "pretty"): Sink => ({
   name: "console",
   mode: "inline",
+  input: "bytes",
   deliver: (notification) =>
     format === "json"
       ? Console.log(printable(record(notification)))

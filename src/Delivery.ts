@@ -41,10 +41,15 @@ const worker = (sink: Sink) =>
         }
         const decoded = yield* Effect.either(decoder.decode(verifiedBeforeStoring(entry.body), entry.receivedAt))
         if (decoded._tag === "Left") {
-          yield* deadLetters.bury(entry, "schema_mismatch", decoded.left.message, entry.attempts)
+          yield* deadLetters.bury(entry, "rejected", decoded.left.message, entry.attempts)
           return true
         }
-        const result = yield* Effect.either(sink.deliver(decoded.right))
+        const notification = decoded.right
+        if (sink.input === "decoded" && notification.schemaMismatch !== undefined) {
+          yield* deadLetters.bury(entry, "schema_mismatch", notification.schemaMismatch, entry.attempts)
+          return true
+        }
+        const result = yield* Effect.either(sink.deliver(notification))
         if (result._tag === "Right") {
           delivered.push(entry.seq)
           return true

@@ -7,6 +7,7 @@ export const make = (path: string): Effect.Effect<Sink, DurableFile.FileWriteErr
   Effect.map(DurableFile.make(path), (file) => ({
     name: "file",
     mode: "inline",
+    input: "bytes",
     problem: Effect.map(file.healthy, (healthy) => healthy ? Option.none() : Option.some(`cannot write ${path}`)),
     deliver: (notification) =>
       file.append(record(notification)).pipe(

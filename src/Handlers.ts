@@ -22,6 +22,7 @@ export class Handlers extends Context.Tag("Handlers")<Handlers, Sink>() {
       Effect.map(Effect.context<R>(), (context) => ({
         name: "handlers",
         mode: "outbox",
+        input: "decoded",
         deliver: (notification) => {
           const decoded = notification.decoded
           if (decoded === undefined) return Effect.void

@@ -25,6 +25,9 @@ const accepted = (received: Received) =>
     topic: received.notification.topic,
     intercom_topic: received.notification.intercomTopic,
     id: received.notification.id,
+    ...(received.notification.schemaMismatch === undefined
+      ? {}
+      : { schema: "mismatch", schema_error: received.notification.schemaMismatch }),
     ...(received.status === "accepted" ? { sinks: received.sinks, queued: received.queued } : {}),
     ...(received.status === "dead_lettered" ? { reason: received.reason } : {})
   })
@@ -109,9 +112,7 @@ const count = (metrics: Metrics["Type"], received: Received) => {
     outcome: received.status === "dead_lettered" ? received.reason : received.status
   })
   if (received.status === "duplicate") metrics.dedupeHits.inc()
-  if (received.status === "dead_lettered" && received.reason === "schema_mismatch") {
-    metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
-  }
+  if (notification.schemaMismatch !== undefined) metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
 }
 
 /** The request's one log line, built only when info lines are logged. */
@@ -127,6 +128,7 @@ const logLine = ({ error, received, response }: Handled, started: number) =>
             intercom_topic: received.notification.intercomTopic,
             id: received.notification.id ?? "-",
             outcome: received.status,
+            ...(received.notification.schemaMismatch === undefined ? {} : { schema: "mismatch" }),
             secret_index: received.secretIndex
           }),
           ...(error === undefined ? {} : { error })

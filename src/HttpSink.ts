@@ -45,10 +45,12 @@ export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpC
     return {
       name: "http",
       mode: "outbox",
+      input: "bytes",
       deliver: (notification) => {
         const headers: Record<string, string> = { "x-intercom-topic": notification.intercomTopic }
         if (notification.topic !== null) headers["x-webhook-topic"] = notification.topic
         if (notification.id !== null) headers["x-notification-id"] = notification.id
+        if (notification.schemaMismatch !== undefined) headers["x-webhook-schema"] = "mismatch"
         if (Option.isSome(key)) {
           Object.assign(
             headers,

@@ -21,18 +21,14 @@ export interface Notification {
   readonly body: Uint8Array
   /** The parsed body, every field kept. */
   readonly payload: unknown
-  /** Present whenever `topic` is. */
+  /** Present when `topic` is and the notification matches that topic's schema. */
   readonly decoded: Decoded | undefined
+  /** Why a notification of a known topic does not match its schema, on one line; undefined when it does. */
+  readonly schemaMismatch: string | undefined
 }
 
 /** The body is not JSON, or not a notification envelope: the client's mistake (400). */
 export class MalformedNotification extends Data.TaggedError("MalformedNotification")<{ readonly message: string }> {}
-
-/** A known topic whose item does not match its generated schema: kept as a dead letter, never dropped. */
-export class SchemaMismatch extends Data.TaggedError("SchemaMismatch")<{
-  readonly notification: Notification
-  readonly message: string
-}> {}
 
 /** A JSON object, checked without visiting its fields (the topic's schema does that). */
 const JsonObject = Schema.declare(
@@ -67,11 +63,29 @@ const stringField = (payload: unknown, key: string): string | null => {
   return typeof value === "string" ? value : null
 }
 
-/** JSON -> envelope -> canonical topic -> the topic's generated schema. Only verified bytes are accepted. */
+/** The longest schema mismatch reason kept: it goes into records, headers and logs. */
+const MAX_REASON = 300
+
+/** The first issue of a parse error as `path: message`, on one line and bounded, with how many more there are. */
+const oneLine = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  const text = first === undefined
+    ? "does not match"
+    : `${first.path.length === 0 ? "body" : first.path.join(".")}: ${first.message}`.replace(/\s+/g, " ")
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}...${more}` : text + more
+}
+
+/**
+ * JSON -> envelope -> canonical topic -> the topic's generated schema. Only verified bytes are accepted. A known topic
+ * whose notification does not match its schema is still a notification: `decoded` is absent and `schemaMismatch`
+ * says why.
+ */
 export const decodeNotification = (
   body: VerifiedBody,
   receivedAt: Date
-): Effect.Effect<Notification, MalformedNotification | SchemaMismatch> => {
+): Effect.Effect<Notification, MalformedNotification> => {
   let payload: unknown
   try {
     payload = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
@@ -100,16 +114,13 @@ export const decodeNotification = (
     body,
     payload
   }
-  if (topic === null) return Effect.succeed({ ...base, decoded: undefined })
+  if (topic === null) return Effect.succeed({ ...base, decoded: undefined, schemaMismatch: undefined })
   const checked = checkers[topic](payload)
-  return Either.isRight(checked)
-    ? Effect.succeed({ ...base, decoded: { topic, value: payload } as Decoded })
-    : Effect.fail(
-      new SchemaMismatch({
-        notification: { ...base, decoded: undefined },
-        message: ParseResult.TreeFormatter.formatErrorSync(checked.left)
-      })
-    )
+  return Effect.succeed(
+    Either.isRight(checked)
+      ? { ...base, decoded: { topic, value: payload } as Decoded, schemaMismatch: undefined }
+      : { ...base, decoded: undefined, schemaMismatch: oneLine(checked.left) }
+  )
 }
 
 export class Decoder extends Effect.Service<Decoder>()("Decoder", {

@@ -18,11 +18,7 @@ export type Outcome =
     readonly queued: ReadonlyArray<string>
   }
   | { readonly status: "duplicate"; readonly notification: Notification }
-  | {
-    readonly status: "dead_lettered"
-    readonly notification: Notification
-    readonly reason: "schema_mismatch" | "no_route"
-  }
+  | { readonly status: "dead_lettered"; readonly notification: Notification; readonly reason: "no_route" }
 
 /** An outcome and which configured secret verified the request. */
 export type Received = Outcome & { readonly secretIndex: number }
@@ -53,9 +49,9 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
       const deadLetters = yield* DeadLetters
       const drift = yield* DriftCapture
 
-      const deadLetter = (notification: Notification, reason: "schema_mismatch" | "no_route", error: string) =>
-        deadLetters.add(notification, reason, error).pipe(
-          Effect.as<Outcome>({ status: "dead_lettered", notification, reason })
+      const noRoute = (notification: Notification) =>
+        deadLetters.add(notification, "no_route", "no rule of ROUTES matches this topic").pipe(
+          Effect.as<Outcome>({ status: "dead_lettered", notification, reason: "no_route" })
         )
 
       const deliver = (notification: Notification): Effect.Effect<Outcome, ReceiveError> =>
@@ -64,9 +60,7 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
             return { status: "duplicate", notification } as const
           }
           const sinks = router.route(notification)
-          if (sinks.length === 0) {
-            return yield* deadLetter(notification, "no_route", "no rule of ROUTES matches this topic")
-          }
+          if (sinks.length === 0) return yield* noRoute(notification)
           const inline = sinks.filter((sink) => sink.mode === "inline")
           const queued = sinks.filter((sink) => sink.mode === "outbox").map((sink) => sink.name)
           // One after the other: forking a fiber per sink costs more than the few microseconds a console sink takes.
@@ -90,11 +84,6 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
               decoder.decode(body, new Date()).pipe(
                 Effect.tap(drift.inspect),
                 Effect.flatMap(deliver),
-                Effect.catchTag("SchemaMismatch", (mismatch) =>
-                  Effect.zipRight(
-                    drift.inspect(mismatch.notification),
-                    deadLetter(mismatch.notification, "schema_mismatch", mismatch.message)
-                  )),
                 Effect.map((outcome): Received => ({ ...outcome, secretIndex }))
               )
           )

@@ -23,6 +23,12 @@ export interface Sink {
    * `outbox`: committed to the durable outbox before the answer, delivered in the background with retries.
    */
   readonly mode: "inline" | "outbox"
+  /**
+   * `bytes`: takes every verified notification as received, whether or not it matches its topic's schema.
+   * `decoded`: needs the value decoded by the topic's schema; a notification that does not match it becomes this
+   * sink's dead letter (`schema_mismatch`), to be replayed once `npm run codegen` has learned the shape.
+   */
+  readonly input: "bytes" | "decoded"
   /** Succeeds once the sink has the notification (for durable sinks: on disk). */
   readonly deliver: (notification: Notification) => Effect.Effect<void, SinkError>
   /** A reason the sink cannot take notifications now, for `/readyz`. */
@@ -44,6 +50,8 @@ export interface RecordSource {
   readonly id: string | null
   readonly appId: string | null
   readonly body: Uint8Array
+  /** Set when a notification of a known topic does not match its schema. */
+  readonly schemaMismatch?: string | undefined
 }
 
 /**
@@ -56,15 +64,22 @@ const bodyAsJsonLine = (body: Uint8Array): Uint8Array => {
   return body.map((byte) => byte === NEWLINE || byte === RETURN ? SPACE : byte)
 }
 
-/** The fields every record starts with, as JSON text without braces. */
+/** The fields every record starts with, as JSON text without braces; a schema mismatch is marked. */
 const recordHead = (notification: RecordSource): string =>
   `"received_at":${JSON.stringify(notification.receivedAt.toISOString())},"topic":${
     JSON.stringify(notification.topic)
   },"intercom_topic":${JSON.stringify(notification.intercomTopic)},"id":${JSON.stringify(notification.id)},"app_id":${
     JSON.stringify(notification.appId)
+  }${
+    notification.schemaMismatch === undefined
+      ? ""
+      : `,"schema":"mismatch","schema_error":${JSON.stringify(notification.schemaMismatch)}`
   }`
 
-/** One JSONL record: `{"received_at","topic","intercom_topic","id","app_id", ...extra, "payload"}` and a newline. */
+/**
+ * One JSONL record: `{"received_at","topic","intercom_topic","id","app_id", ["schema","schema_error",] ...extra,
+ * "payload"}` and a newline.
+ */
 export const record = (notification: RecordSource, extra: Record<string, unknown> = {}): Buffer => {
   const fields = Object.entries(extra).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
   return Buffer.concat([

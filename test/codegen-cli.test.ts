@@ -64,7 +64,10 @@ describe("npm run codegen", () => {
 
     assert.strictEqual((await codegen(fixtures, out)).code, 0)
     assert.strictEqual((await codegen(fixtures, out, "--check")).code, 0)
-    assert.include(readFileSync(join(out, "Objects.ts"), "utf8"), "pong_count: Schema.optional(Schema.Finite)")
+    assert.include(
+      readFileSync(join(out, "Objects.ts"), "utf8"),
+      "pong_count: Schema.optional(Schema.NullOr(Schema.Finite))"
+    )
   })
 
   it("--check names missing and extra files", async () => {

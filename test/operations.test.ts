@@ -8,7 +8,7 @@ import parsePrometheus, { type Sample } from "parse-prometheus-text-format"
 import { eventually } from "./support/Eventually.js"
 import { fixturesDir, loadFixtures } from "./support/Fixtures.js"
 import { spawnService } from "./support/Service.js"
-import { startTarget } from "./support/Target.js"
+import { type Captured, startTarget } from "./support/Target.js"
 import { SECRET, startServer } from "./support/TestServer.js"
 
 const fixtures = loadFixtures()
@@ -47,7 +47,9 @@ const value = (text: string, name: string, labels: Record<string, string> = {}) 
 describe("operations", () => {
   it.scopedLive("GET /metrics exposes requests, notifications, signatures, sinks, outbox, dead letters, dedupe", () =>
     Effect.gen(function*() {
-      const target = yield* startTarget((n) => n === 1 ? 500 : 200)
+      const target: { url: string; requests: ReadonlyArray<Captured> } = yield* startTarget((n) =>
+        n === 1 ? 500 : target.requests[n - 1]!.body.includes("\"topic\":\"ping\"") ? 400 : 200
+      )
       const server = yield* startServer({
         INTERCOM_CLIENT_SECRET: `old-secret,${SECRET}`,
         SINKS: "file,http",
@@ -60,7 +62,7 @@ describe("operations", () => {
       assert.strictEqual((yield* server.post(contact.bytes)).json.status, "duplicate")
       assert.strictEqual((yield* server.post(contact.bytes, { secret: "wrong" })).status, 401)
       const broken = JSON.stringify({ type: "notification_event", topic: "ping", data: { item: { type: 5 } } })
-      assert.strictEqual((yield* server.post(broken)).json.reason, "schema_mismatch")
+      assert.strictEqual((yield* server.post(broken)).json.schema, "mismatch")
       yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
 
       const metrics = yield* server.request("/metrics")
@@ -69,6 +71,11 @@ describe("operations", () => {
       const text = metrics.text
       const prefix = "intercom_webhook_"
       assert.strictEqual(value(text, `${prefix}requests_total`, { status: "200" }), 3)
+      assert.strictEqual(
+        value(text, `${prefix}notifications_total`, { topic: "ping", intercom_topic: "ping", outcome: "accepted" }),
+        1,
+        "a schema mismatch is accepted"
+      )
       assert.strictEqual(value(text, `${prefix}requests_total`, { status: "401" }), 1)
       assert.strictEqual(
         value(text, `${prefix}notifications_total`, {
@@ -83,13 +90,14 @@ describe("operations", () => {
       assert.isUndefined(sample(text, `${prefix}signature_verified_total`, { secret_index: "0" }), "old secret unused")
       assert.strictEqual(value(text, `${prefix}decode_failures_total`, { topic: "ping" }), 1)
       assert.strictEqual(value(text, `${prefix}dedupe_hits_total`), 1)
-      assert.strictEqual(value(text, `${prefix}dead_letters_total`, { sink: "none", reason: "schema_mismatch" }), 1)
-      assert.strictEqual(value(text, `${prefix}sink_deliveries_total`, { sink: "file" }), 1)
+      assert.strictEqual(value(text, `${prefix}dead_letters_total`, { sink: "http", reason: "rejected" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_deliveries_total`, { sink: "file" }), 2)
       assert.strictEqual(value(text, `${prefix}sink_deliveries_total`, { sink: "http" }), 1)
       assert.strictEqual(value(text, `${prefix}sink_failures_total`, { sink: "http", retryable: "true" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_failures_total`, { sink: "http", retryable: "false" }), 1)
       const timings = histogram(text, `${prefix}sink_delivery_seconds`, "sink=\"http\"")
       assert.strictEqual(timings.type, "HISTOGRAM")
-      assert.strictEqual(Number(timings.metrics[0]!.buckets!["+Inf"]), 2, "one failure, one delivery")
+      assert.strictEqual(Number(timings.metrics[0]!.buckets!["+Inf"]), 3, "a failure, a delivery, a rejection")
       assert.strictEqual(value(text, `${prefix}outbox_depth`), 0)
       assert.strictEqual(value(text, `${prefix}outbox_oldest_age_seconds`), 0)
     }))
@@ -159,7 +167,10 @@ describe("operations", () => {
         (yield* run(["scripts/codegen.ts", "--fixtures", join(work, "fixtures"), "--out", out])).code,
         0
       )
-      assert.include(readFileSync(join(out, "Objects.ts"), "utf8"), "loyalty_tier: Schema.optional(Schema.String)")
+      assert.include(
+        readFileSync(join(out, "Objects.ts"), "utf8"),
+        "loyalty_tier: Schema.optional(Schema.NullOr(Schema.String))"
+      )
     }))
 
   it.live("npm run sign prints Intercom's signature of standard input", () =>

@@ -163,7 +163,7 @@ describe("the webhook endpoint", () => {
         assert.deepStrictEqual(record.payload, JSON.parse(body))
       }))
 
-    it.effect("sets aside a known topic whose item fails its schema as a dead letter, answering 200", () =>
+    it.effect("delivers a known topic whose item fails its schema, marked as a mismatch, and dead-letters nothing", () =>
       Effect.gen(function*() {
         const server = yield* TestServer
         const body = JSON.stringify({
@@ -174,13 +174,28 @@ describe("the webhook endpoint", () => {
         })
         const answer = yield* server.post(body)
         assert.strictEqual(answer.status, 200)
-        assert.strictEqual(answer.json.status, "dead_lettered")
-        assert.strictEqual(answer.json.reason, "schema_mismatch")
-        const dead = (yield* server.records("dead-letter.jsonl")).find((line) => line.id === "notif_bad_item")!
-        assert.strictEqual(dead.reason, "schema_mismatch")
-        assert.include(dead.error as string, "id")
-        assert.deepStrictEqual(dead.payload, JSON.parse(body))
-        assert.isUndefined((yield* server.records()).find((line) => line.id === "notif_bad_item"))
+        assert.strictEqual(answer.json.status, "accepted")
+        assert.strictEqual(answer.json.schema, "mismatch")
+        assert.match(answer.json.schema_error as string, /^data\.item\.id: /)
+        assert.deepStrictEqual(answer.json.sinks, ["file"])
+        const record = (yield* server.records()).find((line) => line.id === "notif_bad_item")!
+        assert.strictEqual(record.topic, "contacts.created")
+        assert.strictEqual(record.schema, "mismatch")
+        assert.strictEqual(record.schema_error, answer.json.schema_error)
+        assert.notInclude(record.schema_error as string, "\n")
+        assert.deepStrictEqual(record.payload, JSON.parse(body))
+        assert.isUndefined((yield* server.records("dead-letter.jsonl")).find((line) => line.id === "notif_bad_item"))
+      }))
+
+    it.effect("a notification that matches its schema carries no schema marker", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const sent = fixture("contacts.deleted")
+        const answer = yield* server.post(sent.bytes)
+        assert.strictEqual(answer.json.status, "accepted")
+        assert.notProperty(answer.json, "schema")
+        const record = (yield* server.records()).find((line) => line.id === (sent.json as { id: string }).id)!
+        assert.notProperty(record, "schema")
       }))
   })
 })

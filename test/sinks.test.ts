@@ -96,6 +96,43 @@ describe("sinks", () => {
       assert.strictEqual(seen.length, 1)
     }))
 
+  it.scopedLive("a schema mismatch reaches every byte sink, marked; only the typed handlers get a dead letter", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget()
+      const seen: Array<unknown> = []
+      const handlers = Handlers.layer({
+        "contacts.created": (notification) => Effect.sync(() => seen.push(notification))
+      })
+      const server = yield* startServer({ SINKS: "file,http", HTTP_FORWARD_URL: target.url }, handlers)
+      const body = JSON.stringify({
+        type: "notification_event",
+        topic: "contact.lead.created",
+        id: "notif_mismatch",
+        data: { item: { type: "contact", id: "c1", email: ["not", "a", "string"] } }
+      })
+      const answer = yield* server.post(body)
+      assert.strictEqual(answer.status, 200)
+      assert.strictEqual(answer.json.status, "accepted")
+      assert.strictEqual(answer.json.schema, "mismatch")
+      assert.deepStrictEqual(answer.json.queued, ["http", "handlers"])
+
+      const [record] = yield* server.records()
+      assert.strictEqual(record!.schema, "mismatch")
+      assert.deepStrictEqual(record!.payload, JSON.parse(body))
+      yield* eventually("the forward", Effect.sync(() => target.requests.length), (n) => n === 1)
+      assert.strictEqual(target.requests[0]!.body.toString(), body)
+      assert.strictEqual(target.requests[0]!.headers["x-webhook-schema"], "mismatch")
+
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      assert.strictEqual(seen.length, 0, "the handler never sees a value its type does not describe")
+      const dead = yield* server.records("dead-letter.jsonl")
+      assert.strictEqual(dead.length, 1)
+      assert.strictEqual(dead[0]!.sink, "handlers")
+      assert.strictEqual(dead[0]!.reason, "schema_mismatch")
+      assert.strictEqual(dead[0]!.error, answer.json.schema_error)
+      assert.deepStrictEqual(dead[0]!.payload, JSON.parse(body))
+    }))
+
   it.scopedLive("handlers: the README's example handlers run", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ SINKS: "file" }, Handlers.layer(exampleHandlers))

@@ -8,6 +8,8 @@ export interface Slot {
   boolean: boolean
   number: boolean
   string: boolean
+  /** Some value here looked like a point in time: an ISO-8601 date-time string, or an integer of unix seconds. */
+  timestamp: boolean
   /** Names of the object schemas seen here. */
   readonly objects: Set<string>
   /** The elements of every array seen here. */
@@ -18,6 +20,8 @@ export interface ObjectShape {
   readonly name: string
   /** The `type` value shared by every sample, when the schema is named after it. */
   readonly kind: string | undefined
+  /** For an object without a kind: the key it is found under. */
+  readonly key: string | undefined
   samples: number
   readonly fields: Map<string, Slot>
 }
@@ -43,6 +47,7 @@ const emptySlot = (): Slot => ({
   boolean: false,
   number: false,
   string: false,
+  timestamp: false,
   objects: new Set(),
   array: undefined
 })
@@ -53,6 +58,10 @@ interface Position {
   /** Kinds of the enclosing objects. */
   readonly ancestors: ReadonlyArray<string>
 }
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/
+/** Unix seconds from 2001-09-09 to 2286-11-20: ten digits. */
+const isUnixSeconds = (value: number): boolean => Number.isInteger(value) && value >= 1e9 && value < 1e10
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -67,10 +76,16 @@ const collect = (fixtures: ReadonlyArray<Fixture>, untyped: ReadonlySet<string>)
   const items = new Map<string, Slot>()
   const foundUntyped = new Set<string>()
 
-  const shape = (name: string, kind: string | undefined): ObjectShape => {
+  const shape = (name: string, kind: string | undefined, key?: string): ObjectShape => {
     const existing = objects.get(name)
     if (existing === undefined) {
-      const created: ObjectShape = { name, kind, samples: 0, fields: new Map() }
+      const created: ObjectShape = {
+        name,
+        kind,
+        key: kind === undefined ? key : undefined,
+        samples: 0,
+        fields: new Map()
+      }
       objects.set(name, created)
       return created
     }
@@ -107,7 +122,7 @@ const collect = (fixtures: ReadonlyArray<Fixture>, untyped: ReadonlySet<string>)
       foundUntyped.add(position)
       kind = undefined
     }
-    const target = shape(kind === undefined ? memberName(at.owner, at.key) : kindName(kind), kind)
+    const target = shape(kind === undefined ? memberName(at.owner, at.key) : kindName(kind), kind, at.key)
     collectFields(target, value, kind === undefined ? at.ancestors : [...at.ancestors, kind])
     return target.name
   }
@@ -120,8 +135,13 @@ const collect = (fixtures: ReadonlyArray<Fixture>, untyped: ReadonlySet<string>)
       for (const element of value) observe(slot.array, element, at)
     } else if (isRecord(value)) slot.objects.add(collectObject(value, at))
     else if (typeof value === "boolean") slot.boolean = true
-    else if (typeof value === "number") slot.number = true
-    else if (typeof value === "string") slot.string = true
+    else if (typeof value === "number") {
+      slot.number = true
+      if (isUnixSeconds(value)) slot.timestamp = true
+    } else if (typeof value === "string") {
+      slot.string = true
+      if (ISO_DATE_TIME.test(value)) slot.timestamp = true
+    }
   }
 
   for (const fixture of fixtures) {

@@ -2,17 +2,36 @@
 
 import { Schema } from "effect"
 
+/** A point in time as Intercom sends it: unix seconds (the REST API, legacy webhooks) or an ISO-8601 string. */
+export const Timestamp = Schema.Union(Schema.Finite, Schema.String).annotations({ identifier: "Timestamp" })
+export type Timestamp = typeof Timestamp.Type
+
+/**
+ * An object of a kind the fixtures never showed at this place: its `type` is none of `kinds`, or null or absent (an
+ * empty placeholder). Every field is kept when decoding; only `type` is typed. Narrow a union to a known kind with
+ * `Schema.is(Kind)`.
+ */
+export const OtherKind = (...kinds: ReadonlyArray<string>) =>
+  Schema.Struct({
+    type: Schema.optional(Schema.NullOr(Schema.String.pipe(
+      Schema.filter((type) => !kinds.includes(type), { message: () => "a known kind must match its own schema" })
+    )))
+  }).annotations({ identifier: "OtherKind" })
+export type OtherKind = ReturnType<typeof OtherKind>["Type"]
+
 export const Admin = Schema.Struct({
   type: Schema.Literal("admin"),
-  id: Schema.String,
-  email: Schema.optional(Schema.String),
-  name: Schema.optional(Schema.String)
+  id: Schema.optional(Schema.NullOr(Schema.String)),
+  email: Schema.optional(Schema.NullOr(Schema.String)),
+  from_ai_agent: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  is_ai_answer: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Admin" })
 export type Admin = typeof Admin.Type
 
 export const AdminList = Schema.Struct({
   type: Schema.Literal("admin.list"),
-  admins: Schema.optional(Schema.Array(Admin))
+  admins: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Admin, OtherKind("admin")))))
 }).annotations({ identifier: "AdminList" })
 export type AdminList = typeof AdminList.Type
 
@@ -25,49 +44,98 @@ export type Avatar = typeof Avatar.Type
 export const Bot = Schema.Struct({
   type: Schema.Literal("bot"),
   id: Schema.String,
-  email: Schema.optional(Schema.String),
-  name: Schema.optional(Schema.String)
+  email: Schema.optional(Schema.NullOr(Schema.String)),
+  from_ai_agent: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  is_ai_answer: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Bot" })
 export type Bot = typeof Bot.Type
 
 export const Company = Schema.Struct({
   type: Schema.Literal("company"),
   id: Schema.String,
-  url: Schema.optional(Schema.String)
+  company_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Company" })
 export type Company = typeof Company.Type
 
 export const CompanyList = Schema.Struct({
   type: Schema.Literal("company.list"),
-  companies: Schema.optional(Schema.Array(Schema.Unknown))
+  companies: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Company, OtherKind("company")))))
 }).annotations({ identifier: "CompanyList" })
 export type CompanyList = typeof CompanyList.Type
 
+export const Note = Schema.Struct({
+  type: Schema.Literal("note"),
+  id: Schema.String,
+  url: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "Note" })
+export type Note = typeof Note.Type
+
 export const SocialProfile = Schema.Struct({
   type: Schema.Literal("social_profile"),
-  name: Schema.optional(Schema.String),
-  url: Schema.optional(Schema.String)
+  id: Schema.optional(Schema.Unknown),
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  url: Schema.optional(Schema.NullOr(Schema.String)),
+  username: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "SocialProfile" })
 export type SocialProfile = typeof SocialProfile.Type
+
+export const Subscription = Schema.Struct({
+  type: Schema.Literal("subscription"),
+  id: Schema.String,
+  url: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "Subscription" })
+export type Subscription = typeof Subscription.Type
 
 export const Tag = Schema.Struct({
   type: Schema.Literal("tag"),
   id: Schema.String,
-  applied_at: Schema.optional(Schema.Finite),
-  applied_by: Schema.optional(Admin),
-  name: Schema.optional(Schema.String),
-  url: Schema.optional(Schema.String)
+  applied_at: Schema.optional(Schema.NullOr(Timestamp)),
+  applied_by: Schema.optional(Schema.NullOr(Schema.Union(Admin, OtherKind("admin")))),
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Tag" })
 export type Tag = typeof Tag.Type
 
+export const Ticket = Schema.Struct({
+  type: Schema.Literal("ticket"),
+  id: Schema.String,
+  category: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "Ticket" })
+export type Ticket = typeof Ticket.Type
+
 export const List = Schema.Struct({
   type: Schema.Literal("list"),
-  data: Schema.optional(Schema.Array(Schema.Union(Company, SocialProfile, Tag))),
-  has_more: Schema.optional(Schema.Boolean),
-  total_count: Schema.optional(Schema.Finite),
-  url: Schema.optional(Schema.String)
+  data: Schema.optional(
+    Schema.NullOr(
+      Schema.Array(
+        Schema.Union(
+          Company,
+          Note,
+          SocialProfile,
+          Subscription,
+          Tag,
+          Ticket,
+          OtherKind("company", "note", "social_profile", "subscription", "tag", "ticket")
+        )
+      )
+    )
+  ),
+  has_more: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  total_count: Schema.optional(Schema.NullOr(Schema.Finite)),
+  url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "List" })
 export type List = typeof List.Type
+
+export const SocialProfileList = Schema.Struct({
+  type: Schema.Literal("social_profile.list"),
+  social_profiles: Schema.optional(
+    Schema.NullOr(Schema.Array(Schema.Union(SocialProfile, OtherKind("social_profile"))))
+  )
+}).annotations({ identifier: "SocialProfileList" })
+export type SocialProfileList = typeof SocialProfileList.Type
 
 export const Location = Schema.Struct({
   type: Schema.Literal("location"),
@@ -79,207 +147,258 @@ export const Location = Schema.Struct({
 }).annotations({ identifier: "Location" })
 export type Location = typeof Location.Type
 
-export const ContactCustomAttributes = Schema.Struct({
-  "favourite café": Schema.optional(Schema.String),
-  plan: Schema.optional(Schema.String),
-  referral_code: Schema.optional(Schema.Unknown),
-  seats: Schema.optional(Schema.Finite),
-  trial: Schema.optional(Schema.Boolean),
-  visits: Schema.optional(Schema.Finite)
-}).annotations({ identifier: "ContactCustomAttributes" })
-export type ContactCustomAttributes = typeof ContactCustomAttributes.Type
-
 export const TagList = Schema.Struct({
   type: Schema.Literal("tag.list"),
-  tags: Schema.optional(Schema.Array(Tag))
+  tags: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Tag, OtherKind("tag")))))
 }).annotations({ identifier: "TagList" })
 export type TagList = typeof TagList.Type
+
+export const LocationData = Schema.Struct({
+  type: Schema.Literal("location_data"),
+  city_name: Schema.optional(Schema.NullOr(Schema.String)),
+  continent_code: Schema.optional(Schema.NullOr(Schema.String)),
+  country_code: Schema.optional(Schema.NullOr(Schema.String)),
+  country_name: Schema.optional(Schema.NullOr(Schema.String)),
+  latitude: Schema.optional(Schema.NullOr(Schema.Finite)),
+  longitude: Schema.optional(Schema.NullOr(Schema.Finite)),
+  postal_code: Schema.optional(Schema.NullOr(Schema.String)),
+  region_name: Schema.optional(Schema.NullOr(Schema.String)),
+  timezone: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "LocationData" })
+export type LocationData = typeof LocationData.Type
+
+export const Segment = Schema.Struct({
+  type: Schema.Literal("segment"),
+  id: Schema.String
+}).annotations({ identifier: "Segment" })
+export type Segment = typeof Segment.Type
+
+export const SegmentList = Schema.Struct({
+  type: Schema.Literal("segment.list"),
+  segments: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Segment, OtherKind("segment")))))
+}).annotations({ identifier: "SegmentList" })
+export type SegmentList = typeof SegmentList.Type
 
 export const Contact = Schema.Struct({
   type: Schema.Literal("contact"),
   id: Schema.String,
-  android_app_name: Schema.optional(Schema.Unknown),
-  android_app_version: Schema.optional(Schema.Unknown),
-  android_device: Schema.optional(Schema.Unknown),
-  android_last_seen_at: Schema.optional(Schema.Unknown),
-  android_os_version: Schema.optional(Schema.Unknown),
-  android_sdk_version: Schema.optional(Schema.Unknown),
-  avatar: Schema.optional(Schema.NullOr(Avatar)),
+  android_app_name: Schema.optional(Schema.NullOr(Schema.String)),
+  android_app_version: Schema.optional(Schema.NullOr(Schema.String)),
+  android_device: Schema.optional(Schema.NullOr(Schema.String)),
+  android_last_seen_at: Schema.optional(Schema.NullOr(Timestamp)),
+  android_os_version: Schema.optional(Schema.NullOr(Schema.String)),
+  android_sdk_version: Schema.optional(Schema.NullOr(Schema.String)),
+  anonymous: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  app_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  avatar: Schema.optional(Schema.NullOr(Schema.Union(Avatar, OtherKind("avatar")))),
   browser: Schema.optional(Schema.NullOr(Schema.String)),
   browser_language: Schema.optional(Schema.NullOr(Schema.String)),
   browser_version: Schema.optional(Schema.NullOr(Schema.String)),
-  companies: Schema.optional(List),
-  created_at: Schema.optional(Schema.Union(Schema.String, Schema.Finite)),
-  custom_attributes: Schema.optional(ContactCustomAttributes),
-  deleted: Schema.optional(Schema.Boolean),
+  companies: Schema.optional(Schema.NullOr(Schema.Union(CompanyList, List, OtherKind("company.list", "list")))),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  custom_attributes: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+  deleted: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  do_not_track: Schema.optional(Schema.Unknown),
   email: Schema.optional(Schema.NullOr(Schema.String)),
-  enabled_push_messaging: Schema.optional(Schema.Unknown),
-  external_id: Schema.optional(Schema.NullOr(Schema.String)),
-  has_hard_bounced: Schema.optional(Schema.Boolean),
+  enabled_push_messaging: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  external_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  has_hard_bounced: Schema.optional(Schema.NullOr(Schema.Boolean)),
   ios_app_name: Schema.optional(Schema.NullOr(Schema.String)),
   ios_app_version: Schema.optional(Schema.NullOr(Schema.String)),
   ios_device: Schema.optional(Schema.NullOr(Schema.String)),
-  ios_last_seen_at: Schema.optional(Schema.NullOr(Schema.String)),
+  ios_last_seen_at: Schema.optional(Schema.NullOr(Timestamp)),
   ios_os_version: Schema.optional(Schema.NullOr(Schema.String)),
   ios_sdk_version: Schema.optional(Schema.NullOr(Schema.String)),
   language_override: Schema.optional(Schema.NullOr(Schema.String)),
-  last_contacted_at: Schema.optional(Schema.Unknown),
-  last_email_clicked_at: Schema.optional(Schema.Unknown),
-  last_email_opened_at: Schema.optional(Schema.Unknown),
-  last_replied_at: Schema.optional(Schema.Unknown),
-  last_request_at: Schema.optional(Schema.Finite),
-  last_seen_at: Schema.optional(Schema.String),
-  location: Schema.optional(Location),
-  marked_email_as_spam: Schema.optional(Schema.Boolean),
+  last_contacted_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_email_clicked_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_email_opened_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_replied_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_request_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_seen_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_seen_ip: Schema.optional(Schema.NullOr(Schema.String)),
+  location: Schema.optional(Schema.NullOr(Schema.Union(Location, OtherKind("location")))),
+  location_data: Schema.optional(Schema.NullOr(Schema.Union(LocationData, OtherKind("location_data")))),
+  marked_email_as_spam: Schema.optional(Schema.NullOr(Schema.Boolean)),
   name: Schema.optional(Schema.NullOr(Schema.String)),
-  notes: Schema.optional(List),
-  opted_in_subscription_types: Schema.optional(List),
-  opted_out_subscription_types: Schema.optional(List),
+  notes: Schema.optional(Schema.NullOr(Schema.Union(List, OtherKind("list")))),
+  opted_in_subscription_types: Schema.optional(Schema.NullOr(Schema.Union(List, OtherKind("list")))),
+  opted_out_subscription_types: Schema.optional(Schema.NullOr(Schema.Union(List, OtherKind("list")))),
   os: Schema.optional(Schema.NullOr(Schema.String)),
-  owner_id: Schema.optional(Schema.NullOr(Schema.Finite)),
+  owner_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
   phone: Schema.optional(Schema.NullOr(Schema.String)),
+  pseudonym: Schema.optional(Schema.NullOr(Schema.String)),
   referrer: Schema.optional(Schema.NullOr(Schema.String)),
-  role: Schema.optional(Schema.String),
-  signed_up_at: Schema.optional(Schema.NullOr(Schema.String)),
-  social_profiles: Schema.optional(List),
-  tags: Schema.optional(Schema.Union(List, TagList)),
-  unsubscribed_from_emails: Schema.optional(Schema.Boolean),
-  updated_at: Schema.optional(Schema.Union(Schema.String, Schema.Finite)),
-  user_id: Schema.optional(Schema.String),
+  remote_created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  role: Schema.optional(Schema.NullOr(Schema.String)),
+  segments: Schema.optional(Schema.NullOr(Schema.Union(SegmentList, OtherKind("segment.list")))),
+  session_count: Schema.optional(Schema.NullOr(Schema.Finite)),
+  signed_up_at: Schema.optional(Schema.NullOr(Timestamp)),
+  sms_consent: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  social_profiles: Schema.optional(
+    Schema.NullOr(Schema.Union(List, SocialProfileList, OtherKind("list", "social_profile.list")))
+  ),
+  tags: Schema.optional(Schema.NullOr(Schema.Union(List, TagList, OtherKind("list", "tag.list")))),
+  unsubscribed_from_emails: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  unsubscribed_from_sms: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  updated_at: Schema.optional(Schema.NullOr(Timestamp)),
+  user_agent_data: Schema.optional(Schema.Unknown),
+  user_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
   utm_campaign: Schema.optional(Schema.NullOr(Schema.String)),
-  utm_content: Schema.optional(Schema.Unknown),
-  utm_medium: Schema.optional(Schema.Unknown),
+  utm_content: Schema.optional(Schema.NullOr(Schema.String)),
+  utm_medium: Schema.optional(Schema.NullOr(Schema.String)),
   utm_source: Schema.optional(Schema.NullOr(Schema.String)),
-  utm_term: Schema.optional(Schema.Unknown),
-  workspace_id: Schema.optional(Schema.String)
+  utm_term: Schema.optional(Schema.NullOr(Schema.String)),
+  workspace_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite)))
 }).annotations({ identifier: "Contact" })
 export type Contact = typeof Contact.Type
 
 export const ContactList = Schema.Struct({
   type: Schema.Literal("contact.list"),
-  contacts: Schema.optional(Schema.Array(Contact))
+  contacts: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Contact, OtherKind("contact")))))
 }).annotations({ identifier: "ContactList" })
 export type ContactList = typeof ContactList.Type
 
 export const ContactTag = Schema.Struct({
   type: Schema.Literal("contact_tag"),
-  contact: Schema.optional(Contact),
-  created_at: Schema.optional(Schema.Finite),
-  tag: Schema.optional(Tag)
+  contact: Schema.optional(Schema.NullOr(Schema.Union(Contact, OtherKind("contact")))),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  tag: Schema.optional(Schema.NullOr(Schema.Union(Tag, OtherKind("tag"))))
 }).annotations({ identifier: "ContactTag" })
 export type ContactTag = typeof ContactTag.Type
 
-export const ConversationRating = Schema.Struct({
-  contact: Schema.optional(Contact),
-  created_at: Schema.optional(Schema.Finite),
-  rating: Schema.optional(Schema.Finite),
-  remark: Schema.optional(Schema.String),
-  teammate: Schema.optional(Admin)
-}).annotations({ identifier: "ConversationRating" })
-export type ConversationRating = typeof ConversationRating.Type
+export const ContentSourceListContentSources = Schema.Struct({
+  content_type: Schema.optional(Schema.NullOr(Schema.String)),
+  locale: Schema.optional(Schema.NullOr(Schema.String)),
+  title: Schema.optional(Schema.NullOr(Schema.String)),
+  url: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "ContentSourceListContentSources" })
+export type ContentSourceListContentSources = typeof ContentSourceListContentSources.Type
+
+export const ContentSourceList = Schema.Struct({
+  type: Schema.Literal("content_source.list"),
+  content_sources: Schema.optional(Schema.NullOr(Schema.Array(ContentSourceListContentSources))),
+  total_count: Schema.optional(Schema.NullOr(Schema.Finite))
+}).annotations({ identifier: "ContentSourceList" })
+export type ContentSourceList = typeof ContentSourceList.Type
 
 export const Lead = Schema.Struct({
   type: Schema.Literal("lead"),
   id: Schema.String,
-  email: Schema.optional(Schema.String),
-  name: Schema.optional(Schema.Unknown)
+  do_not_track: Schema.optional(Schema.Unknown),
+  email: Schema.optional(Schema.NullOr(Schema.String)),
+  from_ai_agent: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  is_ai_answer: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  user_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite)))
 }).annotations({ identifier: "Lead" })
 export type Lead = typeof Lead.Type
-
-export const SocialProfileList = Schema.Struct({
-  type: Schema.Literal("social_profile.list"),
-  social_profiles: Schema.optional(Schema.Array(Schema.Unknown))
-}).annotations({ identifier: "SocialProfileList" })
-export type SocialProfileList = typeof SocialProfileList.Type
-
-export const SegmentList = Schema.Struct({
-  type: Schema.Literal("segment.list"),
-  segments: Schema.optional(Schema.Array(Schema.Unknown))
-}).annotations({ identifier: "SegmentList" })
-export type SegmentList = typeof SegmentList.Type
-
-export const UserCustomAttributes = Schema.Struct({
-  department: Schema.optional(Schema.String)
-}).annotations({ identifier: "UserCustomAttributes" })
-export type UserCustomAttributes = typeof UserCustomAttributes.Type
 
 export const User = Schema.Struct({
   type: Schema.Literal("user"),
   id: Schema.String,
-  anonymous: Schema.optional(Schema.Boolean),
-  app_id: Schema.optional(Schema.String),
-  avatar: Schema.optional(Avatar),
-  companies: Schema.optional(CompanyList),
-  created_at: Schema.optional(Schema.Finite),
-  custom_attributes: Schema.optional(UserCustomAttributes),
-  email: Schema.optional(Schema.String),
-  has_hard_bounced: Schema.optional(Schema.Boolean),
-  last_request_at: Schema.optional(Schema.Unknown),
-  location_data: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
-  marked_email_as_spam: Schema.optional(Schema.Boolean),
-  name: Schema.optional(Schema.String),
-  owner_id: Schema.optional(Schema.Unknown),
-  phone: Schema.optional(Schema.Unknown),
+  anonymous: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  app_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  avatar: Schema.optional(Schema.NullOr(Schema.Union(Avatar, OtherKind("avatar")))),
+  companies: Schema.optional(Schema.NullOr(Schema.Union(CompanyList, OtherKind("company.list")))),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  custom_attributes: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+  do_not_track: Schema.optional(Schema.Unknown),
+  email: Schema.optional(Schema.NullOr(Schema.String)),
+  from_ai_agent: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  has_hard_bounced: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  is_ai_answer: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  last_request_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_seen_ip: Schema.optional(Schema.NullOr(Schema.String)),
+  location_data: Schema.optional(
+    Schema.NullOr(
+      Schema.Union(
+        LocationData,
+        Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+        OtherKind("location_data")
+      )
+    )
+  ),
+  marked_email_as_spam: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  owner_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  phone: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
   pseudonym: Schema.optional(Schema.Unknown),
-  referrer: Schema.optional(Schema.Unknown),
-  remote_created_at: Schema.optional(Schema.Finite),
-  segments: Schema.optional(SegmentList),
-  session_count: Schema.optional(Schema.Finite),
-  signed_up_at: Schema.optional(Schema.Finite),
-  social_profiles: Schema.optional(SocialProfileList),
-  tags: Schema.optional(TagList),
-  unsubscribed_from_emails: Schema.optional(Schema.Boolean),
-  updated_at: Schema.optional(Schema.Finite),
-  user_id: Schema.optional(Schema.String),
-  utm_campaign: Schema.optional(Schema.Unknown),
+  referrer: Schema.optional(Schema.NullOr(Schema.String)),
+  remote_created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  segments: Schema.optional(Schema.NullOr(Schema.Union(SegmentList, OtherKind("segment.list")))),
+  session_count: Schema.optional(Schema.NullOr(Schema.Finite)),
+  signed_up_at: Schema.optional(Schema.NullOr(Timestamp)),
+  social_profiles: Schema.optional(Schema.NullOr(Schema.Union(SocialProfileList, OtherKind("social_profile.list")))),
+  tags: Schema.optional(Schema.NullOr(Schema.Union(TagList, OtherKind("tag.list")))),
+  unsubscribed_from_emails: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  updated_at: Schema.optional(Schema.NullOr(Timestamp)),
+  user_agent_data: Schema.optional(Schema.NullOr(Schema.String)),
+  user_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  utm_campaign: Schema.optional(Schema.NullOr(Schema.String)),
   utm_content: Schema.optional(Schema.Unknown),
-  utm_medium: Schema.optional(Schema.Unknown),
-  utm_source: Schema.optional(Schema.Unknown),
+  utm_medium: Schema.optional(Schema.NullOr(Schema.String)),
+  utm_source: Schema.optional(Schema.NullOr(Schema.String)),
   utm_term: Schema.optional(Schema.Unknown)
 }).annotations({ identifier: "User" })
 export type User = typeof User.Type
 
+export const Upload = Schema.Struct({
+  type: Schema.Literal("upload"),
+  content_type: Schema.optional(Schema.NullOr(Schema.String)),
+  filesize: Schema.optional(Schema.NullOr(Schema.Finite)),
+  height: Schema.optional(Schema.NullOr(Schema.Finite)),
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  url: Schema.optional(Schema.NullOr(Schema.String)),
+  width: Schema.optional(Schema.NullOr(Schema.Finite))
+}).annotations({ identifier: "Upload" })
+export type Upload = typeof Upload.Type
+
 export const ConversationSource = Schema.Struct({
-  type: Schema.String,
-  id: Schema.String,
-  attachments: Schema.optional(Schema.Array(Schema.Unknown)),
-  author: Schema.optional(Schema.Union(Admin, Lead, User)),
-  body: Schema.optional(Schema.String),
-  delivered_as: Schema.optional(Schema.String),
-  redacted: Schema.optional(Schema.Boolean),
-  subject: Schema.optional(Schema.String),
+  type: Schema.optional(Schema.NullOr(Schema.String)),
+  id: Schema.optional(Schema.NullOr(Schema.String)),
+  attachments: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Upload, OtherKind("upload"))))),
+  author: Schema.optional(Schema.NullOr(Schema.Union(Admin, Lead, User, OtherKind("admin", "lead", "user")))),
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  delivered_as: Schema.optional(Schema.NullOr(Schema.String)),
+  redacted: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  subject: Schema.optional(Schema.NullOr(Schema.String)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationSource" })
 export type ConversationSource = typeof ConversationSource.Type
 
-export const ConversationCustomAttributes = Schema.Struct({
-  "Ticket category": Schema.optional(Schema.String),
-  urgent: Schema.optional(Schema.Boolean)
-}).annotations({ identifier: "ConversationCustomAttributes" })
-export type ConversationCustomAttributes = typeof ConversationCustomAttributes.Type
-
 export const ConversationFirstContactReply = Schema.Struct({
-  type: Schema.String,
-  created_at: Schema.optional(Schema.Finite),
-  url: Schema.optional(Schema.String)
+  type: Schema.optional(Schema.NullOr(Schema.String)),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationFirstContactReply" })
 export type ConversationFirstContactReply = typeof ConversationFirstContactReply.Type
 
+export const ConversationSlaSummary = Schema.Struct({
+  type: Schema.Literal("conversation_sla_summary"),
+  sla_name: Schema.optional(Schema.NullOr(Schema.String)),
+  sla_status: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "ConversationSlaSummary" })
+export type ConversationSlaSummary = typeof ConversationSlaSummary.Type
+
 export const ConversationStatistics = Schema.Struct({
   type: Schema.Literal("conversation_statistics"),
-  count_assignments: Schema.optional(Schema.Finite),
-  count_conversation_parts: Schema.optional(Schema.Finite),
-  count_reopens: Schema.optional(Schema.Finite),
-  first_admin_reply_at: Schema.optional(Schema.NullOr(Schema.String)),
-  first_assignment_at: Schema.optional(Schema.NullOr(Schema.String)),
-  first_close_at: Schema.optional(Schema.NullOr(Schema.String)),
-  first_contact_reply_at: Schema.optional(Schema.NullOr(Schema.String)),
-  last_admin_reply_at: Schema.optional(Schema.NullOr(Schema.String)),
-  last_assignment_admin_reply_at: Schema.optional(Schema.Unknown),
-  last_assignment_at: Schema.optional(Schema.NullOr(Schema.String)),
-  last_close_at: Schema.optional(Schema.NullOr(Schema.String)),
-  last_closed_by_id: Schema.optional(Schema.NullOr(Schema.String)),
-  last_contact_reply_at: Schema.optional(Schema.NullOr(Schema.String)),
+  assigned_team_first_response_time: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
+  assigned_team_first_response_time_in_office_hours: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
+  count_assignments: Schema.optional(Schema.NullOr(Schema.Finite)),
+  count_conversation_parts: Schema.optional(Schema.NullOr(Schema.Finite)),
+  count_reopens: Schema.optional(Schema.NullOr(Schema.Finite)),
+  first_admin_reply_at: Schema.optional(Schema.NullOr(Timestamp)),
+  first_assignment_at: Schema.optional(Schema.NullOr(Timestamp)),
+  first_close_at: Schema.optional(Schema.NullOr(Timestamp)),
+  first_contact_reply_at: Schema.optional(Schema.NullOr(Timestamp)),
+  handling_time: Schema.optional(Schema.NullOr(Schema.Finite)),
+  last_admin_reply_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_assignment_admin_reply_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_assignment_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_close_at: Schema.optional(Schema.NullOr(Timestamp)),
+  last_closed_by_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  last_contact_reply_at: Schema.optional(Schema.NullOr(Timestamp)),
   median_time_to_reply: Schema.optional(Schema.NullOr(Schema.Finite)),
   time_to_admin_reply: Schema.optional(Schema.NullOr(Schema.Finite)),
   time_to_assignment: Schema.optional(Schema.NullOr(Schema.Finite)),
@@ -288,28 +407,32 @@ export const ConversationStatistics = Schema.Struct({
 }).annotations({ identifier: "ConversationStatistics" })
 export type ConversationStatistics = typeof ConversationStatistics.Type
 
-export const ConversationPart = Schema.Struct({
-  type: Schema.Literal("conversation_part"),
-  id: Schema.String,
-  assigned_to: Schema.optional(Schema.NullOr(Admin)),
-  attachments: Schema.optional(Schema.Array(Schema.Unknown)),
-  author: Schema.optional(Schema.Union(Admin, Bot)),
-  body: Schema.optional(Schema.NullOr(Schema.String)),
-  created_at: Schema.optional(Schema.Finite),
-  external_id: Schema.optional(Schema.Unknown),
-  notified_at: Schema.optional(Schema.Finite),
-  part_type: Schema.optional(Schema.String),
-  redacted: Schema.optional(Schema.Boolean),
-  updated_at: Schema.optional(Schema.Finite)
-}).annotations({ identifier: "ConversationPart" })
-export type ConversationPart = typeof ConversationPart.Type
+export const ConversationRating = Schema.Struct({
+  contact: Schema.optional(Schema.NullOr(Schema.Union(Contact, OtherKind("contact")))),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  rating: Schema.optional(Schema.NullOr(Schema.Finite)),
+  remark: Schema.optional(Schema.NullOr(Schema.String)),
+  teammate: Schema.optional(Schema.NullOr(Schema.Union(Admin, OtherKind("admin"))))
+}).annotations({ identifier: "ConversationRating" })
+export type ConversationRating = typeof ConversationRating.Type
 
-export const ConversationPartList = Schema.Struct({
-  type: Schema.Literal("conversation_part.list"),
-  conversation_parts: Schema.optional(Schema.Array(ConversationPart)),
-  total_count: Schema.optional(Schema.Finite)
-}).annotations({ identifier: "ConversationPartList" })
-export type ConversationPartList = typeof ConversationPartList.Type
+export const TopicList = Schema.Struct({
+  type: Schema.Literal("topic.list"),
+  topics: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
+  total_count: Schema.optional(Schema.NullOr(Schema.Finite))
+}).annotations({ identifier: "TopicList" })
+export type TopicList = typeof TopicList.Type
+
+export const ConversationAiAgent = Schema.Struct({
+  content_sources: Schema.optional(Schema.NullOr(Schema.Union(ContentSourceList, OtherKind("content_source.list")))),
+  last_answer_type: Schema.optional(Schema.NullOr(Schema.String)),
+  rating: Schema.optional(Schema.NullOr(Schema.Finite)),
+  rating_remark: Schema.optional(Schema.NullOr(Schema.String)),
+  resolution_state: Schema.optional(Schema.NullOr(Schema.String)),
+  source_title: Schema.optional(Schema.NullOr(Schema.String)),
+  source_type: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "ConversationAiAgent" })
+export type ConversationAiAgent = typeof ConversationAiAgent.Type
 
 export const NobodyAdmin = Schema.Struct({
   type: Schema.Literal("nobody_admin"),
@@ -320,35 +443,79 @@ export type NobodyAdmin = typeof NobodyAdmin.Type
 export const Team = Schema.Struct({
   type: Schema.Literal("team"),
   id: Schema.String,
-  admin_ids: Schema.optional(Schema.Array(Schema.Finite)),
-  name: Schema.optional(Schema.String)
+  admin_ids: Schema.optional(Schema.NullOr(Schema.Array(Schema.Finite))),
+  name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Team" })
 export type Team = typeof Team.Type
 
-export const Upload = Schema.Struct({
-  type: Schema.Literal("upload"),
-  content_type: Schema.optional(Schema.String),
-  filesize: Schema.optional(Schema.Finite),
-  height: Schema.optional(Schema.Finite),
-  name: Schema.optional(Schema.String),
-  url: Schema.optional(Schema.String),
-  width: Schema.optional(Schema.Finite)
-}).annotations({ identifier: "Upload" })
-export type Upload = typeof Upload.Type
+export const From = Schema.Struct({
+  type: Schema.Literal("from"),
+  email_address: Schema.optional(Schema.NullOr(Schema.String)),
+  name: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "From" })
+export type From = typeof From.Type
+
+export const To = Schema.Struct({
+  type: Schema.Literal("to"),
+  email_address: Schema.optional(Schema.NullOr(Schema.String)),
+  name: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "To" })
+export type To = typeof To.Type
+
+export const ConversationPartEmailMessageMetadata = Schema.Struct({
+  email_address_headers: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(From, To, OtherKind("from", "to"))))),
+  subject: Schema.optional(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "ConversationPartEmailMessageMetadata" })
+export type ConversationPartEmailMessageMetadata = typeof ConversationPartEmailMessageMetadata.Type
+
+export const ConversationPart = Schema.Struct({
+  type: Schema.Literal("conversation_part"),
+  id: Schema.String,
+  app_package_code: Schema.optional(Schema.Unknown),
+  assigned_to: Schema.optional(
+    Schema.NullOr(Schema.Union(Admin, NobodyAdmin, Team, OtherKind("admin", "nobody_admin", "team")))
+  ),
+  attachments: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Upload, OtherKind("upload"))))),
+  author: Schema.optional(
+    Schema.NullOr(Schema.Union(Admin, Bot, Lead, User, OtherKind("admin", "bot", "lead", "user")))
+  ),
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  email_message_metadata: Schema.optional(Schema.NullOr(ConversationPartEmailMessageMetadata)),
+  event_details: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+  external_id: Schema.optional(Schema.Unknown),
+  metadata: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+  notified_at: Schema.optional(Schema.NullOr(Timestamp)),
+  part_type: Schema.optional(Schema.NullOr(Schema.String)),
+  redacted: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  state: Schema.optional(Schema.NullOr(Schema.String)),
+  tags: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
+  updated_at: Schema.optional(Schema.NullOr(Timestamp))
+}).annotations({ identifier: "ConversationPart" })
+export type ConversationPart = typeof ConversationPart.Type
+
+export const ConversationPartList = Schema.Struct({
+  type: Schema.Literal("conversation_part.list"),
+  conversation_parts: Schema.optional(
+    Schema.NullOr(Schema.Array(Schema.Union(ConversationPart, OtherKind("conversation_part"))))
+  ),
+  total_count: Schema.optional(Schema.NullOr(Schema.Finite))
+}).annotations({ identifier: "ConversationPartList" })
+export type ConversationPartList = typeof ConversationPartList.Type
 
 export const ConversationMessage = Schema.Struct({
   type: Schema.Literal("conversation_message"),
   id: Schema.String,
-  attachments: Schema.optional(Schema.Array(Upload)),
-  author: Schema.optional(User),
-  body: Schema.optional(Schema.String),
-  subject: Schema.optional(Schema.String),
-  url: Schema.optional(Schema.Unknown)
+  attachments: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Upload, OtherKind("upload"))))),
+  author: Schema.optional(Schema.NullOr(Schema.Union(Admin, Bot, User, OtherKind("admin", "bot", "user")))),
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  subject: Schema.optional(Schema.NullOr(Schema.String)),
+  url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationMessage" })
 export type ConversationMessage = typeof ConversationMessage.Type
 
 export const ConversationLinks = Schema.Struct({
-  conversation_web: Schema.optional(Schema.String)
+  conversation_web: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationLinks" })
 export type ConversationLinks = typeof ConversationLinks.Type
 
@@ -356,66 +523,81 @@ export const Conversation = Schema.Struct({
   type: Schema.Literal("conversation"),
   id: Schema.String,
   admin_assignee_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
-  ai_agent_participated: Schema.optional(Schema.Boolean),
-  assignee: Schema.optional(Schema.Union(Admin, NobodyAdmin, Team)),
-  contacts: Schema.optional(ContactList),
-  conversation_message: Schema.optional(ConversationMessage),
-  conversation_parts: Schema.optional(ConversationPartList),
+  ai_agent: Schema.optional(Schema.NullOr(ConversationAiAgent)),
+  ai_agent_participated: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  assignee: Schema.optional(
+    Schema.NullOr(Schema.Union(Admin, NobodyAdmin, Team, OtherKind("admin", "nobody_admin", "team")))
+  ),
+  contacts: Schema.optional(Schema.NullOr(Schema.Union(ContactList, OtherKind("contact.list")))),
+  conversation_message: Schema.optional(
+    Schema.NullOr(Schema.Union(ConversationMessage, OtherKind("conversation_message")))
+  ),
+  conversation_parts: Schema.optional(
+    Schema.NullOr(Schema.Union(ConversationPartList, OtherKind("conversation_part.list")))
+  ),
   conversation_rating: Schema.optional(Schema.NullOr(ConversationRating)),
-  created_at: Schema.optional(Schema.Finite),
-  custom_attributes: Schema.optional(ConversationCustomAttributes),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  custom_attributes: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
   first_contact_reply: Schema.optional(Schema.NullOr(ConversationFirstContactReply)),
-  linked_objects: Schema.optional(List),
-  links: Schema.optional(ConversationLinks),
-  open: Schema.optional(Schema.Boolean),
-  priority: Schema.optional(Schema.String),
-  read: Schema.optional(Schema.Boolean),
-  sla_applied: Schema.optional(Schema.Unknown),
-  snoozed_until: Schema.optional(Schema.Unknown),
-  source: Schema.optional(ConversationSource),
-  state: Schema.optional(Schema.String),
-  statistics: Schema.optional(Schema.NullOr(ConversationStatistics)),
-  tags: Schema.optional(TagList),
-  tags_added: Schema.optional(TagList),
-  team_assignee_id: Schema.optional(Schema.NullOr(Schema.String)),
-  teammates: Schema.optional(AdminList),
+  linked_objects: Schema.optional(Schema.NullOr(Schema.Union(List, OtherKind("list")))),
+  links: Schema.optional(Schema.NullOr(ConversationLinks)),
+  metadata: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+  open: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  priority: Schema.optional(Schema.NullOr(Schema.String)),
+  read: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  sla_applied: Schema.optional(
+    Schema.NullOr(Schema.Union(ConversationSlaSummary, OtherKind("conversation_sla_summary")))
+  ),
+  snoozed_until: Schema.optional(Schema.NullOr(Timestamp)),
+  source: Schema.optional(Schema.NullOr(ConversationSource)),
+  state: Schema.optional(Schema.NullOr(Schema.String)),
+  statistics: Schema.optional(
+    Schema.NullOr(Schema.Union(ConversationStatistics, OtherKind("conversation_statistics")))
+  ),
+  tags: Schema.optional(Schema.NullOr(Schema.Union(TagList, OtherKind("tag.list")))),
+  tags_added: Schema.optional(Schema.NullOr(Schema.Union(TagList, OtherKind("tag.list")))),
+  team_assignee_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  teammates: Schema.optional(Schema.NullOr(Schema.Union(AdminList, OtherKind("admin.list")))),
+  ticket: Schema.optional(Schema.Unknown),
   title: Schema.optional(Schema.NullOr(Schema.String)),
-  updated_at: Schema.optional(Schema.Finite),
-  user: Schema.optional(User),
-  waiting_since: Schema.optional(Schema.NullOr(Schema.Finite))
+  topics: Schema.optional(Schema.NullOr(Schema.Union(TopicList, OtherKind("topic.list")))),
+  updated_at: Schema.optional(Schema.NullOr(Timestamp)),
+  user: Schema.optional(Schema.NullOr(Schema.Union(Lead, User, OtherKind("lead", "user")))),
+  waiting_since: Schema.optional(Schema.NullOr(Timestamp))
 }).annotations({ identifier: "Conversation" })
 export type Conversation = typeof Conversation.Type
 
 export const NotificationData = Schema.Struct({
-  type: Schema.optional(Schema.String)
+  type: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "NotificationData" })
 export type NotificationData = typeof NotificationData.Type
 
 export const NotificationEnvelope = Schema.Struct({
   type: Schema.String,
-  id: Schema.NullOr(Schema.String),
+  id: Schema.optional(Schema.NullOr(Schema.String)),
   topic: Schema.String,
-  app_id: Schema.optional(Schema.String),
-  created_at: Schema.optional(Schema.Finite),
-  delivered_at: Schema.optional(Schema.Finite),
-  delivery_attempts: Schema.optional(Schema.Finite),
+  app_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  delivered_at: Schema.optional(Schema.NullOr(Timestamp)),
+  delivery_attempts: Schema.optional(Schema.NullOr(Schema.Finite)),
   delivery_status: Schema.optional(Schema.NullOr(Schema.String)),
-  first_sent_at: Schema.optional(Schema.Finite),
-  links: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  first_sent_at: Schema.optional(Schema.NullOr(Timestamp)),
+  links: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
   self: Schema.optional(Schema.Unknown)
 }).annotations({ identifier: "NotificationEnvelope" })
 export type NotificationEnvelope = typeof NotificationEnvelope.Type
 
 export const Ping = Schema.Struct({
   type: Schema.Literal("ping"),
-  message: Schema.optional(Schema.String)
+  message: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Ping" })
 export type Ping = typeof Ping.Type
 
 export const UserTag = Schema.Struct({
   type: Schema.Literal("user_tag"),
-  created_at: Schema.optional(Schema.Finite),
-  tag: Schema.optional(Tag),
-  user: Schema.optional(User)
+  admin: Schema.optional(Schema.NullOr(Schema.Union(Admin, OtherKind("admin")))),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
+  tag: Schema.optional(Schema.NullOr(Schema.Union(Tag, OtherKind("tag")))),
+  user: Schema.optional(Schema.NullOr(Schema.Union(User, OtherKind("user"))))
 }).annotations({ identifier: "UserTag" })
 export type UserTag = typeof UserTag.Type

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs"
+import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 
 export const fixturesDir = new URL("../../schemas/fixtures", import.meta.url).pathname
@@ -10,11 +10,14 @@ export interface FixtureFile {
   readonly json: unknown
 }
 
-/** Every fixture under schemas/fixtures, as exact bytes and parsed, sorted by topic then file. */
-export const loadFixtures = (): ReadonlyArray<FixtureFile> =>
-  readdirSync(fixturesDir).sort().flatMap((topic) =>
-    readdirSync(join(fixturesDir, topic)).filter((file) => file.endsWith(".json")).sort().map((file) => {
-      const bytes = readFileSync(join(fixturesDir, topic, file))
+/** The realism corpus: notifications written apart from the fixtures, which the generator never reads. */
+export const corpusDir = new URL("../corpus", import.meta.url).pathname
+
+/** Every `<topic>/<name>.json` under `dir` (default schemas/fixtures), as exact bytes and parsed, sorted. */
+export const loadFixtures = (dir: string = fixturesDir): ReadonlyArray<FixtureFile> =>
+  readdirSync(dir).sort().filter((topic) => statSync(join(dir, topic)).isDirectory()).flatMap((topic) =>
+    readdirSync(join(dir, topic)).filter((file) => file.endsWith(".json")).sort().map((file) => {
+      const bytes = readFileSync(join(dir, topic, file))
       return { topic, file, bytes, json: JSON.parse(bytes.toString("utf8")) as unknown }
     })
   )
