@@ -11,7 +11,7 @@ import * as SqliteOutbox from "../src/SqliteOutbox.js"
 const usage = `usage: npm run replay -- [--sink S] [--topic T] [--since ISO]
 
 Puts dead letters from the store (STORE_PATH, default $DATA_DIR/receiver.db) back into the outbox, once each.
-  --sink S     only dead letters of sink S; dead letters without a sink (schema_mismatch, no_route) go to S too
+  --sink S     only dead letters of sink S; dead letters without a sink (no_route, and schema_mismatch from before mismatches were delivered) go to S too
   --topic T    only this canonical or Intercom topic
   --since ISO  only dead letters buried at or after this time, e.g. 2026-01-10T00:00:00Z
 Without --sink, dead letters without a sink are left alone: say where they should go.`

@@ -13,7 +13,8 @@ import { canonicalTopic } from "../src/Topics.js"
 const usage = `usage: npm run send -- <topic> [--url URL] [--secret S] [--file fixture.json] [--new-id]
 
   <topic>         a canonical topic (contacts.created, ping, ...) or an Intercom topic (contact.user.created, ...):
-                  sends the first fixture of that topic from schemas/fixtures (an Intercom topic is set in it)
+                  sends a fixture of that topic from schemas/fixtures: the first sent under that Intercom topic,
+                  else the first of the canonical topic with the given topic set in it
   --file F        send this file instead (its "topic" is set to <topic> when one is given)
   --url URL       default http://127.0.0.1:$PORT$WEBHOOK_PATH (PORT 8080, WEBHOOK_PATH /webhooks/intercom)
   --secret S      default: the first of INTERCOM_CLIENT_SECRET
@@ -32,12 +33,13 @@ const positional = args.filter((arg, index) => {
   return !arg.startsWith("-") && (previous === undefined || !previous.startsWith("-") || flags.has(previous))
 })
 
+/** The first fixture of the topic's folder that Intercom sent under this very topic string, else its first fixture. */
 const fixtureFor = (topic: string): string => {
-  const canonical = canonicalTopic(topic)
-  const folder = join("schemas", "fixtures", canonical ?? topic)
-  const file = readdirSync(folder).filter((name) => name.endsWith(".json")).sort()[0]
+  const folder = join("schemas", "fixtures", canonicalTopic(topic) ?? topic)
+  const files = readdirSync(folder).filter((name) => name.endsWith(".json")).sort().map((name) => join(folder, name))
+  const file = files.find((path) => JSON.parse(readFileSync(path, "utf8")).topic === topic) ?? files[0]
   if (file === undefined) throw new Error(`no fixture in ${folder}`)
-  return join(folder, file)
+  return file
 }
 
 const program = Effect.gen(function*() {

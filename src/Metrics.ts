@@ -82,7 +82,8 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         }),
         decodeFailures: new Counter({
           name: `${PREFIX}decode_failures_total`,
-          help: "Notifications of a known topic that failed its generated schema",
+          help:
+            "Notifications of a known topic that do not match its generated schema (delivered to byte sinks all the same)",
           labelNames: ["topic"],
           registers
         }),
@@ -107,7 +108,7 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         }),
         deadLetters: new Counter({
           name: `${PREFIX}dead_letters_total`,
-          help: "Dead letters by sink (none for schema_mismatch and no_route) and reason",
+          help: "Dead letters by sink (none for no_route) and reason",
           labelNames: ["sink", "reason"],
           registers
         }),

@@ -1,14 +1,14 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { sign } from "../../src/Signature.js"
 
-const template = JSON.parse(
-  readFileSync(
-    new URL("../../schemas/fixtures/conversations.closed/conversation-admin-closed.json", import.meta.url),
-    "utf8"
-  )
-)
+/** A realistic notification from the corpus the schema generator never reads, so the bench measures real traffic. */
+export const templatePath = "test/corpus/conversations.closed/conversation-admin-closed-older-2x-operator-bot.json"
+const template = JSON.parse(readFileSync(new URL(`../../${templatePath}`, import.meta.url), "utf8"))
 
-/** A `conversation.admin.closed` notification of about `size` bytes: a longer message body, then more parts. */
+/**
+ * A `conversation.admin.closed` notification of at least `size` bytes: the template as it is, or with a longer message
+ * body and more parts.
+ */
 export const notificationOfSize = (size: number) => {
   const notification = structuredClone(template)
   const parts = notification.data.item.conversation_parts
