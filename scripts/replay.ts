@@ -4,9 +4,9 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Data, Effect, Option } from "effect"
-import { Outbox } from "../src/Outbox.js"
-import { storeSettings } from "../src/ReceiverConfig.js"
-import * as SqliteOutbox from "../src/SqliteOutbox.js"
+import { storeSettings } from "../src/config/ReceiverConfig.js"
+import { Outbox } from "../src/store/Outbox.js"
+import * as SqliteOutbox from "../src/store/SqliteOutbox.js"
 
 const usage = `usage: npm run replay -- [--sink S] [--topic T] [--since ISO]
 

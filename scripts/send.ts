@@ -7,8 +7,8 @@ import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Console, Data, Effect } from "effect"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { sign } from "../src/Signature.js"
-import { canonicalTopic } from "../src/Topics.js"
+import { sign } from "../src/pipeline/Signature.js"
+import { canonicalTopic } from "../src/pipeline/Topics.js"
 
 const usage = `usage: npm run send -- <topic> [--url URL] [--secret S] [--file fixture.json] [--new-id]
 

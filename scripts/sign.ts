@@ -2,7 +2,7 @@
  * npm run sign -- --secret S < body.json
  * Prints the X-Hub-Signature value Intercom would send for these exact bytes.
  */
-import { sign } from "../src/Signature.js"
+import { sign } from "../src/pipeline/Signature.js"
 
 const usage = `usage: npm run --silent sign -- [--secret S] < body.json
 

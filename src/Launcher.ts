@@ -1,8 +1,8 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Config, ConfigError, Console, Duration, Effect, Layer, Logger, LogLevel } from "effect"
 import * as App from "./App.js"
-import * as ConfigFile from "./ConfigFile.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
+import * as ConfigFile from "./config/ConfigFile.js"
+import { ReceiverConfig } from "./config/ReceiverConfig.js"
 
 /** The messages of a config error, one per problem. */
 const messages = (error: ConfigError.ConfigError): ReadonlyArray<string> => {

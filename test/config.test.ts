@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import * as ConfigFile from "../src/ConfigFile.js"
-import { settings } from "../src/ReceiverConfig.js"
+import * as ConfigFile from "../src/config/ConfigFile.js"
+import { settings } from "../src/config/ReceiverConfig.js"
 
 const read = (env: Record<string, string>) =>
   Effect.either(Effect.withConfigProvider(settings, ConfigProvider.fromMap(new Map(Object.entries(env)))))

@@ -1,7 +1,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
 import { type CanonicalTopic, canonicalTopics, topicSchemas } from "../src/generated/index.js"
-import { canonicalTopic } from "../src/Topics.js"
+import { canonicalTopic } from "../src/pipeline/Topics.js"
 import { corpusDir, loadFixtures } from "./support/Fixtures.js"
 import { TestServer } from "./support/TestServer.js"
 

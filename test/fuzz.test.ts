@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, FastCheck } from "effect"
-import { sign } from "../src/Signature.js"
+import { sign } from "../src/pipeline/Signature.js"
 import { loadFixtures } from "./support/Fixtures.js"
 import { SECRET, TestServer } from "./support/TestServer.js"
 

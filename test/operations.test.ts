@@ -107,7 +107,7 @@ describe("operations", () => {
       const dataDir = mkdtempSync(join(tmpdir(), "logs-"))
       const service = yield* spawnService({ DATA_DIR: dataDir, SINKS: "file", LOG_FORMAT: "json" })
       const contact = fixture("contacts.created")
-      const { sign } = yield* Effect.promise(() => import("../src/Signature.js"))
+      const { sign } = yield* Effect.promise(() => import("../src/pipeline/Signature.js"))
       yield* Effect.promise(() =>
         fetch(`${service.url}/webhooks/intercom`, {
           method: "POST",

@@ -1,8 +1,8 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, FastCheck, Schema } from "effect"
 import { canonicalTopics, topicSchemas } from "../src/generated/index.js"
-import { sign } from "../src/Signature.js"
-import { intercomTopics } from "../src/Topics.js"
+import { sign } from "../src/pipeline/Signature.js"
+import { intercomTopics } from "../src/pipeline/Topics.js"
 import { SECRET, TestServer } from "./support/TestServer.js"
 
 const aliasesOf = (topic: string) => Object.keys(intercomTopics).filter((alias) => intercomTopics[alias] === topic)

@@ -1,8 +1,8 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { request as httpRequest } from "node:http"
-import { sign } from "../src/Signature.js"
-import { intercomTopics } from "../src/Topics.js"
+import { sign } from "../src/pipeline/Signature.js"
+import { intercomTopics } from "../src/pipeline/Topics.js"
 import { loadFixtures } from "./support/Fixtures.js"
 import { SECRET, TestServer } from "./support/TestServer.js"
 

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs"
-import { sign } from "../../src/Signature.js"
+import { sign } from "../../src/pipeline/Signature.js"
 
 /** A realistic notification from the corpus the schema generator never reads, so the bench measures real traffic. */
 export const templatePath = "test/corpus/conversations.closed/conversation-admin-closed-older-2x-operator-bot.json"

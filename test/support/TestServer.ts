@@ -4,9 +4,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as App from "../../src/App.js"
-import { Outbox } from "../../src/Outbox.js"
-import { ReceiverConfig } from "../../src/ReceiverConfig.js"
-import { sign } from "../../src/Signature.js"
+import { ReceiverConfig } from "../../src/config/ReceiverConfig.js"
+import { sign } from "../../src/pipeline/Signature.js"
+import { Outbox } from "../../src/store/Outbox.js"
 
 export const SECRET = "test-client-secret"
 

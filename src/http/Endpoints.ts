@@ -1,12 +1,12 @@
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, LogLevel, Option } from "effect"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { Metrics } from "../ops/Metrics.js"
+import { type Received, Receiver } from "../pipeline/Receiver.js"
+import { Sinks } from "../sinks/Sink.js"
+import { Outbox } from "../store/Outbox.js"
 import { readBody } from "./Body.js"
-import { Metrics } from "./Metrics.js"
 import { NodeServer } from "./NodeServer.js"
-import { Outbox } from "./Outbox.js"
-import { type Received, Receiver } from "./Receiver.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
-import { Sinks } from "./Sink.js"
 
 const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson(body, { status, headers })

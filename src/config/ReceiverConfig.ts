@@ -1,5 +1,5 @@
 import { Config, ConfigError, Context, Duration, Either, Layer, Option, Redacted } from "effect"
-import { parseRoutes, type Route } from "./Routes.js"
+import { parseRoutes, type Route } from "../pipeline/Routes.js"
 
 export const sinkNames = ["console", "file", "http"] as const
 export type SinkName = (typeof sinkNames)[number]

@@ -1,11 +1,11 @@
 import { Duration, Effect, Layer, Option } from "effect"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { type Sink, Sinks } from "../sinks/Sink.js"
+import { Outbox, type OutboxEntry } from "../store/Outbox.js"
 import { retryDelay } from "./Backoff.js"
 import { DeadLetters } from "./DeadLetters.js"
 import { Decoder } from "./Notification.js"
-import { Outbox, type OutboxEntry } from "./Outbox.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
 import { verifiedBeforeStoring } from "./Signature.js"
-import { type Sink, Sinks } from "./Sink.js"
 
 /** Deliveries fetched per round. */
 const BATCH = 64

@@ -1,10 +1,10 @@
 import { Context, Effect, Layer } from "effect"
-import * as DurableFile from "./DurableFile.js"
-import { Metrics } from "./Metrics.js"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { Metrics } from "../ops/Metrics.js"
+import * as DurableFile from "../sinks/DurableFile.js"
+import { record } from "../sinks/Sink.js"
+import { type DeadLetter, type DeadLetterReason, Outbox, type OutboxEntry, StoreUnavailable } from "../store/Outbox.js"
 import type { Notification } from "./Notification.js"
-import { type DeadLetter, type DeadLetterReason, Outbox, type OutboxEntry, StoreUnavailable } from "./Outbox.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
-import { record } from "./Sink.js"
 
 /**
  * Notifications that were verified but could not be delivered, never dropped: kept in the store (where

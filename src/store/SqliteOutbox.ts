@@ -3,7 +3,8 @@ import { Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { dirname } from "node:path"
-import type { Notification } from "./Notification.js"
+import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
+import type { Notification } from "../pipeline/Notification.js"
 import {
   type DeadLetter,
   type DeadLetterReason,
@@ -12,7 +13,6 @@ import {
   OutboxFull,
   StoreUnavailable
 } from "./Outbox.js"
-import { ReceiverConfig, type StoreSettings } from "./ReceiverConfig.js"
 
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (

@@ -1,6 +1,6 @@
 import { Context, Effect, Layer, Option, Runtime } from "effect"
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
-import { Outbox } from "./Outbox.js"
+import { Outbox } from "../store/Outbox.js"
 
 const PREFIX = "intercom_webhook_"
 

@@ -2,10 +2,10 @@ import { Context, Effect, Either, Layer, Option, ParseResult, Schema } from "eff
 import { createHash } from "node:crypto"
 import { mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { type CanonicalTopic, topicSchemas } from "./generated/index.js"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { type CanonicalTopic, topicSchemas } from "../generated/index.js"
+import type { Notification } from "../pipeline/Notification.js"
 import { Metrics } from "./Metrics.js"
-import type { Notification } from "./Notification.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
 
 const PERSONAL = /^(email|name|first_name|last_name|pseudonym|phone)$/i
 

@@ -1,6 +1,6 @@
 import { Cause, Context, Effect, Layer } from "effect"
-import type { CanonicalTopic, NotificationOf } from "./generated/index.js"
-import type { Notification } from "./Notification.js"
+import type { CanonicalTopic, NotificationOf } from "../generated/index.js"
+import type { Notification } from "../pipeline/Notification.js"
 import { type Sink, SinkError } from "./Sink.js"
 
 /**

@@ -1,8 +1,8 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { createHash, createHmac } from "node:crypto"
-import { parseRetryAfter } from "./Backoff.js"
-import type { Notification } from "./Notification.js"
+import { parseRetryAfter } from "../pipeline/Backoff.js"
+import type { Notification } from "../pipeline/Notification.js"
 import { type Sink, SinkError } from "./Sink.js"
 
 export interface HttpSinkOptions {

@@ -1,10 +1,10 @@
 import { Effect, Layer, Option } from "effect"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { Metrics } from "../ops/Metrics.js"
 import * as ConsoleSink from "./ConsoleSink.js"
 import * as FileSink from "./FileSink.js"
 import { Handlers } from "./Handlers.js"
 import * as HttpSink from "./HttpSink.js"
-import { Metrics } from "./Metrics.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
 import { type Sink, Sinks } from "./Sink.js"
 
 /** Counts deliveries and failures and times them. */

@@ -1,5 +1,5 @@
 import { Context, Data, type Effect, type Option } from "effect"
-import type { Notification } from "./Notification.js"
+import type { Notification } from "../pipeline/Notification.js"
 
 /** The store cannot take or give data right now (disk full, locked past its deadline, closed). */
 export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{ readonly message: string }> {}

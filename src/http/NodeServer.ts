@@ -1,7 +1,7 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import { ReceiverConfig } from "./ReceiverConfig.js"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
 
 /** The Node server under the `HttpServer`, for what the platform does not expose: start-up and draining. */
 export class NodeServer extends Context.Tag("NodeServer")<NodeServer, {

@@ -1,6 +1,6 @@
 import { Context, Data, type Duration, type Effect, Option } from "effect"
 import { isUtf8 } from "node:buffer"
-import type { Notification } from "./Notification.js"
+import type { Notification } from "../pipeline/Notification.js"
 
 /** A sink could not take a notification. */
 export class SinkError extends Data.TaggedError("SinkError")<{

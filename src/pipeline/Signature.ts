@@ -1,7 +1,7 @@
 import type { Headers } from "@effect/platform"
 import { Brand, Context, Data, Effect, Layer, Redacted } from "effect"
 import { createHmac, timingSafeEqual } from "node:crypto"
-import { ReceiverConfig } from "./ReceiverConfig.js"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
 
 /** Body bytes whose `X-Hub-Signature` matched a configured secret: the only input decoding accepts. */
 export type VerifiedBody = Uint8Array & Brand.Brand<"VerifiedBody">

@@ -1,4 +1,4 @@
-import type { CanonicalTopic } from "./generated/index.js"
+import type { CanonicalTopic } from "../generated/index.js"
 
 /** Every Intercom topic string we know, current (API 2.5+) and legacy, and the canonical topic it maps to. */
 export const intercomTopics: Readonly<Record<string, CanonicalTopic>> = {

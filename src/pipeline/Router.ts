@@ -1,8 +1,8 @@
 import { ConfigError, Context, Effect, Layer, Option } from "effect"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { type Sink, Sinks } from "../sinks/Sink.js"
 import type { Notification } from "./Notification.js"
-import { ReceiverConfig } from "./ReceiverConfig.js"
 import { sinksFor } from "./Routes.js"
-import { type Sink, Sinks } from "./Sink.js"
 
 /** Chooses the sinks of a notification from `ROUTES`, matched on its canonical topic, or on the Intercom topic. */
 export class Router extends Context.Tag("Router")<Router, {

@@ -1,5 +1,5 @@
 import { Data, Effect, Either, ParseResult, Schema } from "effect"
-import { type CanonicalTopic, type NotificationOf, topicSchemas } from "./generated/index.js"
+import { type CanonicalTopic, type NotificationOf, topicSchemas } from "../generated/index.js"
 import type { VerifiedBody } from "./Signature.js"
 import { canonicalTopic } from "./Topics.js"
 

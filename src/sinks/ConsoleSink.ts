@@ -1,5 +1,5 @@
 import { Console } from "effect"
-import type { Notification } from "./Notification.js"
+import type { Notification } from "../pipeline/Notification.js"
 import { record, type Sink } from "./Sink.js"
 
 const pretty = (notification: Notification): string =>

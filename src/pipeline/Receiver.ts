@@ -1,12 +1,12 @@
 import type { Headers } from "@effect/platform"
 import { Context, Data, Effect, Layer } from "effect"
+import { DriftCapture } from "../ops/DriftCapture.js"
+import type { SinkError } from "../sinks/Sink.js"
+import { Outbox, type OutboxFull, type StoreUnavailable } from "../store/Outbox.js"
 import { DeadLetters } from "./DeadLetters.js"
-import { DriftCapture } from "./DriftCapture.js"
 import { Decoder, type MalformedNotification, type Notification } from "./Notification.js"
-import { Outbox, type OutboxFull, type StoreUnavailable } from "./Outbox.js"
 import { Router } from "./Router.js"
 import { Signature, type SignatureError } from "./Signature.js"
-import type { SinkError } from "./Sink.js"
 
 /** What became of a verified notification. */
 export type Outcome =
