@@ -64,8 +64,13 @@ describe("operations", () => {
       const broken = JSON.stringify({ type: "notification_event", topic: "ping", data: { item: { type: 5 } } })
       assert.strictEqual((yield* server.post(broken)).json.schema, "mismatch")
       yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
-
-      const metrics = yield* server.request("/metrics")
+      // The dead letter is counted once its line is on disk, a moment after its row left the outbox.
+      const metrics = yield* eventually(
+        "the rejected delivery to be counted as a dead letter",
+        server.request("/metrics"),
+        (answer) =>
+          value(answer.text, `intercom_webhook_dead_letters_total`, { sink: "http", reason: "rejected" }) === 1
+      )
       assert.strictEqual(metrics.status, 200)
       assert.include(metrics.headers.get("content-type")!, "text/plain")
       const text = metrics.text

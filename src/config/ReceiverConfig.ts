@@ -27,6 +27,10 @@ export interface ReceiverSettings extends StoreSettings {
   readonly forwardSigningSecret: Option.Option<Redacted.Redacted<string>>
   readonly forwardTimeout: Duration.Duration
   readonly maxBodyBytes: number
+  /** Bytes of request bodies held at once, across every request. */
+  readonly bodyBudgetBytes: number
+  /** Open connections; one more is answered 503 and closed at once. */
+  readonly maxConnections: number
   readonly consoleFormat: "json" | "pretty"
   readonly maxAttempts: number
   readonly maxAge: Duration.Duration
@@ -166,6 +170,8 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   forwardSigningSecret: Config.option(Config.redacted("FORWARD_SIGNING_SECRET")),
   forwardTimeoutMs: integer("HTTP_FORWARD_TIMEOUT_MS", 3000, 1, 600_000),
   maxBodyBytes: integer("MAX_BODY_BYTES", 5 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+  bodyBudgetBytes: integer("BODY_BUDGET_BYTES", 64 * 1024 * 1024, 1, 16 * 1024 * 1024 * 1024),
+  maxConnections: integer("MAX_CONNECTIONS", 1024, 1, 1_000_000),
   consoleFormat: oneOf("CONSOLE_FORMAT", ["json", "pretty"] as const, "json"),
   maxAttempts: integer("MAX_ATTEMPTS", 25, 1, 10_000),
   maxAge: duration("MAX_AGE", "72h"),
@@ -183,6 +189,15 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
     if (rest.sinks.includes("http") && Option.isNone(rest.forwardUrl)) {
       return Either.left(
         ConfigError.MissingData(["HTTP_FORWARD_URL"], "HTTP_FORWARD_URL is required when SINKS has http")
+      )
+    }
+    if (rest.bodyBudgetBytes < rest.maxBodyBytes) {
+      return Either.left(
+        invalid(
+          "BODY_BUDGET_BYTES",
+          `must be at least MAX_BODY_BYTES (${rest.maxBodyBytes}), or a body of the largest allowed size never fits; ` +
+            `got ${rest.bodyBudgetBytes}`
+        )
       )
     }
     const enabled = [...rest.sinks, "handlers"]

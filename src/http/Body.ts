@@ -1,49 +1,75 @@
 import type { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Data, Effect } from "effect"
+import { Data, Effect, type Scope } from "effect"
+import type { BodyBudget } from "./BodyBudget.js"
 
 export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{ readonly limit: number }> {}
+
+/** Admitting the body would take the bytes held in request bodies over `BODY_BUDGET_BYTES`. */
+export class OverBudget extends Data.TaggedError("OverBudget")<{ readonly limit: number }> {}
 
 export class BodyUnreadable extends Data.TaggedError("BodyUnreadable")<{ readonly message: string }> {}
 
 /**
- * Reads the request body once, as bytes. A declared `Content-Length` over the limit is refused before reading;
- * a body that grows past it stops being read, so nothing over the limit is buffered.
+ * Reads the request body once, as bytes, giving each chunk to `onChunk` as it arrives (the signature is hashed while
+ * the body streams in). A declared `Content-Length` over the limit, or over what the budget has left, is refused before
+ * reading; a body that grows past either stops being read, so nothing over them is buffered. The bytes stay reserved
+ * in the budget until the scope closes (the request is answered).
  */
 export const readBody = (
   request: HttpServerRequest.HttpServerRequest,
-  limit: number
-): Effect.Effect<Uint8Array, BodyTooLarge | BodyUnreadable> => {
-  const declared = Number(request.headers["content-length"] ?? "0")
-  if (declared > limit) return Effect.fail(new BodyTooLarge({ limit }))
-  const source = NodeHttpServerRequest.toIncomingMessage(request)
-  return Effect.async<Uint8Array, BodyTooLarge | BodyUnreadable>((resume) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) {
+  limit: number,
+  budget: BodyBudget,
+  onChunk: (chunk: Uint8Array) => void
+): Effect.Effect<Uint8Array, BodyTooLarge | OverBudget | BodyUnreadable, Scope.Scope> =>
+  Effect.suspend(() => {
+    const length = Number(request.headers["content-length"] ?? Number.NaN)
+    const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined
+    if (declared !== undefined && declared > limit) return Effect.fail(new BodyTooLarge({ limit }))
+    let reserved = 0
+    const reserve = (bytes: number) => {
+      if (!budget.reserve(bytes)) return false
+      reserved += bytes
+      return true
+    }
+    if (declared !== undefined && !reserve(declared)) return Effect.fail(new OverBudget({ limit: budget.limit }))
+    const source = NodeHttpServerRequest.toIncomingMessage(request)
+    const read = Effect.async<Uint8Array, BodyTooLarge | OverBudget | BodyUnreadable>((resume) => {
+      // A declared length is filled in place, so the body is held once rather than as chunks and then their copy.
+      const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
+      const chunks: Array<Buffer> = []
+      let size = 0
+      const stop = (error: BodyTooLarge | OverBudget) => {
         cleanup()
         source.pause()
-        resume(Effect.fail(new BodyTooLarge({ limit })))
-      } else chunks.push(chunk)
-    }
-    const onEnd = () => {
-      cleanup()
-      resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
-    }
-    const onError = (error: Error) => {
-      cleanup()
-      resume(Effect.fail(new BodyUnreadable({ message: error.message })))
-    }
-    const cleanup = () => {
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
-    }
-    source.on("data", onData)
-    source.once("end", onEnd)
-    source.once("error", onError)
-    return Effect.sync(cleanup)
+        resume(Effect.fail(error))
+      }
+      const onData = (chunk: Buffer) => {
+        size += chunk.length
+        if (size > limit) return stop(new BodyTooLarge({ limit }))
+        if (size > reserved && !reserve(size - reserved)) return stop(new OverBudget({ limit: budget.limit }))
+        onChunk(chunk)
+        if (whole === undefined) chunks.push(chunk)
+        else chunk.copy(whole, size - chunk.length)
+      }
+      const onEnd = () => {
+        cleanup()
+        if (whole !== undefined) resume(Effect.succeed(size === whole.length ? whole : whole.subarray(0, size)))
+        else resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+      }
+      const onError = (error: Error) => {
+        cleanup()
+        resume(Effect.fail(new BodyUnreadable({ message: error.message })))
+      }
+      const cleanup = () => {
+        source.off("data", onData)
+        source.off("end", onEnd)
+        source.off("error", onError)
+      }
+      source.on("data", onData)
+      source.once("end", onEnd)
+      source.once("error", onError)
+      return Effect.sync(cleanup)
+    })
+    return Effect.zipRight(Effect.addFinalizer(() => Effect.sync(() => budget.release(reserved))), read)
   })
-}

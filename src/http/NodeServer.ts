@@ -1,7 +1,9 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { Socket } from "node:net"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { Metrics } from "../ops/Metrics.js"
 
 /** The Node server under the `HttpServer`, for what the platform does not expose: start-up and draining. */
 export class NodeServer extends Context.Tag("NodeServer")<NodeServer, {
@@ -23,15 +25,41 @@ const starting = (_request: IncomingMessage, response: ServerResponse) =>
   response.writeHead(503, { "content-type": "application/json", "retry-after": "1" })
     .end("{\"error\":\"starting\",\"message\":\"the service is starting; send it again in a second\"}")
 
+const BUSY = "{\"error\":\"busy\",\"message\":\"too many connections; send it again later\"}"
+
+/** Written on a connection over `MAX_CONNECTIONS` before it is closed, without reading anything from it. */
+const busy = [
+  "HTTP/1.1 503 Service Unavailable",
+  "content-type: application/json",
+  `content-length: ${BUSY.length}`,
+  "retry-after: 10",
+  "connection: close",
+  "",
+  BUSY
+].join("\r\n")
+
 /**
- * A Node HTTP server on `HOST`:`PORT` with request and header timeouts against slow clients. Requests in flight are
- * counted here, with Node's own events, rather than around every request in the Effect app.
+ * A Node HTTP server on `HOST`:`PORT` with request and header timeouts against slow clients, enforced within a second
+ * of their setting (Node looks for expired connections every 30 s unless told otherwise), and at most `MAX_CONNECTIONS`
+ * open connections. Requests in flight are counted here, with Node's own events, rather than around every request in
+ * the Effect app.
  */
 export const layer = Layer.unwrapEffect(
-  Effect.map(ReceiverConfig, (config) => {
+  Effect.map(Effect.all([ReceiverConfig, Metrics]), ([config, metrics]) => {
     const server = createServer({
       requestTimeout: Duration.toMillis(config.requestTimeout),
-      headersTimeout: Duration.toMillis(config.headersTimeout)
+      headersTimeout: Duration.toMillis(config.headersTimeout),
+      connectionsCheckingInterval: 250
+    })
+    let connections = 0
+    server.on("connection", (socket: Socket) => {
+      connections++
+      socket.once("close", () => connections--)
+      if (connections > config.maxConnections) {
+        metrics.overCapacity.inc({ limit: "connections" })
+        socket.pause()
+        socket.end(busy, () => socket.destroy())
+      }
     })
     let inFlight = 0
     let draining = false

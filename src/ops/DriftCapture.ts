@@ -1,22 +1,32 @@
-import { Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, Layer, Option, type ParseResult, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 import { type CanonicalTopic, topicSchemas } from "../generated/index.js"
 import type { Notification } from "../pipeline/Notification.js"
+import { describeParseError } from "../pipeline/ParseProblem.js"
 import { Metrics } from "./Metrics.js"
 
 const PERSONAL = /^(email|name|first_name|last_name|pseudonym|phone)$/i
 
-/** The same value with every personal field (email, names, phone) replaced. */
-export const redact = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(redact)
+/** Real notifications nest a dozen levels; a capture stops at this depth rather than recurse without bound. */
+const MAX_DEPTH = 64
+
+/**
+ * A copy of the value to save, with every personal field (email, names, phone) replaced when `personal` is false;
+ * throws past `MAX_DEPTH` levels.
+ */
+export const captureCopy = (value: unknown, personal = false, depth = 0): unknown => {
+  if (depth > MAX_DEPTH) throw new Error(`nested deeper than ${MAX_DEPTH} levels`)
+  if (Array.isArray(value)) return value.map((element) => captureCopy(element, personal, depth + 1))
   if (typeof value !== "object" || value === null) return value
   return Object.fromEntries(
     Object.entries(value).map(([key, field]) => [
       key,
-      PERSONAL.test(key) && typeof field === "string" ? `redacted-${key.toLowerCase()}` : redact(field)
+      !personal && PERSONAL.test(key) && typeof field === "string"
+        ? `redacted-${key.toLowerCase()}`
+        : captureCopy(field, personal, depth + 1)
     ])
   )
 }
@@ -51,7 +61,7 @@ export class DriftCapture extends Context.Tag("DriftCapture")<DriftCapture, {
         Effect.tryPromise(async () => {
           const name = notification.id ?? createHash("sha256").update(notification.body).digest("hex").slice(0, 16)
           const folder = join(captureDir.value, topic)
-          const payload = captureRedact ? redact(notification.payload) : notification.payload
+          const payload = captureCopy(notification.payload, !captureRedact)
           const file = join(folder, `captured-${name.replace(/[^\w.-]/g, "_")}.json`)
           await mkdir(folder, { recursive: true })
           // Written aside, then renamed: a capture is never seen half-written.
@@ -71,7 +81,7 @@ export class DriftCapture extends Context.Tag("DriftCapture")<DriftCapture, {
           const exact = exactDecoders[topic](notification.payload)
           if (Either.isRight(exact)) return Effect.void
           metrics.schemaDrift.inc({ topic })
-          return Effect.forkDaemon(save(topic, notification, ParseResult.TreeFormatter.formatErrorSync(exact.left)))
+          return Effect.forkDaemon(save(topic, notification, describeParseError(exact.left)))
             .pipe(Effect.asVoid)
         }
       })

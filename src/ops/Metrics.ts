@@ -1,12 +1,35 @@
 import { Context, Effect, Layer, Option, Runtime } from "effect"
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
+import { intercomTopics } from "../pipeline/Topics.js"
 import { Outbox } from "../store/Outbox.js"
 
 const PREFIX = "intercom_webhook_"
 
+/** Distinct `intercom_topic` label values kept; later new topics are counted as `other`. */
+const MAX_TOPIC_LABELS = 100
+const TOPIC_LABEL = /^[a-z][a-z_]*(\.[a-z][a-z_]*){0,5}$/
+
+/**
+ * A label value for an Intercom topic from a bounded set: the topics this service maps, then the first
+ * `MAX_TOPIC_LABELS` other well-formed topic strings seen, then `other`. A label set that grows with its input would let
+ * anyone holding the secret grow `/metrics` and the memory without bound.
+ */
+const topicLabels = (known: Iterable<string>) => {
+  const labels = new Set(known)
+  const limit = labels.size + MAX_TOPIC_LABELS
+  return (topic: string): string => {
+    if (labels.has(topic)) return topic
+    if (labels.size >= limit || topic.length > 64 || !TOPIC_LABEL.test(topic)) return "other"
+    labels.add(topic)
+    return topic
+  }
+}
+
 /** Prometheus metrics of one running service, in their own registry. */
 export class Metrics extends Context.Tag("Metrics")<Metrics, {
   readonly registry: Registry
+  /** The `intercom_topic` label of a topic string: bounded, whatever arrives. */
+  readonly topicLabel: (intercomTopic: string) => string
   readonly requests: Counter<"status">
   readonly notifications: Counter<"topic" | "intercom_topic" | "outcome">
   readonly signatureFailures: Counter<"reason">
@@ -18,6 +41,8 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
   readonly deadLetters: Counter<"sink" | "reason">
   readonly dedupeHits: Counter
   readonly schemaDrift: Counter<"topic">
+  readonly overCapacity: Counter<"limit">
+  readonly unexpectedErrors: Counter
 }>() {
   static readonly layer = Layer.effect(
     Metrics,
@@ -56,6 +81,7 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
 
       return Metrics.of({
         registry,
+        topicLabel: topicLabels(Object.keys(intercomTopics)),
         requests: new Counter({
           name: `${PREFIX}requests_total`,
           help: "HTTP requests by status",
@@ -115,6 +141,18 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         dedupeHits: new Counter({
           name: `${PREFIX}dedupe_hits_total`,
           help: "Notifications answered 200 without delivery because their id was accepted before",
+          registers
+        }),
+        overCapacity: new Counter({
+          name: `${PREFIX}over_capacity_total`,
+          help: "Requests answered 503 unread because a limit was reached (body_budget: BODY_BUDGET_BYTES, " +
+            "connections: MAX_CONNECTIONS)",
+          labelNames: ["limit"],
+          registers
+        }),
+        unexpectedErrors: new Counter({
+          name: `${PREFIX}unexpected_errors_total`,
+          help: "Requests answered 500 by a defect of the service (each one is logged); should stay 0",
           registers
         }),
         schemaDrift: new Counter({

@@ -1,5 +1,7 @@
-import { Data, Effect, Either, ParseResult, Schema } from "effect"
+import { Data, Effect, Either, type ParseResult, Schema } from "effect"
+import { isUtf8 } from "node:buffer"
 import { type CanonicalTopic, type NotificationOf, topicSchemas } from "../generated/index.js"
+import { describeParseError, kindOf } from "./ParseProblem.js"
 import type { VerifiedBody } from "./Signature.js"
 import { canonicalTopic } from "./Topics.js"
 
@@ -30,19 +32,9 @@ export interface Notification {
 /** The body is not JSON, or not a notification envelope: the client's mistake (400). */
 export class MalformedNotification extends Data.TaggedError("MalformedNotification")<{ readonly message: string }> {}
 
-/** A JSON object, checked without visiting its fields (the topic's schema does that). */
-const JsonObject = Schema.declare(
-  (input: unknown): input is { readonly [key: string]: unknown } =>
-    typeof input === "object" && input !== null && !Array.isArray(input),
-  { identifier: "object" }
-)
-
-const Envelope = Schema.Struct({
-  type: Schema.String,
-  topic: Schema.String,
-  data: Schema.Struct({ item: JsonObject })
-})
-const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
+/** Longer topic strings and ids are refused: real ones are a few dozen characters, and both are echoed and logged. */
+export const MAX_TOPIC_LENGTH = 200
+export const MAX_ID_LENGTH = 200
 
 /**
  * Checks a payload against its topic's schema. The generated schemas hold no transformations (their Type is their
@@ -58,59 +50,59 @@ const checkers = Object.fromEntries(
   ])
 ) as Record<CanonicalTopic, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>
 
-const stringField = (payload: unknown, key: string): string | null => {
-  const value = (payload as Record<string, unknown>)[key]
-  return typeof value === "string" ? value : null
-}
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
-/** The longest schema mismatch reason kept: it goes into records, headers and logs. */
-const MAX_REASON = 300
+const malformed = (message: string) => Effect.fail(new MalformedNotification({ message }))
 
-/** The first issue of a parse error as `path: message`, on one line and bounded, with how many more there are. */
-const oneLine = (error: ParseResult.ParseError): string => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const first = issues[0]
-  const text = first === undefined
-    ? "does not match"
-    : `${first.path.length === 0 ? "body" : first.path.join(".")}: ${first.message}`.replace(/\s+/g, " ")
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""
-  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}...${more}` : text + more
+/**
+ * The envelope by hand: `type` and `topic` strings, `data.item` an object, `id` a string, a number or absent. Every
+ * message names the field and the kind of value found, never the value's contents (which may be nested without bound).
+ */
+const envelopeProblem = (payload: unknown): string | undefined => {
+  const wrong = (name: string, value: unknown, wanted: string) =>
+    value === undefined ? `${name} is missing` : `${name} must be ${wanted}, got ${kindOf(value)}`
+  if (!isObject(payload)) return wrong("the body", payload, "a JSON object")
+  if (typeof payload.type !== "string") return wrong("type", payload.type, "a string")
+  if (typeof payload.topic !== "string") return wrong("topic", payload.topic, "a string")
+  if (payload.topic.length > MAX_TOPIC_LENGTH) return `topic is longer than ${MAX_TOPIC_LENGTH} characters`
+  if (!isObject(payload.data)) return wrong("data", payload.data, "an object")
+  if (!isObject(payload.data.item)) return wrong("data.item", payload.data.item, "an object")
+  const id = payload.id
+  if (id !== undefined && id !== null && typeof id !== "string" && typeof id !== "number") {
+    return wrong("id", id, "a string, a number or null")
+  }
+  if (typeof id === "string" && id.length > MAX_ID_LENGTH) return `id is longer than ${MAX_ID_LENGTH} characters`
+  return undefined
 }
 
 /**
- * JSON -> envelope -> canonical topic -> the topic's generated schema. Only verified bytes are accepted. A known topic
- * whose notification does not match its schema is still a notification: `decoded` is absent and `schemaMismatch`
- * says why.
+ * UTF-8 JSON (RFC 8259) -> envelope -> canonical topic -> the topic's generated schema. Only verified bytes are
+ * accepted. A numeric `id` is kept as its string form, so its retries are recognised. A known topic whose notification
+ * does not match its schema is still a notification: `decoded` is absent and `schemaMismatch` says why.
  */
 export const decodeNotification = (
   body: VerifiedBody,
   receivedAt: Date
 ): Effect.Effect<Notification, MalformedNotification> => {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  if (!isUtf8(bytes)) return malformed("the body is not UTF-8 (JSON must be, RFC 8259)")
   let payload: unknown
   try {
-    payload = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
+    payload = JSON.parse(bytes.toString("utf8"))
   } catch (error) {
-    return Effect.fail(new MalformedNotification({ message: `body is not JSON: ${(error as Error).message}` }))
+    return malformed(`the body is not JSON: ${(error as Error).message.slice(0, 200)}`)
   }
-  const envelope = decodeEnvelope(payload)
-  if (Either.isLeft(envelope)) {
-    return Effect.fail(
-      new MalformedNotification({
-        message: `not an Intercom notification (needs type, topic and data.item): ${
-          ParseResult.ArrayFormatter.formatErrorSync(envelope.left)
-            .map((issue) => `${issue.path.length === 0 ? "body" : issue.path.join(".")} ${issue.message}`)
-            .join("; ")
-        }`
-      })
-    )
-  }
-  const topic = canonicalTopic(envelope.right.topic)
+  const problem = envelopeProblem(payload)
+  if (problem !== undefined) return malformed(`not an Intercom notification: ${problem}`)
+  const envelope = payload as { readonly topic: string; readonly id?: unknown; readonly app_id?: unknown }
+  const topic = canonicalTopic(envelope.topic)
   const base = {
     receivedAt,
     topic,
-    intercomTopic: envelope.right.topic,
-    id: stringField(payload, "id"),
-    appId: stringField(payload, "app_id"),
+    intercomTopic: envelope.topic,
+    id: typeof envelope.id === "string" ? envelope.id : typeof envelope.id === "number" ? String(envelope.id) : null,
+    appId: typeof envelope.app_id === "string" ? envelope.app_id : null,
     body,
     payload
   }
@@ -119,7 +111,7 @@ export const decodeNotification = (
   return Effect.succeed(
     Either.isRight(checked)
       ? { ...base, decoded: { topic, value: payload } as Decoded, schemaMismatch: undefined }
-      : { ...base, decoded: undefined, schemaMismatch: oneLine(checked.left) }
+      : { ...base, decoded: undefined, schemaMismatch: describeParseError(checked.left) }
   )
 }
 

@@ -1,12 +1,11 @@
-import type { Headers } from "@effect/platform"
-import { Context, Data, Effect, Layer } from "effect"
+import { Context, Data, Deferred, Effect, Exit, FiberId, Layer } from "effect"
 import { DriftCapture } from "../ops/DriftCapture.js"
 import type { SinkError } from "../sinks/Sink.js"
 import { Outbox, type OutboxFull, type StoreUnavailable } from "../store/Outbox.js"
 import { DeadLetters } from "./DeadLetters.js"
 import { Decoder, type MalformedNotification, type Notification } from "./Notification.js"
 import { Router } from "./Router.js"
-import { Signature, type SignatureError } from "./Signature.js"
+import type { Verified } from "./Signature.js"
 
 /** What became of a verified notification. */
 export type Outcome =
@@ -29,20 +28,18 @@ export class SinksUnavailable extends Data.TaggedError("SinksUnavailable")<{
 }> {}
 
 export type ReceiveError =
-  | SignatureError
   | MalformedNotification
   | SinksUnavailable
   | StoreUnavailable
   | OutboxFull
 
-/** Verify, decode, dedupe, route, deliver or queue: the whole pipeline behind the webhook endpoint. */
+/** Decode, dedupe, route, deliver or queue a verified body: the pipeline behind the webhook endpoint. */
 export class Receiver extends Context.Tag("Receiver")<Receiver, {
-  readonly receive: (headers: Headers.Headers, body: Uint8Array) => Effect.Effect<Received, ReceiveError>
+  readonly receive: (verified: Verified) => Effect.Effect<Received, ReceiveError>
 }>() {
   static readonly layer = Layer.effect(
     Receiver,
     Effect.gen(function*() {
-      const signature = yield* Signature
       const decoder = yield* Decoder
       const router = yield* Router
       const outbox = yield* Outbox
@@ -54,7 +51,7 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           Effect.as<Outcome>({ status: "dead_lettered", notification, reason: "no_route" })
         )
 
-      const deliver = (notification: Notification): Effect.Effect<Outcome, ReceiveError> =>
+      const deliverOnce = (notification: Notification): Effect.Effect<Outcome, ReceiveError> =>
         Effect.gen(function*() {
           if (notification.id !== null && (yield* outbox.seen(notification.id))) {
             return { status: "duplicate", notification } as const
@@ -76,16 +73,37 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           return { status: "accepted", notification, sinks: sinks.map((sink) => sink.name), queued } as const
         })
 
+      // Copies of one id arriving together (Intercom's retry racing a slow first attempt) wait for the first: once it
+      // is taken they are answered `duplicate`, so inline sinks see an id once; if it fails, the next copy goes ahead.
+      // Across instances on a shared store, `accept` decides which copy is the one.
+      const inFlight = new Map<string, Deferred.Deferred<boolean>>()
+      const deliver = (notification: Notification): Effect.Effect<Outcome, ReceiveError> => {
+        const id = notification.id
+        if (id === null) return deliverOnce(notification)
+        const first = inFlight.get(id)
+        if (first !== undefined) {
+          return Effect.flatMap(
+            Deferred.await(first),
+            (taken): Effect.Effect<Outcome, ReceiveError> =>
+              taken ? Effect.succeed({ status: "duplicate", notification }) : deliver(notification)
+          )
+        }
+        const done = Deferred.unsafeMake<boolean>(FiberId.none)
+        inFlight.set(id, done)
+        return deliverOnce(notification).pipe(
+          Effect.onExit((exit) => {
+            inFlight.delete(id)
+            return Deferred.succeed(done, Exit.isSuccess(exit))
+          })
+        )
+      }
+
       return Receiver.of({
-        receive: (headers, body) =>
-          Effect.flatMap(
-            signature.verify(headers, body),
-            ({ body, secretIndex }) =>
-              decoder.decode(body, new Date()).pipe(
-                Effect.tap(drift.inspect),
-                Effect.flatMap(deliver),
-                Effect.map((outcome): Received => ({ ...outcome, secretIndex }))
-              )
+        receive: ({ body, secretIndex }) =>
+          decoder.decode(body, new Date()).pipe(
+            Effect.tap(drift.inspect),
+            Effect.flatMap(deliver),
+            Effect.map((outcome): Received => ({ ...outcome, secretIndex }))
           )
       })
     })

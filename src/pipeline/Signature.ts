@@ -1,6 +1,6 @@
 import type { Headers } from "@effect/platform"
-import { Brand, Context, Data, Effect, Layer, Redacted } from "effect"
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { Brand, Context, Data, Effect, Either, Layer, Redacted } from "effect"
+import { createHmac, type Hmac, timingSafeEqual } from "node:crypto"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 
 /** Body bytes whose `X-Hub-Signature` matched a configured secret: the only input decoding accepts. */
@@ -15,6 +15,19 @@ export class SignatureError extends Data.TaggedError("SignatureError")<{
   readonly message: string
 }> {}
 
+/** A body that matched, and which configured secret it matched. */
+export interface Verified {
+  readonly body: VerifiedBody
+  readonly secretIndex: number
+}
+
+/** Hashes a body while it streams in, then says whether it matched the header. */
+export interface Verifier {
+  readonly update: (chunk: Uint8Array) => void
+  /** `body` is the concatenation of every chunk given to `update`. */
+  readonly finish: (body: Uint8Array) => Either.Either<Verified, SignatureError>
+}
+
 const HEADER = "x-hub-signature"
 const FORMAT = /^sha1=([0-9a-f]{40})$/i
 
@@ -22,35 +35,38 @@ const FORMAT = /^sha1=([0-9a-f]{40})$/i
 export const sign = (secret: string, body: Uint8Array): string =>
   `sha1=${createHmac("sha1", secret).update(body).digest("hex")}`
 
+const missing = new SignatureError({ reason: "missing", message: "missing X-Hub-Signature header" })
+const malformed = new SignatureError({ reason: "malformed", message: "X-Hub-Signature must be sha1=<40 hex digits>" })
+const mismatch = new SignatureError({ reason: "mismatch", message: "X-Hub-Signature does not match the body" })
+
 export class Signature extends Context.Tag("Signature")<Signature, {
-  /** Checks the body against every configured secret; yields the body as verified and the index of the secret. */
-  readonly verify: (
-    headers: Headers.Headers,
-    body: Uint8Array
-  ) => Effect.Effect<{ readonly body: VerifiedBody; readonly secretIndex: number }, SignatureError>
+  /**
+   * Checks the header's form before any byte of the body is read (a request without a well-formed signature is
+   * refused unread), and yields a verifier that hashes the body with every configured secret as it streams in.
+   */
+  readonly begin: (headers: Headers.Headers) => Either.Either<Verifier, SignatureError>
 }>() {
   static readonly make = (secrets: ReadonlyArray<Redacted.Redacted<string>>) =>
     Signature.of({
-      verify: (headers, body) => {
+      begin: (headers) => {
         const header = headers[HEADER]
-        if (header === undefined) {
-          return Effect.fail(new SignatureError({ reason: "missing", message: "missing X-Hub-Signature header" }))
-        }
+        if (header === undefined) return Either.left(missing)
         const match = FORMAT.exec(header.trim())
-        if (match === null) {
-          return Effect.fail(
-            new SignatureError({ reason: "malformed", message: "X-Hub-Signature must be sha1=<40 hex digits>" })
-          )
-        }
+        if (match === null) return Either.left(malformed)
         const given = Buffer.from(match[1]!, "hex")
-        let secretIndex = -1
-        secrets.forEach((secret, index) => {
-          const expected = createHmac("sha1", Redacted.value(secret)).update(body).digest()
-          if (timingSafeEqual(expected, given) && secretIndex === -1) secretIndex = index
+        const hmacs: ReadonlyArray<Hmac> = secrets.map((secret) => createHmac("sha1", Redacted.value(secret)))
+        return Either.right({
+          update: (chunk) => {
+            for (const hmac of hmacs) hmac.update(chunk)
+          },
+          finish: (body) => {
+            let secretIndex = -1
+            hmacs.forEach((hmac, index) => {
+              if (timingSafeEqual(hmac.digest(), given) && secretIndex === -1) secretIndex = index
+            })
+            return secretIndex === -1 ? Either.left(mismatch) : Either.right({ body: VerifiedBody(body), secretIndex })
+          }
         })
-        return secretIndex === -1
-          ? Effect.fail(new SignatureError({ reason: "mismatch", message: "X-Hub-Signature does not match the body" }))
-          : Effect.succeed({ body: VerifiedBody(body), secretIndex })
       }
     })
 

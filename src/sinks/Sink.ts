@@ -1,5 +1,4 @@
 import { Context, Data, type Duration, type Effect, Option } from "effect"
-import { isUtf8 } from "node:buffer"
 import type { Notification } from "../pipeline/Notification.js"
 
 /** A sink could not take a notification. */
@@ -55,11 +54,11 @@ export interface RecordSource {
 }
 
 /**
- * The body as one line of JSON. Raw CR/LF can only be insignificant whitespace in JSON (strings escape them),
- * so they become spaces; the bytes are otherwise kept, so numbers and key order stay exactly as Intercom sent them.
+ * The body (UTF-8 JSON, checked when it was decoded) as one line of JSON. Raw CR/LF can only be insignificant
+ * whitespace in JSON (strings escape them), so they become spaces; the bytes are otherwise kept, so numbers and key
+ * order stay exactly as Intercom sent them.
  */
 const bodyAsJsonLine = (body: Uint8Array): Uint8Array => {
-  if (!isUtf8(body)) return Buffer.from(JSON.stringify(JSON.parse(Buffer.from(body).toString("utf8"))))
   if (!body.includes(NEWLINE) && !body.includes(RETURN)) return body
   return body.map((byte) => byte === NEWLINE || byte === RETURN ? SPACE : byte)
 }

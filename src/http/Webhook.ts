@@ -1,0 +1,187 @@
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Either, LogLevel } from "effect"
+import type { Metrics } from "../ops/Metrics.js"
+import { type Received, Receiver } from "../pipeline/Receiver.js"
+import { Signature } from "../pipeline/Signature.js"
+import { readBody } from "./Body.js"
+import type { BodyBudget } from "./BodyBudget.js"
+
+export const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(body, { status, headers })
+
+export const problem = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
+  reply(status, { error, message }, headers)
+
+/** Said when the body was left unread: the connection cannot carry another request. */
+const CLOSE = { connection: "close" }
+
+const isJson = (contentType: string): boolean => {
+  const mediaType = contentType.split(";")[0]!.trim().toLowerCase()
+  return mediaType === "application/json" || mediaType.endsWith("+json")
+}
+
+const answer = (received: Received) =>
+  reply(200, {
+    status: received.status,
+    topic: received.notification.topic,
+    intercom_topic: received.notification.intercomTopic,
+    id: received.notification.id,
+    ...(received.notification.schemaMismatch === undefined
+      ? {}
+      : { schema: "mismatch", schema_error: received.notification.schemaMismatch }),
+    ...(received.status === "accepted" ? { sinks: received.sinks, queued: received.queued } : {}),
+    ...(received.status === "dead_lettered" ? { reason: received.reason } : {})
+  })
+
+interface Handled {
+  readonly response: HttpServerResponse.HttpServerResponse
+  /** What the request log line and the metrics need to know. */
+  readonly received?: Received
+  readonly error?: string
+}
+
+const refused = (status: number, error: string, message: string, headers: Record<string, string> = {}): Handled => ({
+  response: problem(status, error, message, headers),
+  error
+})
+
+const unavailable = (error: string, message: string): Handled =>
+  refused(503, error, `not accepted: ${message}; send it again later`, { "retry-after": "60" })
+
+export interface WebhookSettings {
+  readonly maxBodyBytes: number
+  readonly budget: BodyBudget
+}
+
+/** POST on the webhook path: every answer the endpoint gives is decided here. */
+const handle = (
+  receiver: Receiver["Type"],
+  signature: Signature["Type"],
+  metrics: Metrics["Type"],
+  settings: WebhookSettings,
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<Handled> => {
+  if (!isJson(request.headers["content-type"] ?? "")) {
+    return Effect.succeed(refused(415, "unsupported_media_type", "Content-Type must be application/json", CLOSE))
+  }
+  const verifier = signature.begin(request.headers)
+  if (Either.isLeft(verifier)) {
+    metrics.signatureFailures.inc({ reason: verifier.left.reason })
+    return Effect.succeed({
+      ...refused(401, "invalid_signature", verifier.left.message, CLOSE),
+      error: `signature_${verifier.left.reason}`
+    })
+  }
+  return readBody(request, settings.maxBodyBytes, settings.budget, verifier.right.update).pipe(
+    Effect.flatMap((body) => verifier.right.finish(body)),
+    Effect.flatMap(receiver.receive),
+    Effect.map((received): Handled => ({ response: answer(received), received })),
+    Effect.catchTags({
+      BodyTooLarge: (error) =>
+        Effect.succeed(
+          refused(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, CLOSE)
+        ),
+      OverBudget: () =>
+        Effect.sync(() => {
+          metrics.overCapacity.inc({ limit: "body_budget" })
+          return refused(503, "busy", "too many bytes in flight; send it again later", {
+            ...CLOSE,
+            "retry-after": "10"
+          })
+        }),
+      BodyUnreadable: (error) =>
+        Effect.succeed(refused(400, "bad_request", `body could not be read: ${error.message}`)),
+      SignatureError: (error) =>
+        Effect.sync(() => {
+          metrics.signatureFailures.inc({ reason: error.reason })
+          return { ...refused(401, "invalid_signature", error.message), error: `signature_${error.reason}` }
+        }),
+      MalformedNotification: (error) => Effect.succeed(refused(400, "malformed_notification", error.message)),
+      SinksUnavailable: (error) =>
+        Effect.as(
+          Effect.logError("sink unavailable").pipe(
+            Effect.annotateLogs("failures", error.failures.map((failure) => `${failure.sink}: ${failure.message}`))
+          ),
+          unavailable("sink_unavailable", `${error.failures.map((failure) => failure.sink).join(", ")} unavailable`)
+        ),
+      StoreUnavailable: (error) =>
+        Effect.as(
+          Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
+          unavailable("storage_unavailable", "storage unavailable")
+        ),
+      OutboxFull: (error) =>
+        Effect.as(
+          Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
+          unavailable("outbox_full", "too many deliveries waiting")
+        )
+    }),
+    Effect.scoped
+  )
+}
+
+/** The longest part of an unexpected error's description that is logged. */
+const MAX_DEFECT_LOG = 2000
+
+/** No input a client can send gets here; if something does, it is answered, logged and counted, never silent. */
+const unexpected = (metrics: Metrics["Type"]) => (defect: unknown) =>
+  Effect.sync(() => metrics.unexpectedErrors.inc()).pipe(
+    Effect.zipRight(
+      Effect.logError("unexpected error").pipe(
+        Effect.annotateLogs("defect", Cause.pretty(Cause.die(defect)).slice(0, MAX_DEFECT_LOG))
+      )
+    ),
+    Effect.as<Handled>(refused(500, "internal_error", "the service failed unexpectedly; it has been logged"))
+  )
+
+/** Counts what happened, with label values from bounded sets. */
+const count = (metrics: Metrics["Type"], received: Received) => {
+  const notification = received.notification
+  metrics.signatureVerified.inc({ secret_index: String(received.secretIndex) })
+  metrics.notifications.inc({
+    topic: notification.topic ?? "none",
+    intercom_topic: metrics.topicLabel(notification.intercomTopic),
+    outcome: received.status === "dead_lettered" ? received.reason : received.status
+  })
+  if (received.status === "duplicate") metrics.dedupeHits.inc()
+  if (notification.schemaMismatch !== undefined) metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
+}
+
+/** The request's one log line, built only when info lines are logged. */
+const logLine = ({ error, received, response }: Handled, started: number) =>
+  Effect.whenLogLevel(
+    Effect.suspend(() =>
+      Effect.log("webhook").pipe(
+        Effect.annotateLogs({
+          status: response.status,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          ...(received === undefined ? {} : {
+            topic: received.notification.topic ?? "none",
+            intercom_topic: received.notification.intercomTopic,
+            id: received.notification.id ?? "-",
+            outcome: received.status,
+            ...(received.notification.schemaMismatch === undefined ? {} : { schema: "mismatch" }),
+            secret_index: received.secretIndex
+          }),
+          ...(error === undefined ? {} : { error })
+        })
+      )
+    ),
+    LogLevel.Info
+  )
+
+/** The webhook endpoint: answers, counts, and writes one log line per request. */
+export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
+  Effect.gen(function*() {
+    const receiver = yield* Receiver
+    const signature = yield* Signature
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const started = performance.now()
+      return handle(receiver, signature, metrics, settings, request).pipe(
+        Effect.catchAllDefect(unexpected(metrics)),
+        Effect.flatMap((handled) => {
+          if (handled.received !== undefined) count(metrics, handled.received)
+          return Effect.as(logLine(handled, started), handled.response)
+        })
+      )
+    })
+  })
