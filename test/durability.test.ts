@@ -90,7 +90,14 @@ describe("durability (real processes)", () => {
       Effect.gen(function*() {
         const dataDir = mkdtempSync(join(tmpdir(), "down-"))
         const port = yield* freePort
-        const env = { DATA_DIR: dataDir, SINKS: "http", HTTP_FORWARD_URL: `http://127.0.0.1:${port}/hooks`, ...fast }
+        // However long the loading takes on a busy machine, no delivery may run out of attempts before the target is up.
+        const env = {
+          DATA_DIR: dataDir,
+          SINKS: "http",
+          HTTP_FORWARD_URL: `http://127.0.0.1:${port}/hooks`,
+          MAX_ATTEMPTS: "10000",
+          ...fast
+        }
         const first = yield* spawnService(env)
         const before = yield* load(first.url, ids("down-a", 150))
         first.process.kill("SIGTERM")
