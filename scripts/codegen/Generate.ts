@@ -1,9 +1,10 @@
 import { createFromBuffer, type Formatter } from "@dprint/formatter"
 import { getPath } from "@dprint/typescript"
 import { readFileSync } from "node:fs"
-import { indexModule, makeEmitter, objectsModule, topicModule } from "./Emit.js"
+import { indexModule, objectsModule, topicModule } from "./Emit.js"
 import { type Fixture, infer } from "./Infer.js"
 import { topicName } from "./Naming.js"
+import { makeNodes } from "./Nodes.js"
 
 export interface GeneratedFile {
   /** Path relative to the output folder. */
@@ -27,12 +28,12 @@ const byTopicThenFile = (a: Fixture, b: Fixture): number =>
 /** The generated modules for a set of fixtures; the same fixtures always give the same bytes. */
 export const generate = (fixtures: ReadonlyArray<Fixture>): ReadonlyArray<GeneratedFile> => {
   const model = infer([...fixtures].sort(byTopicThenFile))
-  const emitter = makeEmitter(model)
+  const nodes = makeNodes(model)
   const files: Array<GeneratedFile> = [
-    { path: "Objects.ts", content: objectsModule(model, emitter) },
+    { path: "Objects.ts", content: objectsModule(model, nodes) },
     ...[...model.items.keys()].map((topic) => ({
       path: `${topicName(topic)}.ts`,
-      content: topicModule(model, emitter, topic)
+      content: topicModule(model, nodes, topic)
     })),
     { path: "index.ts", content: indexModule(model) }
   ]
