@@ -27,7 +27,8 @@ const codegen = async (fixtures: string, out: string, ...flags: ReadonlyArray<st
 const snapshot = (dir: string): Record<string, string> =>
   Object.fromEntries(readdirSync(dir).sort().map((file) => [file, readFileSync(join(dir, file), "utf8")]))
 
-describe("npm run codegen", () => {
+// Each case runs the generator as a user does, several times over: give a busy machine room.
+describe("npm run codegen", { timeout: 180_000 }, () => {
   let work: string
   let fixtures: string
   beforeAll(() => {

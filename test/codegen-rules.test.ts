@@ -221,6 +221,27 @@ describe("inference rules (golden)", () => {
     )
   })
 
+  it("each schema also becomes a compiled validator with the same rules, in plain code", () => {
+    const validators = itemSchemaOf(
+      thing({ name: "a", seen_at: null, tags: [{ type: "tag", id: "9" }], meta: { "1": 2 } })
+    )["Validators.ts"]!
+    assert.strictEqual(
+      validators.slice(validators.indexOf("const isThing"), validators.indexOf("\n\nconst isTNotification")),
+      `const isThing = (value: unknown): boolean =>
+  isRecord(value) &&
+  Object.hasOwn(value, "type") && value["type"] === "thing" &&
+  Object.hasOwn(value, "id") && typeof value["id"] === "string" &&
+  (value["meta"] === undefined ||
+    (value["meta"] === null || isRecordOf(value["meta"], (e0) => (e0 === null || isFinite(e0))))) &&
+  (value["name"] === undefined || (value["name"] === null || typeof value["name"] === "string")) &&
+  (value["seen_at"] === undefined || (value["seen_at"] === null || isTimestamp(value["seen_at"]))) &&
+  (value["tags"] === undefined ||
+    (value["tags"] === null || isArrayOf(value["tags"], (e0) => (isTag(e0) || otherKind0(e0)))))`
+    )
+    assert.include(validators, `const otherKind0 = otherKind(["tag"])`)
+    assert.include(validators, `export const validators = {\n  "t": isTNotification\n} as const`)
+  })
+
   it("every module starts with the generated-code header", () => {
     for (const content of Object.values(itemSchemaOf(thing({})))) {
       assert.isTrue(

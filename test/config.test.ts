@@ -108,26 +108,30 @@ describe("configuration", () => {
       assert.include(result.stderr, "Configuration error: INTERCOM_CLIENT_SECRET is required")
     }))
 
-  it.live("npm start builds the bundle and runs it: it answers /healthz and exits 0 on SIGTERM", () =>
-    Effect.promise(async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), "process-"))
-      const child = spawn("npm", ["start", "--silent"], {
-        cwd: root,
-        env: { ...process.env, INTERCOM_CLIENT_SECRET: "s", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir }
-      })
-      let stderr = ""
-      const listening = await new Promise<string>((resolve, reject) => {
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk.toString()
-          const match = /Listening on (http:\/\/[\d.]+:\d+)/.exec(stderr)
-          if (match) resolve(match[1]!)
+  it.live(
+    "npm start builds the bundle and runs it: it answers /healthz and exits 0 on SIGTERM",
+    () =>
+      Effect.promise(async () => {
+        const dataDir = mkdtempSync(join(tmpdir(), "process-"))
+        const child = spawn("npm", ["start", "--silent"], {
+          cwd: root,
+          env: { ...process.env, INTERCOM_CLIENT_SECRET: "s", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir }
         })
-        child.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)))
-      })
-      const health = await fetch(`${listening}/healthz`)
-      assert.strictEqual(health.status, 200)
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
-      child.kill("SIGTERM")
-      assert.strictEqual(await exited, 0)
-    }))
+        let stderr = ""
+        const listening = await new Promise<string>((resolve, reject) => {
+          child.stderr.on("data", (chunk: Buffer) => {
+            stderr += chunk.toString()
+            const match = /Listening on (http:\/\/[\d.]+:\d+)/.exec(stderr)
+            if (match) resolve(match[1]!)
+          })
+          child.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)))
+        })
+        const health = await fetch(`${listening}/healthz`)
+        assert.strictEqual(health.status, 200)
+        const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+        child.kill("SIGTERM")
+        assert.strictEqual(await exited, 0)
+      }),
+    180_000
+  )
 })

@@ -118,7 +118,9 @@ export const indexModule = (model: Model): string => {
   const topics = [...model.items.keys()]
   const imports = topics.map((topic) => `import { ${notificationName(topic)} } from "./${topicName(topic)}.js"`)
   const entries = topics.map((topic) => `  ${JSON.stringify(topic)}: ${notificationName(topic)}`)
-  const reexports = ["Objects", ...topics.map(topicName)].map((module) => `export * from "./${module}.js"`)
+  const reexports = ["Objects", ...topics.map(topicName), "Validators"].map((module) =>
+    `export * from "./${module}.js"`
+  )
   return [
     HEADER,
     imports.join("\n"),

@@ -1,7 +1,8 @@
 import { createFromBuffer, type Formatter } from "@dprint/formatter"
 import { getPath } from "@dprint/typescript"
 import { readFileSync } from "node:fs"
-import { indexModule, objectsModule, topicModule } from "./Emit.js"
+import { declarationOrder, HEADER, indexModule, objectsModule, topicModule } from "./Emit.js"
+import { validatorsModule } from "./EmitValidators.js"
 import { type Fixture, infer } from "./Infer.js"
 import { topicName } from "./Naming.js"
 import { makeNodes } from "./Nodes.js"
@@ -35,6 +36,10 @@ export const generate = (fixtures: ReadonlyArray<Fixture>): ReadonlyArray<Genera
       path: `${topicName(topic)}.ts`,
       content: topicModule(model, nodes, topic)
     })),
+    {
+      path: "Validators.ts",
+      content: validatorsModule(HEADER, model, nodes, declarationOrder(model, nodes).map((shape) => shape.name))
+    },
     { path: "index.ts", content: indexModule(model) }
   ]
   return files.map(({ content, path }) => ({ path, content: format(path, content) }))

@@ -16,6 +16,7 @@ export * from "./ConversationsClosed.js"
 export * from "./ConversationsCreated.js"
 export * from "./Objects.js"
 export * from "./Ping.js"
+export * from "./Validators.js"
 
 /** Canonical topic -> the schema of its whole notification. */
 export const topicSchemas = {
