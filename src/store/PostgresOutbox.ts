@@ -21,6 +21,11 @@ interface Pending {
   readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
 }
 
+interface Reading {
+  readonly id: string
+  readonly done: (result: Effect.Effect<boolean, StoreUnavailable>) => void
+}
+
 interface OutboxRow {
   readonly seq: number
   readonly sink: string
@@ -70,6 +75,8 @@ const ACCEPT = `WITH claimed AS (
   RETURNING 1
 )
 SELECT notification_id FROM claimed`
+
+const SEEN = "SELECT notification_id FROM seen WHERE notification_id = ANY($1::text[]) AND seen_at >= $2"
 
 /** From the head of the sink's queue up to the first delivery still waiting for its retry, excluded. */
 const DUE = `SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM (
@@ -126,7 +133,8 @@ const first = (rows: ReadonlyArray<DeadLetterRow>) =>
 /**
  * The store in PostgreSQL, shared by every instance pointed at the same database. Every write the 2xx depends on is
  * one statement, committed before it returns (with the server's `synchronous_commit`, on by default). Concurrent
- * accepts share a statement (group commit). The dedupe id is claimed with `INSERT ... ON CONFLICT`, which makes a
+ * accepts share a statement (group commit), and so do concurrent dedupe reads: the request path costs the database two
+ * statements per batch rather than two per request. The dedupe id is claimed with `INSERT ... ON CONFLICT`, which makes a
  * concurrent claim of the same id on another instance wait for this one's commit and then see it: an id is accepted
  * once across the cluster.
  */
@@ -258,6 +266,22 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         schedule()
       })
 
+    // Dedupe reads arriving in the same turn of the event loop share one statement.
+    const reading: Array<Reading> = []
+    const read = () => {
+      const batch = reading.splice(0)
+      db.unsafeQuery(SEEN, [batch.map((pending) => pending.id), Date.now() - windowMs], (error, found) => {
+        const ids = new Set(found.map((row) => row.notification_id as string))
+        for (const pending of batch) {
+          pending.done(error === undefined ? Effect.succeed(ids.has(pending.id)) : Effect.fail(error))
+        }
+      })
+    }
+    const seen = (id: string) =>
+      Effect.async<boolean, StoreUnavailable>((resume) => {
+        if (reading.push({ id, done: resume }) === 1) setImmediate(read)
+      })
+
     const replay = (filter: Parameters<Outbox["Type"]["replay"]>[0]) => {
       const conditions = ["replayed_at IS NULL"]
       const params: Array<unknown> = [Date.now(), Option.getOrNull(filter.sink)]
@@ -296,11 +320,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
     }
 
     return Outbox.of({
-      seen: (id) =>
-        Effect.map(
-          db.query("SELECT 1 FROM seen WHERE notification_id = $1 AND seen_at >= $2", [id, Date.now() - windowMs]),
-          (found) => found.length > 0
-        ),
+      seen,
       accept: (notification, sinks) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))

@@ -19,7 +19,7 @@ export interface Database {
   readonly pool: pg.Pool
   /** The URL as it may be logged: without its password. */
   readonly shown: string
-  /** One statement on any connection of the pool, committed on its own. */
+  /** One statement (with a fixed text) on any connection of the pool, committed on its own. */
   readonly query: <Row>(
     text: string,
     values?: ReadonlyArray<unknown>
@@ -75,8 +75,17 @@ export const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
     pool.on("error", () => undefined)
     yield* Effect.addFinalizer(() => Effect.promise(() => pool.end().catch(() => undefined)))
 
+    // Every statement of `query` is prepared once per connection under a name of its own, so that the server parses
+    // and plans it once rather than on every call.
+    const names = new Map<string, string>()
+    const prepared = (text: string, values: ReadonlyArray<unknown>): pg.QueryConfig => {
+      let name = names.get(text)
+      if (name === undefined) names.set(text, name = `receiver_${names.size + 1}`)
+      return { name, text, values: values as Array<unknown> }
+    }
+
     const unsafeQuery: Database["unsafeQuery"] = (text, values, done) =>
-      void pool.query(text, values as Array<unknown>, (error, result) => {
+      void pool.query(prepared(text, values), (error, result) => {
         if (error) done(unavailable(error), [])
         else done(undefined, result.rows)
       })
@@ -87,7 +96,7 @@ export const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       unsafeQuery,
       query: <Row>(text: string, values: ReadonlyArray<unknown> = []) =>
         Effect.async<ReadonlyArray<Row>, StoreUnavailable>((resume) => {
-          pool.query(text, values as Array<unknown>, (error, result) => {
+          pool.query(prepared(text, values), (error, result) => {
             if (error) resume(Effect.fail(unavailable(error)))
             else resume(Effect.succeed(result.rows as ReadonlyArray<Row>))
           })
