@@ -126,13 +126,10 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
         const cutOff = yield* openStore(databaseUrl(name, "127.0.0.1", proxy.port), yield* Effect.scope)
         const other = yield* openStore(databaseUrl(name), yield* Effect.scope)
         const events: Array<{ readonly who: string; readonly what: "start" | "stop"; readonly at: number }> = []
+        const record = (who: string, what: "start" | "stop") =>
+          Effect.sync(() => events.push({ who, what, at: performance.now() }))
         const work = (who: string) =>
-          Effect.never.pipe(
-            Effect.onInterrupt(() => Effect.sync(() => events.push({ who, what: "stop", at: performance.now() }))),
-            Effect.zipLeft(Effect.void),
-            (running) =>
-              Effect.zipRight(Effect.sync(() => events.push({ who, what: "start", at: performance.now() })), running)
-          )
+          Effect.zipRight(record(who, "start"), Effect.onInterrupt(Effect.never, () => record(who, "stop")))
         yield* Effect.forkScoped(cutOff.exclusive("http", work("cut-off")))
         yield* eventually("the first instance to hold the sink", Effect.sync(() => events.length), (n) => n === 1)
         yield* Effect.forkScoped(other.exclusive("http", work("other")))
