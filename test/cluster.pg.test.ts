@@ -112,7 +112,7 @@ describe.runIf(up)("several instances on one PostgreSQL (real processes)", () =>
         assert.strictEqual(target.requests.length, all.length, "each delivered once")
         for (const service of [a, b]) assert.notInclude(service.stderr(), PASSWORD)
       }),
-    60_000
+    90_000
   )
 
   it.scopedLive(

@@ -159,7 +159,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       Effect.repeat(Schedule.spaced(Duration.seconds(2))),
       Effect.forkScoped
     )
-    yield* db.query("DELETE FROM seen WHERE seen_at < $1", [Date.now() - windowMs]).pipe(
+    yield* Effect.suspend(() => db.query("DELETE FROM seen WHERE seen_at < $1", [Date.now() - windowMs])).pipe(
       Effect.ignore,
       Effect.delay(Duration.seconds(5)),
       Effect.repeat(Schedule.spaced(Duration.minutes(1))),
@@ -192,11 +192,16 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       // An id twice in one batch is new once: the later copy is a duplicate before the database sees it.
       const ids = new Set<string>()
       const twice = new Set<Pending>()
-      const outbox = { sink: [] as Array<string>, id: [] as Array<string | null>, topic: [] as Array<string | null> }
-      const intercomTopic: Array<string> = []
-      const appId: Array<string | null> = []
-      const receivedAt: Array<number> = []
-      const body: Array<Buffer> = []
+      // The outbox rows, one array per column.
+      const columns = {
+        sink: [] as Array<string>,
+        id: [] as Array<string | null>,
+        topic: [] as Array<string | null>,
+        intercomTopic: [] as Array<string>,
+        appId: [] as Array<string | null>,
+        receivedAt: [] as Array<number>,
+        body: [] as Array<Buffer>
+      }
       for (const pending of batch) {
         const { notification } = pending
         if (notification.id !== null) {
@@ -208,19 +213,30 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         }
         const buffer = bytes(notification.body)
         for (const sink of pending.sinks) {
-          outbox.sink.push(sink)
-          outbox.id.push(notification.id)
-          outbox.topic.push(notification.topic)
-          intercomTopic.push(notification.intercomTopic)
-          appId.push(notification.appId)
-          receivedAt.push(notification.receivedAt.getTime())
-          body.push(buffer)
+          columns.sink.push(sink)
+          columns.id.push(notification.id)
+          columns.topic.push(notification.topic)
+          columns.intercomTopic.push(notification.intercomTopic)
+          columns.appId.push(notification.appId)
+          columns.receivedAt.push(notification.receivedAt.getTime())
+          columns.body.push(buffer)
         }
       }
       inFlight++
       db.unsafeQuery(
         ACCEPT,
-        [now, [...ids], now - windowMs, outbox.sink, outbox.id, outbox.topic, intercomTopic, appId, receivedAt, body],
+        [
+          now,
+          [...ids],
+          now - windowMs,
+          columns.sink,
+          columns.id,
+          columns.topic,
+          columns.intercomTopic,
+          columns.appId,
+          columns.receivedAt,
+          columns.body
+        ],
         (error, claimed) => {
           inFlight--
           if (error !== undefined) {
@@ -384,10 +400,12 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         ),
         ([row]) => ({ count: row!.n, oldest: Option.map(Option.fromNullable(row!.oldest), (at) => new Date(at)) })
       ),
-      probe: Effect.asVoid(
-        db.query("INSERT INTO probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [
-          Date.now()
-        ])
+      probe: Effect.suspend(() =>
+        Effect.asVoid(
+          db.query("INSERT INTO probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [
+            Date.now()
+          ])
+        )
       ),
       waitQueued: (sink) => Queue.take(signal(sink)).pipe(Effect.timeout(POLL), Effect.ignore),
       exclusive: lease.exclusive
