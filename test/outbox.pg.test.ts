@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Logger, LogLevel, Option, Redacted, type Scope } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, type Scope } from "effect"
 import type { StoreSettings } from "../src/config/ReceiverConfig.js"
 import { Outbox } from "../src/store/Outbox.js"
 import * as Lease from "../src/store/Postgres/Lease.js"
@@ -74,6 +74,40 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
       assert.deepStrictEqual(yield* outbox.due("http", 2000, 10), [], "nothing overtakes the waiting head")
       assert.deepStrictEqual((yield* outbox.due("http", 5000, 10)).map((entry) => entry.seq), [1, 2, 3])
       assert.deepStrictEqual((yield* outbox.due("http", 5000, 2)).map((entry) => entry.seq), [1, 2])
+    }))
+
+  it.scopedLive("two instances accepting the same ids at once in opposite orders: each once, no deadlock", () =>
+    Effect.gen(function*() {
+      const url = databaseUrl(yield* freshDatabase)
+      const scope = yield* Effect.scope
+      const [one, other] = yield* Effect.all([openStore(url, scope), openStore(url, scope)])
+      const ids = Array.from({ length: 300 }, (_, index) => `overlap-${index}`)
+      const accept = (outbox: Outbox["Type"], id: string) =>
+        outbox.accept({
+          receivedAt: new Date(),
+          topic: null,
+          intercomTopic: "ping",
+          id,
+          appId: null,
+          body: notification(id),
+          payload: {},
+          decoded: undefined,
+          schemaMismatch: undefined
+        }, ["http"])
+      // A lock on the table holds both stores' statements back, then lets them run at the same moment.
+      const pg = yield* Effect.promise(() => import("pg"))
+      const locker = new pg.default.Client({ connectionString: url })
+      yield* Effect.promise(() => locker.connect().then(() => locker.query("BEGIN; LOCK TABLE seen IN SHARE MODE")))
+      const both = yield* Effect.fork(Effect.all([
+        Effect.all(ids.map((id) => accept(one, id)), { concurrency: "unbounded" }),
+        Effect.all([...ids].reverse().map((id) => accept(other, id)), { concurrency: "unbounded" })
+      ], { concurrency: 2 }))
+      yield* Effect.sleep(Duration.millis(500))
+      yield* Effect.promise(() => locker.query("ROLLBACK").then(() => locker.end()))
+      const [forward, backward] = yield* Fiber.join(both)
+      const outcomes = ids.map((_, index) => [forward[index], backward[ids.length - 1 - index]].sort())
+      for (const outcome of outcomes) assert.deepStrictEqual(outcome, ["accepted", "duplicate"])
+      assert.strictEqual((yield* one.depth).count, ids.length)
     }))
 
   it.scopedLive("a statement held up past STORE_STATEMENT_TIMEOUT answers 503, never 2xx", () =>

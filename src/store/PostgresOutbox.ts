@@ -59,10 +59,11 @@ const POLL = Duration.seconds(1)
 /**
  * A batch of accepts in one statement, so one round trip and one commit: claims the new ids (an id accepted within the
  * window is left alone and not returned) and queues a delivery per sink for notifications without an id or with a
- * claimed one, in the batch's order.
+ * claimed one, in the batch's order. Ids are claimed in sorted order: two instances claiming overlapping batches at
+ * once then wait for each other in one direction only, never in a deadlock.
  */
 const ACCEPT = `WITH claimed AS (
-  INSERT INTO seen (notification_id, seen_at) SELECT id, $1 FROM unnest($2::text[]) AS id
+  INSERT INTO seen (notification_id, seen_at) SELECT id, $1 FROM unnest($2::text[]) AS id ORDER BY id
   ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < $3
   RETURNING notification_id
 ), queued AS (
