@@ -1,135 +1,23 @@
 import { Duration, Effect, Layer, Option, Queue, Redacted, Schedule } from "effect"
 import { displayUrl, type StoreSettings } from "../config/ReceiverConfig.js"
-import type { Notification } from "../pipeline/Notification.js"
-import {
-  type DeadLetter,
-  type DeadLetterReason,
-  Outbox,
-  type OutboxEntry,
-  OutboxFull,
-  StoreUnavailable
-} from "./Outbox.js"
+import { Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import * as Database from "./Postgres/Database.js"
+import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
 import { migrate } from "./Postgres/Migrations.js"
+import {
+  ADD_DEAD_LETTER,
+  BURY,
+  bytes,
+  type DeadLetterRow,
+  DUE,
+  first,
+  type OutboxRow,
+  toEntry
+} from "./Postgres/Statements.js"
 
-type Accepted = "accepted" | "duplicate"
-
-interface Pending {
-  readonly notification: Notification
-  readonly sinks: ReadonlyArray<string>
-  readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
-}
-
-interface Reading {
-  readonly id: string
-  readonly done: (result: Effect.Effect<boolean, StoreUnavailable>) => void
-}
-
-interface OutboxRow {
-  readonly seq: number
-  readonly sink: string
-  readonly notification_id: string | null
-  readonly intercom_topic: string
-  readonly received_at: number
-  readonly body: Uint8Array
-  readonly attempts: number
-}
-
-interface DeadLetterRow {
-  readonly id: number
-  readonly sink: string | null
-  readonly reason: DeadLetterReason
-  readonly error: string
-  readonly attempts: number
-  readonly notification_id: string | null
-  readonly topic: string | null
-  readonly intercom_topic: string
-  readonly app_id: string | null
-  readonly received_at: number
-  readonly body: Uint8Array
-}
-
-const MAX_BATCH = 512
-/** Accept statements in flight at once: more batches overlap round trips, fewer make bigger batches. */
-const MAX_IN_FLIGHT = 2
 /** Other instances queue deliveries without waking this one's workers: they look this often. */
 const POLL = Duration.seconds(1)
-
-/**
- * A batch of accepts in one statement, so one round trip and one commit: claims the new ids (an id accepted within the
- * window is left alone and not returned) and queues a delivery per sink for notifications without an id or with a
- * claimed one, in the batch's order. Ids are claimed in sorted order: two instances claiming overlapping batches at
- * once then wait for each other in one direction only, never in a deadlock.
- */
-const ACCEPT = `WITH claimed AS (
-  INSERT INTO seen (notification_id, seen_at) SELECT id, $1 FROM unnest($2::text[]) AS id ORDER BY id
-  ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < $3
-  RETURNING notification_id
-), queued AS (
-  INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
-  SELECT r.sink, r.id, r.topic, r.intercom_topic, r.app_id, r.received_at, r.body, $1
-  FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bytea[]) WITH ORDINALITY
-    AS r (sink, id, topic, intercom_topic, app_id, received_at, body, ord)
-  WHERE r.id IS NULL OR r.id IN (SELECT notification_id FROM claimed)
-  ORDER BY r.ord
-  RETURNING 1
-)
-SELECT notification_id FROM claimed`
-
-const SEEN = "SELECT notification_id FROM seen WHERE notification_id = ANY($1::text[]) AND seen_at >= $2"
-
-/** From the head of the sink's queue up to the first delivery still waiting for its retry, excluded. */
-const DUE = `SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM (
-  SELECT *, bool_or(next_attempt_at > $2) OVER (ORDER BY seq) AS held_back
-  FROM outbox WHERE sink = $1 ORDER BY seq LIMIT $3
-) AS head WHERE NOT held_back ORDER BY seq`
-
-const DEAD_LETTER_COLUMNS =
-  "id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body"
-
-const BURY = `WITH taken AS (DELETE FROM outbox WHERE seq = $1 RETURNING topic, app_id)
-INSERT INTO dead_letters
-  (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at)
-VALUES ($2, $3, $4, $5, $6, (SELECT topic FROM taken), $7, (SELECT app_id FROM taken), $8, $9, $10)
-RETURNING ${DEAD_LETTER_COLUMNS}`
-
-const ADD_DEAD_LETTER = `INSERT INTO dead_letters
-  (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at)
-VALUES (NULL, $1, $2, 0, $3, $4, $5, $6, $7, $8, $9)
-RETURNING ${DEAD_LETTER_COLUMNS}`
-
-const toEntry = (row: OutboxRow): OutboxEntry => ({
-  seq: row.seq,
-  sink: row.sink,
-  notificationId: row.notification_id,
-  intercomTopic: row.intercom_topic,
-  receivedAt: new Date(row.received_at),
-  body: row.body,
-  attempts: row.attempts
-})
-
-const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
-  id: row.id,
-  sink: row.sink,
-  reason: row.reason,
-  error: row.error,
-  attempts: row.attempts,
-  notificationId: row.notification_id,
-  topic: row.topic,
-  intercomTopic: row.intercom_topic,
-  appId: row.app_id,
-  receivedAt: new Date(row.received_at),
-  body: row.body
-})
-
-const bytes = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-
-/** The first dead letter a statement returned, or a failure saying none came back. */
-const first = (rows: ReadonlyArray<DeadLetterRow>) =>
-  rows.length > 0
-    ? Effect.succeed(toDeadLetter(rows[0]!))
-    : Effect.fail(new StoreUnavailable({ message: "the dead letter was not stored" }))
 
 /**
  * The store in PostgreSQL, shared by every instance pointed at the same database. Every write the 2xx depends on is
@@ -180,124 +68,10 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       for (const sink of new Set(sinks)) signal(sink).unsafeOffer(undefined)
     }
 
-    // Accepts arriving while `MAX_IN_FLIGHT` statements are under way wait and go together in the next one.
-    const waiting: Array<Pending> = []
-    let inFlight = 0
-    let scheduled = false
-    let closed = false
-    const flush = (): void => {
-      while (inFlight < MAX_IN_FLIGHT && waiting.length > 0) send(waiting.splice(0, MAX_BATCH))
-    }
-    const send = (batch: ReadonlyArray<Pending>) => {
-      const now = Date.now()
-      // An id twice in one batch is new once: the later copy is a duplicate before the database sees it.
-      const ids = new Set<string>()
-      const twice = new Set<Pending>()
-      // The outbox rows, one array per column.
-      const columns = {
-        sink: [] as Array<string>,
-        id: [] as Array<string | null>,
-        topic: [] as Array<string | null>,
-        intercomTopic: [] as Array<string>,
-        appId: [] as Array<string | null>,
-        receivedAt: [] as Array<number>,
-        body: [] as Array<Buffer>
-      }
-      for (const pending of batch) {
-        const { notification } = pending
-        if (notification.id !== null) {
-          if (ids.has(notification.id)) {
-            twice.add(pending)
-            continue
-          }
-          ids.add(notification.id)
-        }
-        const buffer = bytes(notification.body)
-        for (const sink of pending.sinks) {
-          columns.sink.push(sink)
-          columns.id.push(notification.id)
-          columns.topic.push(notification.topic)
-          columns.intercomTopic.push(notification.intercomTopic)
-          columns.appId.push(notification.appId)
-          columns.receivedAt.push(notification.receivedAt.getTime())
-          columns.body.push(buffer)
-        }
-      }
-      inFlight++
-      db.unsafeQuery(
-        ACCEPT,
-        [
-          now,
-          [...ids],
-          now - windowMs,
-          columns.sink,
-          columns.id,
-          columns.topic,
-          columns.intercomTopic,
-          columns.appId,
-          columns.receivedAt,
-          columns.body
-        ],
-        (error, claimed) => {
-          inFlight--
-          if (error !== undefined) {
-            for (const pending of batch) pending.done(Effect.fail(error))
-          } else {
-            const taken = new Set(claimed.map((row) => row.notification_id as string))
-            const queued: Array<string> = []
-            for (const pending of batch) {
-              const id = pending.notification.id
-              const accepted = !twice.has(pending) && (id === null || taken.has(id))
-              if (accepted) {
-                rows += pending.sinks.length
-                queued.push(...pending.sinks)
-              }
-              pending.done(Effect.succeed(accepted ? "accepted" : "duplicate"))
-            }
-            wake(queued)
-          }
-          flush()
-        }
-      )
-    }
-    const schedule = () => {
-      if (scheduled) return
-      scheduled = true
-      setImmediate(() => {
-        scheduled = false
-        flush()
-      })
-    }
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(async () => {
-        closed = true
-        flush()
-        while (inFlight > 0 || waiting.length > 0) await new Promise((resolve) => setTimeout(resolve, 5))
-      })
-    )
-
-    const accept = (notification: Notification, sinks: ReadonlyArray<string>) =>
-      Effect.async<Accepted, StoreUnavailable>((resume) => {
-        if (closed) return resume(Effect.fail(new StoreUnavailable({ message: "the store is closed" })))
-        waiting.push({ notification, sinks, done: resume })
-        schedule()
-      })
-
-    // Dedupe reads arriving in the same turn of the event loop share one statement.
-    const reading: Array<Reading> = []
-    const read = () => {
-      const batch = reading.splice(0)
-      db.unsafeQuery(SEEN, [batch.map((pending) => pending.id), Date.now() - windowMs], (error, found) => {
-        const ids = new Set(found.map((row) => row.notification_id as string))
-        for (const pending of batch) {
-          pending.done(error === undefined ? Effect.succeed(ids.has(pending.id)) : Effect.fail(error))
-        }
-      })
-    }
-    const seen = (id: string) =>
-      Effect.async<boolean, StoreUnavailable>((resume) => {
-        if (reading.push({ id, done: resume }) === 1) setImmediate(read)
-      })
+    const { accept, seen } = yield* GroupCommit.make(db, windowMs, (sinks) => {
+      rows += sinks.length
+      wake(sinks)
+    })
 
     const replay = (filter: Parameters<Outbox["Type"]["replay"]>[0]) => {
       const conditions = ["replayed_at IS NULL"]
