@@ -4,14 +4,18 @@
  * Express 5, and @effect/platform alone; driven by wrk with pre-signed requests, each with its own notification id,
  * in alternating rounds A B C D E A B C D E.
  * Options: --rounds N (default 3), --seconds S (per round, default 8), --skip-rss (skip the 200,000 run).
+ * --store postgres: instead, the receiver on SQLite against the receiver on PostgreSQL, one instance and two
+ * (scripts/bench/stores.ts).
  */
-import { execFileSync, execSync, spawn } from "node:child_process"
+import { execFile, execFileSync, execSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { promisify } from "node:util"
 import { decodeCosts } from "./bench/decode.js"
 import { templatePath, writeRequests } from "./bench/requests.js"
 import { steady } from "./bench/steady.js"
+import { compareStores } from "./bench/stores.js"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) => {
@@ -69,7 +73,7 @@ const ports: Record<Kind, number> = {
   receiver: 18_182
 }
 
-const start = async (kind: Kind, port: number, sinks = "file"): Promise<Server> => {
+const start = async (kind: Kind, port: number, sinks = "file", extra: Record<string, string> = {}): Promise<Server> => {
   const data = mkdtempSync(join(work, `${kind}-`))
   const env = {
     ...process.env,
@@ -80,7 +84,8 @@ const start = async (kind: Kind, port: number, sinks = "file"): Promise<Server> 
     FILE_SINK_PATH: join(data, "events.jsonl"),
     SINKS: sinks,
     HTTP_FORWARD_URL: "http://127.0.0.1:9/unreachable",
-    RETRY_BASE_DELAY: "10m"
+    RETRY_BASE_DELAY: "10m",
+    ...extra
   }
   const flags = kind === "receiver" ? nodeFlags : []
   const child = spawn(process.execPath, [...flags, join(root, scripts[kind])], { env, stdio: "ignore" })
@@ -118,19 +123,18 @@ interface Round {
   readonly non2xx: number
 }
 
-const wrk = (url: string, file: string, duration: number, limit = 1e12): Round & { requests: number } => {
-  const output = execFileSync("wrk", [
-    "-t1",
-    "-c32",
-    `-d${duration}s`,
-    "-s",
-    join(root, "scripts/bench/requests.lua"),
-    url
-  ], {
-    env: { ...process.env, REQUESTS_FILE: file, LIMIT: String(limit) },
-    encoding: "utf8",
-    maxBuffer: 1 << 24
-  })
+const wrkArgs = (url: string, file: string, duration: number, limit: number, connections: number) =>
+  [
+    "wrk",
+    ["-t1", `-c${connections}`, `-d${duration}s`, "-s", join(root, "scripts/bench/requests.lua"), url],
+    {
+      env: { ...process.env, REQUESTS_FILE: file, LIMIT: String(limit) },
+      encoding: "utf8",
+      maxBuffer: 1 << 24
+    }
+  ] as const
+
+const summarize = (output: string): Round & { requests: number } => {
   const summary = JSON.parse(output.trim().split("\n").pop()!)
   return {
     requests: summary.requests,
@@ -141,6 +145,13 @@ const wrk = (url: string, file: string, duration: number, limit = 1e12): Round &
     non2xx: summary.non2xx + summary.errors
   }
 }
+
+const wrk = (url: string, file: string, duration: number, limit = 1e12, connections = 32) =>
+  summarize(execFileSync(...wrkArgs(url, file, duration, limit, connections)))
+
+/** wrk without blocking, to drive several servers at once. */
+const wrkAsync = (url: string, file: string, duration: number, connections = 32) =>
+  promisify(execFile)(...wrkArgs(url, file, duration, 1e12, connections)).then(({ stdout }) => summarize(stdout))
 
 const round = async (kind: Kind, file: string, warm: string, duration: number, sinks?: string) => {
   const server = await start(kind, ports[kind], sinks)
@@ -175,6 +186,13 @@ const main = async () => {
   ensureWrk()
   console.error("building ...")
   execSync("npm run --silent build", { cwd: root, stdio: "inherit" })
+  if (args.includes("--store")) {
+    const at = args.indexOf("--store")
+    if (args[at + 1] !== "postgres") throw new Error("--store takes postgres")
+    await compareStores({ work, secret, pairs, seconds, start, wrkAsync })
+    rmSync(work, { recursive: true, force: true })
+    return
+  }
   const sizes = [{ name: "2.8 KB", size: 0, count: 50_000 }, { name: "300 KB", size: 300_000, count: 1_000 }]
   const rows: Array<string> = []
   let smallRate = 1000

@@ -6,11 +6,12 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Console, Data, Effect, Option } from "effect"
 import { storeSettings } from "../src/config/ReceiverConfig.js"
 import { Outbox } from "../src/store/Outbox.js"
-import * as SqliteOutbox from "../src/store/SqliteOutbox.js"
+import * as Store from "../src/store/Store.js"
 
 const usage = `usage: npm run replay -- [--sink S] [--topic T] [--since ISO]
 
-Puts dead letters from the store (STORE_PATH, default $DATA_DIR/receiver.db) back into the outbox, once each.
+Puts dead letters from the store back into the outbox, once each: the PostgreSQL store of STORE_URL when it is set,
+else the SQLite store of STORE_PATH (default $DATA_DIR/receiver.db).
   --sink S     only dead letters of sink S; dead letters without a sink (no_route, and schema_mismatch from before mismatches were delivered) go to S too
   --topic T    only this canonical or Intercom topic
   --since ISO  only dead letters buried at or after this time, e.g. 2026-01-10T00:00:00Z
@@ -35,8 +36,8 @@ const program = Effect.gen(function*() {
   const replayed = yield* Effect.flatMap(
     Outbox,
     (outbox) => outbox.replay({ sink: option("--sink"), topic: option("--topic"), since: sinceDate })
-  ).pipe(Effect.provide(SqliteOutbox.layerWith(config)))
-  yield* Console.log(`replayed ${replayed} dead letter(s) from ${config.storePath}`)
+  ).pipe(Effect.provide(Store.layerWith(config)))
+  yield* Console.log(`replayed ${replayed} dead letter(s) from ${Store.describe(config)}`)
 })
 
 program.pipe(

@@ -11,7 +11,7 @@ import { Receiver } from "./pipeline/Receiver.js"
 import { Router } from "./pipeline/Router.js"
 import { Signature } from "./pipeline/Signature.js"
 import * as SinkRegistry from "./sinks/SinkRegistry.js"
-import * as SqliteOutbox from "./store/SqliteOutbox.js"
+import * as Store from "./store/Store.js"
 
 /** The store, the sinks and the dead letters, needing only the configuration. */
 export const CoreLive = Layer.mergeAll(
@@ -22,7 +22,7 @@ export const CoreLive = Layer.mergeAll(
   DriftCapture.layer
 ).pipe(
   Layer.provideMerge(Metrics.layer),
-  Layer.provideMerge(SqliteOutbox.layer),
+  Layer.provideMerge(Store.layer),
   Layer.provide(NodeHttpClient.layerUndici)
 )
 

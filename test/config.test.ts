@@ -6,7 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import * as ConfigFile from "../src/config/ConfigFile.js"
-import { settings } from "../src/config/ReceiverConfig.js"
+import { displayUrl, settings } from "../src/config/ReceiverConfig.js"
 
 const read = (env: Record<string, string>) =>
   Effect.either(Effect.withConfigProvider(settings, ConfigProvider.fromMap(new Map(Object.entries(env)))))
@@ -57,6 +57,51 @@ describe("configuration", () => {
       assert.include(yield* errorOf({ ...base, CONSOLE_FORMAT: "xml" }), "CONSOLE_FORMAT must be one of json, pretty")
       assert.include(yield* errorOf({ ...base, MAX_BODY_BYTES: "0" }), "MAX_BODY_BYTES must be a whole number")
       assert.include(yield* errorOf({ ...base, WEBHOOK_PATH: "hooks" }), "WEBHOOK_PATH must be a path starting with /")
+    }))
+
+  it.effect("the store: SQLite unless STORE_URL names a PostgreSQL, whose password is never shown", () =>
+    Effect.gen(function*() {
+      const base = { INTERCOM_CLIENT_SECRET: "s" }
+      const embedded = Either.getOrThrow(yield* read(base))
+      assert.isTrue(Option.isNone(embedded.storeUrl))
+      assert.strictEqual(embedded.storePath, "./data/receiver.db")
+      assert.strictEqual(embedded.storePoolSize, 10)
+      assert.strictEqual(Duration.toMillis(embedded.storeStatementTimeout), 3000)
+
+      const url = "postgresql://receiver:pa55-word@db.internal:5433/receiver?sslmode=require"
+      const shared = Either.getOrThrow(
+        yield* read({ ...base, STORE_URL: url, STORE_POOL_SIZE: "4", STORE_STATEMENT_TIMEOUT: "500ms" })
+      )
+      assert.strictEqual(
+        Option.map(shared.storeUrl, (value) => Redacted.value(value).toString()).pipe(Option.getOrThrow),
+        url
+      )
+      assert.notInclude(String(shared.storeUrl), "pa55-word")
+      assert.strictEqual(
+        displayUrl(new URL(url)),
+        "postgresql://receiver:***@db.internal:5433/receiver?sslmode=require"
+      )
+      assert.strictEqual(shared.storePoolSize, 4)
+      assert.strictEqual(Duration.toMillis(shared.storeStatementTimeout), 500)
+
+      const refused = yield* errorOf({ ...base, STORE_URL: "mysql://receiver:pa55-word@db/receiver" })
+      assert.include(refused, "STORE_URL must be a postgres:// or postgresql:// URL, got one starting with mysql://")
+      assert.notInclude(refused, "pa55-word")
+      const garbled = yield* errorOf({ ...base, STORE_URL: "receiver:pa55-word@db" })
+      assert.include(garbled, "STORE_URL must be a postgres:// or postgresql:// URL")
+      assert.notInclude(garbled, "pa55-word")
+      assert.include(
+        yield* errorOf({ ...base, STORE_POOL_SIZE: "0" }),
+        `STORE_POOL_SIZE must be a whole number from 1 to 1000, got "0"`
+      )
+      assert.include(
+        yield* errorOf({ ...base, STORE_STATEMENT_TIMEOUT: "soon" }),
+        "STORE_STATEMENT_TIMEOUT must be a duration"
+      )
+      assert.include(
+        yield* errorOf({ ...base, STORE_STATEMENT_TIMEOUT: "10ms" }),
+        "STORE_STATEMENT_TIMEOUT must be from 100ms to 10m"
+      )
     }))
 
   it.effect("CONFIG_FILE supplies settings, and the environment wins over it", () =>

@@ -6,8 +6,14 @@ export type SinkName = (typeof sinkNames)[number]
 
 /** What the store needs: shared by the service and `npm run replay`. */
 export interface StoreSettings {
+  /** A shared PostgreSQL store (`postgres://...`); absent: the embedded SQLite store at `storePath`. */
+  readonly storeUrl: Option.Option<Redacted.Redacted<URL>>
   readonly storePath: string
   readonly storeBusyTimeoutMs: number
+  /** PostgreSQL connections per process. */
+  readonly storePoolSize: number
+  /** How long a PostgreSQL statement, or a wait for a connection, may take before the store counts as unavailable. */
+  readonly storeStatementTimeout: Duration.Duration
   readonly dedupeWindow: Duration.Duration
   readonly outboxMaxRows: number
 }
@@ -143,13 +149,50 @@ const webhookPath = Config.string("WEBHOOK_PATH").pipe(
   )
 )
 
+/** A URL as it may be shown: without its password. */
+export const displayUrl = (url: URL): string => {
+  const shown = new URL(url)
+  if (shown.password !== "") shown.password = "***"
+  return shown.toString()
+}
+
+/** `postgres://user:password@host:port/database?sslmode=...`; the value is never shown whole (it holds a password). */
+const storeUrl = Config.option(Config.redacted("STORE_URL")).pipe(
+  Config.mapOrFail((value) => {
+    if (Option.isNone(value)) return Either.right(Option.none())
+    const text = Redacted.value(value.value).trim()
+    if (text === "") return Either.right(Option.none())
+    const parsed = URL.canParse(text) ? new URL(text) : undefined
+    if (parsed === undefined) {
+      return Either.left(
+        invalid("STORE_URL", "must be a postgres:// or postgresql:// URL, got a value that is not a URL")
+      )
+    }
+    return parsed.protocol === "postgres:" || parsed.protocol === "postgresql:"
+      ? Either.right(Option.some(Redacted.make(parsed)))
+      : Either.left(
+        invalid("STORE_URL", `must be a postgres:// or postgresql:// URL, got one starting with ${parsed.protocol}//`)
+      )
+  })
+)
+
 const dataDir = Config.string("DATA_DIR").pipe(Config.withDefault("./data"))
 
 export const storeSettings: Config.Config<StoreSettings> = Config.all({
+  storeUrl,
   storePath: Config.all([Config.option(Config.string("STORE_PATH")), dataDir]).pipe(
     Config.map(([path, dir]) => Option.getOrElse(path, () => `${dir}/receiver.db`))
   ),
   storeBusyTimeoutMs: integer("STORE_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
+  storePoolSize: integer("STORE_POOL_SIZE", 10, 1, 1000),
+  storeStatementTimeout: duration("STORE_STATEMENT_TIMEOUT", "3s").pipe(
+    Config.mapOrFail((timeout) =>
+      Duration.greaterThanOrEqualTo(timeout, Duration.millis(100)) &&
+        Duration.lessThanOrEqualTo(timeout, Duration.minutes(10))
+        ? Either.right(timeout)
+        : Either.left(invalid("STORE_STATEMENT_TIMEOUT", `must be from 100ms to 10m, got ${Duration.format(timeout)}`))
+    )
+  ),
   dedupeWindow: duration("DEDUPE_WINDOW", "24h"),
   outboxMaxRows: integer("OUTBOX_MAX_ROWS", 100_000, 1, 100_000_000)
 })

@@ -13,7 +13,8 @@ const BATCH = 64
 const POLL = Duration.seconds(5)
 
 /**
- * One worker per outbox sink, so a failing target slows nobody else. Each delivers in receive order; a retryable
+ * One worker per outbox sink, so a failing target slows nobody else, and one per sink across every instance sharing
+ * the store (it delivers only while this instance holds the sink's lease). Each delivers in receive order; a retryable
  * failure stops its round until the failed delivery is due again (full-jitter backoff, at least `Retry-After`), so a
  * target that is down is tried once per backoff period rather than hammered.
  */
@@ -101,7 +102,8 @@ const worker = (sink: Sink) =>
           Effect.zipRight(Effect.sleep(Duration.seconds(1)))
         )
       ),
-      Effect.forever
+      Effect.forever,
+      (work) => outbox.exclusive(sink.name, work)
     )
   })
 

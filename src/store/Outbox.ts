@@ -42,7 +42,8 @@ export interface ReplayFilter {
 
 /**
  * The durable store behind the 2xx: dedupe memory, the outbox of deliveries still to make, and dead letters.
- * SQLite implements it (`SqliteOutbox`); a shared Postgres can implement the same interface.
+ * Two implementations: the embedded SQLite of one process (`SqliteOutbox`), and PostgreSQL shared by any number of
+ * processes (`PostgresOutbox`).
  */
 export class Outbox extends Context.Tag("Outbox")<Outbox, {
   /** True when a notification with this id was accepted within the dedupe window. */
@@ -55,13 +56,16 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
     notification: Notification,
     sinks: ReadonlyArray<string>
   ) => Effect.Effect<"accepted" | "duplicate", StoreUnavailable | OutboxFull>
-  /** Deliveries of `sink` due at `now`, in receive order. */
+  /**
+   * Deliveries of `sink` due at `now`, in receive order, starting with the oldest one: none while that one waits for
+   * its retry, and none behind a later one that waits.
+   */
   readonly due: (
     sink: string,
     now: number,
     limit: number
   ) => Effect.Effect<ReadonlyArray<OutboxEntry>, StoreUnavailable>
-  /** When the next delivery of `sink` falls due, if any is queued. */
+  /** When the oldest delivery of `sink` falls due (the ones behind it wait for it), if any is queued. */
   readonly nextDue: (sink: string) => Effect.Effect<Option.Option<number>, StoreUnavailable>
   readonly delivered: (seqs: ReadonlyArray<number>) => Effect.Effect<void, StoreUnavailable>
   readonly retryLater: (
@@ -90,4 +94,10 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   readonly probe: Effect.Effect<void, StoreUnavailable>
   /** Completes when deliveries for `sink` were queued by this process (other writers are found by polling). */
   readonly waitQueued: (sink: string) => Effect.Effect<void>
+  /**
+   * Runs `work` (which never ends) only while this process holds `sink`'s delivery lease, so that at most one worker
+   * per sink delivers, whatever the number of processes sharing the store. Waits for the lease, interrupts `work` when
+   * the lease is lost, then waits for it again.
+   */
+  readonly exclusive: <E, R>(sink: string, work: Effect.Effect<never, E, R>) => Effect.Effect<never, E, R>
 }>() {}

@@ -405,7 +405,9 @@ const make = (config: StoreSettings) =>
         return { count: n, oldest: Option.map(Option.fromNullable(oldest), (at) => new Date(at)) }
       }),
       probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
-      waitQueued: (sink) => Queue.take(signal(sink))
+      waitQueued: (sink) => Queue.take(signal(sink)),
+      // One process owns an SQLite store: its one worker per sink is the only one.
+      exclusive: (_sink, work) => work
     })
   })
 

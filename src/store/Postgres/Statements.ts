@@ -1,0 +1,102 @@
+/** The PostgreSQL store's statements and the rows they read; times are epoch milliseconds, bodies bytea. */
+import { Effect } from "effect"
+import { type DeadLetter, type DeadLetterReason, type OutboxEntry, StoreUnavailable } from "../Outbox.js"
+
+export interface OutboxRow {
+  readonly seq: number
+  readonly sink: string
+  readonly notification_id: string | null
+  readonly intercom_topic: string
+  readonly received_at: number
+  readonly body: Uint8Array
+  readonly attempts: number
+}
+
+export interface DeadLetterRow {
+  readonly id: number
+  readonly sink: string | null
+  readonly reason: DeadLetterReason
+  readonly error: string
+  readonly attempts: number
+  readonly notification_id: string | null
+  readonly topic: string | null
+  readonly intercom_topic: string
+  readonly app_id: string | null
+  readonly received_at: number
+  readonly body: Uint8Array
+}
+
+/**
+ * A batch of accepts in one statement, so one round trip and one commit: claims the new ids (an id accepted within the
+ * window is left alone and not returned) and queues a delivery per sink for notifications without an id or with a
+ * claimed one, in the batch's order. Ids are claimed in sorted order: two instances claiming overlapping batches at
+ * once then wait for each other in one direction only, never in a deadlock.
+ */
+export const ACCEPT = `WITH claimed AS (
+  INSERT INTO seen (notification_id, seen_at) SELECT id, $1 FROM unnest($2::text[]) AS id ORDER BY id
+  ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < $3
+  RETURNING notification_id
+), queued AS (
+  INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+  SELECT r.sink, r.id, r.topic, r.intercom_topic, r.app_id, r.received_at, r.body, $1
+  FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bytea[]) WITH ORDINALITY
+    AS r (sink, id, topic, intercom_topic, app_id, received_at, body, ord)
+  WHERE r.id IS NULL OR r.id IN (SELECT notification_id FROM claimed)
+  ORDER BY r.ord
+  RETURNING 1
+)
+SELECT notification_id FROM claimed`
+
+export const SEEN = "SELECT notification_id FROM seen WHERE notification_id = ANY($1::text[]) AND seen_at >= $2"
+
+/** From the head of the sink's queue up to the first delivery still waiting for its retry, excluded. */
+export const DUE = `SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM (
+  SELECT *, bool_or(next_attempt_at > $2) OVER (ORDER BY seq) AS held_back
+  FROM outbox WHERE sink = $1 ORDER BY seq LIMIT $3
+) AS head WHERE NOT held_back ORDER BY seq`
+
+const DEAD_LETTER_COLUMNS =
+  "id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body"
+
+export const BURY = `WITH taken AS (DELETE FROM outbox WHERE seq = $1 RETURNING topic, app_id)
+INSERT INTO dead_letters
+  (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at)
+VALUES ($2, $3, $4, $5, $6, (SELECT topic FROM taken), $7, (SELECT app_id FROM taken), $8, $9, $10)
+RETURNING ${DEAD_LETTER_COLUMNS}`
+
+export const ADD_DEAD_LETTER = `INSERT INTO dead_letters
+  (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at)
+VALUES (NULL, $1, $2, 0, $3, $4, $5, $6, $7, $8, $9)
+RETURNING ${DEAD_LETTER_COLUMNS}`
+
+export const toEntry = (row: OutboxRow): OutboxEntry => ({
+  seq: row.seq,
+  sink: row.sink,
+  notificationId: row.notification_id,
+  intercomTopic: row.intercom_topic,
+  receivedAt: new Date(row.received_at),
+  body: row.body,
+  attempts: row.attempts
+})
+
+export const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
+  id: row.id,
+  sink: row.sink,
+  reason: row.reason,
+  error: row.error,
+  attempts: row.attempts,
+  notificationId: row.notification_id,
+  topic: row.topic,
+  intercomTopic: row.intercom_topic,
+  appId: row.app_id,
+  receivedAt: new Date(row.received_at),
+  body: row.body
+})
+
+export const bytes = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+
+/** The first dead letter a statement returned, or a failure saying none came back. */
+export const first = (rows: ReadonlyArray<DeadLetterRow>) =>
+  rows.length > 0
+    ? Effect.succeed(toDeadLetter(rows[0]!))
+    : Effect.fail(new StoreUnavailable({ message: "the dead letter was not stored" }))

@@ -1,0 +1,194 @@
+import { Duration, Effect, Layer, Option, Queue, Redacted, Schedule } from "effect"
+import { displayUrl, type StoreSettings } from "../config/ReceiverConfig.js"
+import { Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
+import * as Database from "./Postgres/Database.js"
+import * as GroupCommit from "./Postgres/GroupCommit.js"
+import * as Lease from "./Postgres/Lease.js"
+import { migrate } from "./Postgres/Migrations.js"
+import {
+  ADD_DEAD_LETTER,
+  BURY,
+  bytes,
+  type DeadLetterRow,
+  DUE,
+  first,
+  type OutboxRow,
+  toEntry
+} from "./Postgres/Statements.js"
+
+/** Other instances queue deliveries without waking this one's workers: they look this often. */
+const POLL = Duration.seconds(1)
+
+/**
+ * The store in PostgreSQL, shared by every instance pointed at the same database. Every write the 2xx depends on is
+ * one statement, committed before it returns (with the server's `synchronous_commit`, on by default). Concurrent
+ * accepts share a statement (group commit), and so do concurrent dedupe reads: the request path costs the database two
+ * statements per batch rather than two per request. The dedupe id is claimed with `INSERT ... ON CONFLICT`, which makes a
+ * concurrent claim of the same id on another instance wait for this one's commit and then see it: an id is accepted
+ * once across the cluster.
+ */
+const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
+  Effect.gen(function*() {
+    const db = yield* Database.make(config, url)
+    yield* migrate(db).pipe(
+      Effect.mapError((error) => new StoreUnavailable({ message: `cannot migrate the store: ${error.message}` }))
+    )
+    const lease = Lease.make(db)
+    const windowMs = Duration.toMillis(config.dedupeWindow)
+
+    // Undelivered rows across the cluster, counted now and then and kept up to date with this instance's own writes:
+    // `OUTBOX_MAX_ROWS` is a brake, not an exact quota.
+    const count = db.query<{ n: number }>("SELECT count(*)::bigint AS n FROM outbox").pipe(
+      Effect.map((rows) => rows[0]!.n)
+    )
+    let rows = yield* count
+    yield* count.pipe(
+      Effect.tap((n) => Effect.sync(() => rows = n)),
+      Effect.ignore,
+      Effect.repeat(Schedule.spaced(Duration.seconds(2))),
+      Effect.forkScoped
+    )
+    yield* Effect.suspend(() => db.query("DELETE FROM seen WHERE seen_at < $1", [Date.now() - windowMs])).pipe(
+      Effect.ignore,
+      Effect.delay(Duration.seconds(5)),
+      Effect.repeat(Schedule.spaced(Duration.minutes(1))),
+      Effect.forkScoped
+    )
+
+    const signals = new Map<string, Queue.Queue<void>>()
+    const signal = (sink: string) => {
+      let queue = signals.get(sink)
+      if (queue === undefined) {
+        queue = Effect.runSync(Queue.sliding<void>(1))
+        signals.set(sink, queue)
+      }
+      return queue
+    }
+    const wake = (sinks: Iterable<string>) => {
+      for (const sink of new Set(sinks)) signal(sink).unsafeOffer(undefined)
+    }
+
+    const { accept, seen } = yield* GroupCommit.make(db, windowMs, (sinks) => {
+      rows += sinks.length
+      wake(sinks)
+    })
+
+    const replay = (filter: Parameters<Outbox["Type"]["replay"]>[0]) => {
+      const conditions = ["replayed_at IS NULL"]
+      const params: Array<unknown> = [Date.now(), Option.getOrNull(filter.sink)]
+      if (Option.isSome(filter.sink)) conditions.push("(sink = $2 OR sink IS NULL)")
+      else conditions.push("sink IS NOT NULL")
+      if (Option.isSome(filter.topic)) {
+        params.push(filter.topic.value)
+        conditions.push(`(topic = $${params.length} OR intercom_topic = $${params.length})`)
+      }
+      if (Option.isSome(filter.since)) {
+        params.push(filter.since.value.getTime())
+        conditions.push(`dead_at >= $${params.length}`)
+      }
+      // The UPDATE locks what it marks: a concurrent replay waits, then finds those already replayed.
+      return db.transaction(Duration.minutes(5), (query) =>
+        query(
+          `WITH picked AS (
+            UPDATE dead_letters SET replayed_at = $1 WHERE ${conditions.join(" AND ")}
+            RETURNING id, sink, notification_id, topic, intercom_topic, app_id, received_at, body
+          )
+          INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+          SELECT COALESCE($2, sink), notification_id, topic, intercom_topic, app_id, received_at, body, $1
+          FROM picked ORDER BY id
+          RETURNING sink`,
+          params
+        )).pipe(
+          Effect.map((replayed) => replayed.map((row) => row.sink as string)),
+          Effect.tap((sinks) =>
+            Effect.sync(() => {
+              rows += sinks.length
+              wake(sinks)
+            })
+          ),
+          Effect.map((sinks) => sinks.length)
+        )
+    }
+
+    return Outbox.of({
+      seen,
+      accept: (notification, sinks) =>
+        sinks.length > 0 && rows >= config.outboxMaxRows
+          ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
+          : accept(notification, sinks),
+      due: (sink, now, limit) =>
+        Effect.map(db.query<OutboxRow>(DUE, [sink, now, limit]), (found) => found.map(toEntry)),
+      nextDue: (sink) =>
+        Effect.map(
+          db.query<{ next_attempt_at: number }>(
+            "SELECT next_attempt_at FROM outbox WHERE sink = $1 ORDER BY seq LIMIT 1",
+            [sink]
+          ),
+          (found) => Option.map(Option.fromNullable(found[0]), (row) => row.next_attempt_at)
+        ),
+      delivered: (seqs) =>
+        seqs.length === 0 ? Effect.void : db.query("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [seqs]).pipe(
+          Effect.tap(() => Effect.sync(() => rows -= seqs.length)),
+          Effect.asVoid
+        ),
+      retryLater: (seq, attempts, at, error) =>
+        Effect.asVoid(
+          db.query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE seq = $4", [
+            attempts,
+            at,
+            error,
+            seq
+          ])
+        ),
+      bury: (entry, reason, error, attempts) =>
+        db.query<DeadLetterRow>(BURY, [
+          entry.seq,
+          entry.sink,
+          reason,
+          error,
+          attempts,
+          entry.notificationId,
+          entry.intercomTopic,
+          entry.receivedAt.getTime(),
+          bytes(entry.body),
+          Date.now()
+        ]).pipe(Effect.tap(() => Effect.sync(() => rows--)), Effect.flatMap(first)),
+      addDeadLetter: (notification, reason, error) =>
+        Effect.flatMap(
+          db.query<DeadLetterRow>(ADD_DEAD_LETTER, [
+            reason,
+            error,
+            notification.id,
+            notification.topic,
+            notification.intercomTopic,
+            notification.appId,
+            notification.receivedAt.getTime(),
+            bytes(notification.body),
+            Date.now()
+          ]),
+          first
+        ),
+      replay,
+      depth: Effect.map(
+        db.query<{ n: number; oldest: number | null }>(
+          "SELECT count(*)::bigint AS n, min(received_at) AS oldest FROM outbox"
+        ),
+        ([row]) => ({ count: row!.n, oldest: Option.map(Option.fromNullable(row!.oldest), (at) => new Date(at)) })
+      ),
+      probe: Effect.suspend(() =>
+        Effect.asVoid(
+          db.query("INSERT INTO probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [
+            Date.now()
+          ])
+        )
+      ),
+      waitQueued: (sink) => Queue.take(signal(sink)).pipe(Effect.timeout(POLL), Effect.ignore),
+      exclusive: lease.exclusive
+    })
+  })
+
+/** The store's URL without its password. */
+export const shown = (url: Redacted.Redacted<URL>): string => displayUrl(Redacted.value(url))
+
+/** PostgreSQL at `url`, migrated to the current schema before anything else. */
+export const layerWith = (config: StoreSettings, url: Redacted.Redacted<URL>) => Layer.scoped(Outbox, make(config, url))
