@@ -1,7 +1,7 @@
 import { Config, ConfigError, Context, Duration, Either, Layer, Option, Redacted } from "effect"
 import { parseRoutes, type Route } from "../pipeline/Routes.js"
 
-export const sinkNames = ["console", "file", "http"] as const
+export const sinkNames = ["console", "file", "http", "mirror"] as const
 export type SinkName = (typeof sinkNames)[number]
 
 /** What the store needs: shared by the service and `npm run replay`. */

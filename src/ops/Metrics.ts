@@ -79,6 +79,18 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         }
       })
 
+      new Counter({
+        name: `${PREFIX}mirror_writes_total`,
+        help: "Changes the mirror sink made to its tables, by table and outcome (stale: the row already held a newer " +
+          "state)",
+        labelNames: ["table", "outcome"],
+        registers,
+        collect() {
+          this.reset()
+          for (const { n, outcome, table } of outbox.mirrorCounts.entries()) this.inc({ table, outcome }, n)
+        }
+      })
+
       return Metrics.of({
         registry,
         topicLabel: topicLabels(Object.keys(intercomTopics)),

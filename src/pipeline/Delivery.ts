@@ -107,12 +107,12 @@ const worker = (sink: Sink) =>
     )
   })
 
-/** Starts a worker for every sink whose mode is `outbox`; they stop when the app's scope closes. */
+/** Starts a worker for every sink that takes deliveries from the outbox; they stop when the app's scope closes. */
 export const layer = Layer.scopedDiscard(
   Effect.gen(function*() {
     const sinks = yield* Sinks
     for (const sink of sinks.values()) {
-      if (sink.mode === "outbox") yield* Effect.forkScoped(worker(sink))
+      if (sink.mode !== "inline") yield* Effect.forkScoped(worker(sink))
     }
   })
 )

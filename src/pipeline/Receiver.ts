@@ -1,4 +1,5 @@
-import { Context, Data, Deferred, Effect, Exit, FiberId, Layer } from "effect"
+import { Context, Data, Deferred, Effect, Either, Exit, FiberId, Layer } from "effect"
+import type { MirrorChange } from "../mirror/Rows.js"
 import { DriftCapture } from "../ops/DriftCapture.js"
 import type { SinkError } from "../sinks/Sink.js"
 import { Outbox, type OutboxFull, type StoreUnavailable } from "../store/Outbox.js"
@@ -60,6 +61,14 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           if (sinks.length === 0) return yield* noRoute(notification)
           const inline = sinks.filter((sink) => sink.mode === "inline")
           const queued = sinks.filter((sink) => sink.mode === "outbox").map((sink) => sink.name)
+          // A store sink's changes commit with the notification; one it cannot take now goes through the outbox.
+          const changes: Array<MirrorChange> = []
+          for (const sink of sinks) {
+            if (sink.mode !== "store") continue
+            const found = sink.changes!(notification)
+            if (Either.isRight(found)) changes.push(...found.right)
+            else queued.push(sink.name)
+          }
           // One after the other: forking a fiber per sink costs more than the few microseconds a console sink takes.
           const failures: Array<SinkError> = []
           for (const sink of inline) {
@@ -67,7 +76,7 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
             if (result._tag === "Left") failures.push(result.left)
           }
           if (failures.length > 0) return yield* new SinksUnavailable({ failures })
-          if ((yield* outbox.accept(notification, queued)) === "duplicate") {
+          if ((yield* outbox.accept(notification, queued, changes)) === "duplicate") {
             return { status: "duplicate", notification } as const
           }
           return { status: "accepted", notification, sinks: sinks.map((sink) => sink.name), queued } as const

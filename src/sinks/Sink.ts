@@ -1,4 +1,5 @@
-import { Context, Data, type Duration, type Effect, Option } from "effect"
+import { Context, Data, type Duration, type Effect, type Either, Option } from "effect"
+import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
 
 /** A sink could not take a notification. */
@@ -20,8 +21,10 @@ export interface Sink {
   /**
    * `inline`: delivered before the request is answered (a failure answers 503).
    * `outbox`: committed to the durable outbox before the answer, delivered in the background with retries.
+   * `store`: its `changes` are made by the store in the transaction that accepts the notification; what it cannot take
+   * then goes through the outbox like an `outbox` sink's delivery (and `deliver` makes the changes).
    */
-  readonly mode: "inline" | "outbox"
+  readonly mode: "inline" | "outbox" | "store"
   /**
    * `bytes`: takes every verified notification as received, whether or not it matches its topic's schema.
    * `decoded`: needs the value decoded by the topic's schema; a notification that does not match it becomes this
@@ -30,6 +33,8 @@ export interface Sink {
   readonly input: "bytes" | "decoded"
   /** Succeeds once the sink has the notification (for durable sinks: on disk). */
   readonly deliver: (notification: Notification) => Effect.Effect<void, SinkError>
+  /** For a `store` sink: the changes a notification makes, or why it cannot make them. */
+  readonly changes?: (notification: Notification) => Either.Either<ReadonlyArray<MirrorChange>, string>
   /** A reason the sink cannot take notifications now, for `/readyz`. */
   readonly problem?: Effect.Effect<Option.Option<string>>
 }

@@ -1,10 +1,12 @@
 import { Effect, Layer, Option } from "effect"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 import { Metrics } from "../ops/Metrics.js"
+import { Outbox } from "../store/Outbox.js"
 import * as ConsoleSink from "./ConsoleSink.js"
 import * as FileSink from "./FileSink.js"
 import { Handlers } from "./Handlers.js"
 import * as HttpSink from "./HttpSink.js"
+import * as MirrorSink from "./MirrorSink.js"
 import { type Sink, Sinks } from "./Sink.js"
 
 /** Counts deliveries and failures and times them. */
@@ -53,6 +55,9 @@ export const layer = Layer.scoped(
               signingSecret: config.forwardSigningSecret
             })
           )
+          break
+        case "mirror":
+          sinks.set(name, MirrorSink.make(yield* Outbox))
           break
       }
     }

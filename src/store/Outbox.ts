@@ -1,5 +1,7 @@
 import { Context, Data, type Effect, type Option } from "effect"
+import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
+import type { MirrorCounts } from "./Mirror.js"
 
 /** The store cannot take or give data right now (disk full, locked past its deadline, closed). */
 export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{ readonly message: string }> {}
@@ -49,17 +51,19 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   /** True when a notification with this id was accepted within the dedupe window. */
   readonly seen: (notificationId: string) => Effect.Effect<boolean, StoreUnavailable>
   /**
-   * In one transaction: remembers the id (when it has one) and queues a delivery per sink. "duplicate" when the id
-   * was accepted meanwhile. Concurrent calls share a commit.
+   * In one transaction: remembers the id (when it has one), queues a delivery per sink, and makes the mirror's
+   * `changes`, so a notification is applied to the mirror tables exactly once. "duplicate" when the id was accepted
+   * meanwhile (nothing queued, nothing changed). Concurrent calls share a commit.
    */
   readonly accept: (
     notification: Notification,
-    sinks: ReadonlyArray<string>
+    sinks: ReadonlyArray<string>,
+    changes?: ReadonlyArray<MirrorChange>
   ) => Effect.Effect<"accepted" | "duplicate", StoreUnavailable | OutboxFull>
-  /**
-   * Deliveries of `sink` due at `now`, in receive order, starting with the oldest one: none while that one waits for
-   * its retry, and none behind a later one that waits.
-   */
+  /** Makes the mirror's changes of a notification delivered from the outbox (a replay), in one transaction. */
+  readonly applyMirror: (changes: ReadonlyArray<MirrorChange>) => Effect.Effect<void, StoreUnavailable>
+  /** Writes to the mirror tables since start, by table and outcome. */
+  readonly mirrorCounts: MirrorCounts
   readonly due: (
     sink: string,
     now: number,

@@ -1,18 +1,24 @@
 import { Duration, Effect, Layer, Option, Queue, Redacted, Schedule } from "effect"
 import { displayUrl, type StoreSettings } from "../config/ReceiverConfig.js"
+import type { MirrorChange } from "../mirror/Rows.js"
+import type { Notification } from "../pipeline/Notification.js"
+import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import * as Database from "./Postgres/Database.js"
 import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
 import { migrate } from "./Postgres/Migrations.js"
+import { applyChange } from "./Postgres/Mirror.js"
 import {
   ADD_DEAD_LETTER,
   BURY,
   bytes,
+  CLAIM,
   type DeadLetterRow,
   DUE,
   first,
   type OutboxRow,
+  QUEUE,
   toEntry
 } from "./Postgres/Statements.js"
 
@@ -110,12 +116,63 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         )
     }
 
+    const mirrorCounts = new MirrorCounts()
+    const recorded = (sinks: ReadonlyArray<string>) => (outcome: { readonly mirrored: ReadonlyArray<MirrorOutcome> }) =>
+      Effect.sync(() => {
+        mirrorCounts.record(outcome.mirrored)
+        rows += sinks.length
+        wake(sinks)
+      })
+
+    /**
+     * A notification with mirror changes takes a transaction of its own rather than the shared statement: its id, its
+     * deliveries and its changes commit together, so it is applied once whichever instance takes it.
+     */
+    const acceptMirrored = (
+      notification: Notification,
+      sinks: ReadonlyArray<string>,
+      changes: ReadonlyArray<MirrorChange>
+    ) =>
+      db.transaction(config.storeStatementTimeout, async (query) => {
+        const now = Date.now()
+        if (notification.id !== null && (await query(CLAIM, [notification.id, now, now - windowMs])).length === 0) {
+          return { result: "duplicate" as const, mirrored: [] }
+        }
+        for (const sink of sinks) {
+          await query(QUEUE, [
+            sink,
+            notification.id,
+            notification.topic,
+            notification.intercomTopic,
+            notification.appId,
+            notification.receivedAt.getTime(),
+            bytes(notification.body),
+            now
+          ])
+        }
+        const mirrored: Array<MirrorOutcome> = []
+        for (const change of changes) mirrored.push(await applyChange(query, change))
+        return { result: "accepted" as const, mirrored }
+      }).pipe(
+        Effect.tap((outcome) => outcome.result === "accepted" ? recorded(sinks)(outcome) : Effect.void),
+        Effect.map((outcome) => outcome.result)
+      )
+
     return Outbox.of({
       seen,
-      accept: (notification, sinks) =>
+      accept: (notification, sinks, changes = []) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
-          : accept(notification, sinks),
+          : changes.length === 0
+          ? accept(notification, sinks)
+          : acceptMirrored(notification, sinks, changes),
+      applyMirror: (changes) =>
+        db.transaction(config.storeStatementTimeout, async (query) => {
+          const mirrored: Array<MirrorOutcome> = []
+          for (const change of changes) mirrored.push(await applyChange(query, change))
+          return { mirrored }
+        }).pipe(Effect.flatMap(recorded([]))),
+      mirrorCounts,
       due: (sink, now, limit) =>
         Effect.map(db.query<OutboxRow>(DUE, [sink, now, limit]), (found) => found.map(toEntry)),
       nextDue: (sink) =>

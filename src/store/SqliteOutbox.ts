@@ -4,7 +4,9 @@ import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { dirname } from "node:path"
 import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
+import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
+import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import {
   type DeadLetter,
   type DeadLetterReason,
@@ -13,6 +15,7 @@ import {
   OutboxFull,
   StoreUnavailable
 } from "./Outbox.js"
+import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (
@@ -54,6 +57,7 @@ type Accepted = "accepted" | "duplicate"
 interface Pending {
   readonly notification: Notification
   readonly sinks: ReadonlyArray<string>
+  readonly changes: ReadonlyArray<MirrorChange>
   readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
 }
 
@@ -122,7 +126,7 @@ const openDatabase = (config: StoreSettings) =>
         mkdirSync(dirname(config.storePath), { recursive: true })
         const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
         for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
-        for (const statement of MIGRATION) db.exec(statement)
+        for (const statement of [...MIGRATION, ...MIRROR_MIGRATION]) db.exec(statement)
         return db
       },
       catch: (error) => new StoreUnavailable({ message: `cannot open ${config.storePath}: ${String(error)}` })
@@ -192,6 +196,8 @@ const make = (config: StoreSettings) =>
     const syncWal = Effect.tryPromise({ try: () => wal.datasync(), catch: unavailable })
 
     const windowMs = Duration.toMillis(config.dedupeWindow)
+    const mirror = prepareMirror(db)
+    const mirrorCounts = new MirrorCounts()
     let rows = statements.count.get()!
     const signals = new Map<string, Queue.Queue<void>>()
     const signal = (sink: string) => {
@@ -209,9 +215,11 @@ const make = (config: StoreSettings) =>
     /** Records each new id in `seen` and queues the new notifications for their sinks; an id twice is new once. */
     const commit = db.transaction((batch: ReadonlyArray<Pending>, now: number) => {
       let queued = 0
-      const results = batch.map(({ notification, sinks }): Accepted => {
+      const mirrored: Array<MirrorOutcome> = []
+      const results = batch.map(({ changes, notification, sinks }): Accepted => {
         const id = notification.id
         if (id !== null && statements.claim.get(id, now, now - windowMs) === undefined) return "duplicate"
+        for (const change of changes) mirrored.push(mirror(change))
         for (const sink of sinks) {
           statements.queue.run(
             sink,
@@ -227,7 +235,7 @@ const make = (config: StoreSettings) =>
         }
         return "accepted"
       })
-      return { results, queued }
+      return { results, queued, mirrored }
     })
 
     // Accepts arriving in the same turn of the event loop, or while a batch is being synced, form one batch (group
@@ -251,10 +259,11 @@ const make = (config: StoreSettings) =>
       }
       const queued = batch.filter((pending, index) => {
         const result = outcome.results[index]!
-        if (result === "accepted" && pending.sinks.length > 0) return true
+        if (result === "accepted" && (pending.sinks.length > 0 || pending.changes.length > 0)) return true
         pending.done(Effect.succeed(result))
         return false
       })
+      mirrorCounts.record(outcome.mirrored)
       if (queued.length === 0) return flush()
       syncing = wal.datasync().then(
         () => {
@@ -312,19 +321,23 @@ const make = (config: StoreSettings) =>
         )!
       )
 
-    const accept = (notification: Notification, sinks: ReadonlyArray<string>) =>
+    const accept = (notification: Notification, sinks: ReadonlyArray<string>, changes: ReadonlyArray<MirrorChange>) =>
       Effect.async<Accepted, StoreUnavailable>((resume) => {
         if (closed) return resume(Effect.fail(new StoreUnavailable({ message: "the store is closed" })))
-        waiting.push({ notification, sinks, done: resume })
+        waiting.push({ notification, sinks, changes, done: resume })
         schedule()
       })
 
+    const applyMirror = db.transaction((changes: ReadonlyArray<MirrorChange>) => changes.map(mirror))
+
     return Outbox.of({
       seen: (id) => attempt(() => statements.seen.get(id, Date.now() - windowMs) !== undefined),
-      accept: (notification, sinks) =>
+      accept: (notification, sinks, changes = []) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
-          : accept(notification, sinks),
+          : accept(notification, sinks, changes),
+      applyMirror: (changes) => attempt(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
+      mirrorCounts,
       due: (sink, now, limit) => attempt(() => statements.due.all(sink, now, limit).map(toEntry)),
       nextDue: (sink) => attempt(() => Option.fromNullable(statements.nextDue.get(sink))),
       delivered: (seqs) =>

@@ -2,6 +2,7 @@ import { Duration, Effect } from "effect"
 import type { Database } from "./Database.js"
 import * as CreateOutbox from "./migrations/00001_create_outbox.js"
 import * as CreateSinkLeases from "./migrations/00002_create_sink_leases.js"
+import * as CreateMirror from "./migrations/00003_create_mirror.js"
 
 export interface Migration {
   readonly id: number
@@ -12,7 +13,8 @@ export interface Migration {
 /** Every migration, in order; a new one gets the next number and is never edited once released. */
 export const migrations: ReadonlyArray<Migration> = [
   { id: 1, name: "create_outbox", statements: CreateOutbox.statements },
-  { id: 2, name: "create_sink_leases", statements: CreateSinkLeases.statements }
+  { id: 2, name: "create_sink_leases", statements: CreateSinkLeases.statements },
+  { id: 3, name: "create_mirror", statements: CreateMirror.statements }
 ]
 
 /** Any fixed number, the same in every instance: the key of the lock that serialises migrations. */

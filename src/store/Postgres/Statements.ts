@@ -47,6 +47,15 @@ export const ACCEPT = `WITH claimed AS (
 )
 SELECT notification_id FROM claimed`
 
+/** One id claimed, for a notification accepted in a transaction of its own (one with mirror changes). */
+export const CLAIM = `INSERT INTO seen (notification_id, seen_at) VALUES ($1, $2)
+ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < $3
+RETURNING notification_id`
+
+export const QUEUE = `INSERT INTO outbox
+  (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
 export const SEEN = "SELECT notification_id FROM seen WHERE notification_id = ANY($1::text[]) AND seen_at >= $2"
 
 /** From the head of the sink's queue up to the first delivery still waiting for its retry, excluded. */

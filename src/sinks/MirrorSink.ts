@@ -1,0 +1,36 @@
+import { Effect, Either, Option } from "effect"
+import { mirrorChanges, unixSeconds } from "../mirror/Rows.js"
+import type { Notification } from "../pipeline/Notification.js"
+import type { Outbox } from "../store/Outbox.js"
+import { type Sink, SinkError } from "./Sink.js"
+
+/** The changes of a decoded notification; a notification that does not match its schema makes none. */
+const changes = (notification: Notification) =>
+  notification.decoded === undefined
+    ? Either.left(`does not match its schema: ${notification.schemaMismatch ?? "no schema for this topic"}`)
+    : mirrorChanges(
+      notification.decoded,
+      unixSeconds((notification.payload as { readonly created_at?: unknown }).created_at) ??
+        Math.floor(notification.receivedAt.getTime() / 1000)
+    )
+
+/**
+ * `mirror`: Intercom contacts, conversations and tag links kept current in the store's tables, applied in the
+ * transaction that accepts the notification. A notification it cannot apply goes through the outbox, where the
+ * worker makes it this sink's dead letter (`schema_mismatch`, or `rejected` with the reason), replayable once fixed.
+ */
+export const make = (outbox: Outbox["Type"]): Sink => ({
+  name: "mirror",
+  mode: "store",
+  input: "decoded",
+  changes,
+  deliver: (notification) =>
+    Either.match(changes(notification), {
+      onLeft: (reason) =>
+        Effect.fail(new SinkError({ sink: "mirror", message: reason, retryable: false, retryAfter: Option.none() })),
+      onRight: (found) =>
+        outbox.applyMirror(found).pipe(
+          Effect.mapError((error) => SinkError.retry("mirror", `the store cannot take the changes: ${error.message}`))
+        )
+    })
+})

@@ -1,0 +1,73 @@
+import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Effect } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { sign } from "../src/pipeline/Signature.js"
+import { eventually } from "./support/Eventually.js"
+import { loadFixtures } from "./support/Fixtures.js"
+import { mirrorSuite } from "./support/MirrorSuite.js"
+import { spawnService } from "./support/Service.js"
+import { SECRET } from "./support/TestServer.js"
+
+const sqliteRows = (file: string, sql: string) =>
+  Effect.sync(() => {
+    const db = new Database(file, { readonly: true })
+    try {
+      return db.prepare(sql).all() as ReadonlyArray<Record<string, unknown>>
+    } finally {
+      db.close()
+    }
+  })
+
+const created = loadFixtures().find((fixture) => fixture.file === "contact-user-created.json")!.json as {
+  data: { item: object }
+}
+
+describe("the mirror sink (SQLite)", () => {
+  mirrorSuite(Effect.succeed({
+    env: {},
+    query: (server, sql) => sqliteRows(join(server.dataDir, "receiver.db"), sql)
+  }))
+
+  it.scopedLive(
+    "SIGKILL during a burst: every acknowledged notification has its row, none a row twice",
+    () =>
+      Effect.gen(function*() {
+        const dataDir = mkdtempSync(join(tmpdir(), "mirror-kill-"))
+        const service = yield* spawnService({ DATA_DIR: dataDir, SINKS: "mirror" })
+        const acked: Array<string> = []
+        const post = (index: number) => {
+          const id = `k${index}`
+          const body = Buffer.from(JSON.stringify({
+            ...created,
+            id: `notif_kill_${index}`,
+            data: { item: { ...created.data.item, id } }
+          }))
+          return Effect.promise(() =>
+            fetch(`${service.url}/webhooks/intercom`, {
+              method: "POST",
+              headers: { "content-type": "application/json", "x-hub-signature": sign(SECRET, body) },
+              body
+            }).then((response) => response.status === 200 ? void acked.push(id) : undefined, () => undefined)
+          )
+        }
+        const sending = yield* Effect.fork(
+          Effect.forEach(Array.from({ length: 400 }, (_, index) => index), post, { concurrency: 16, discard: true })
+        )
+        yield* eventually("some acknowledgements", Effect.sync(() => acked.length), (n) => n >= 100)
+        service.process.kill("SIGKILL")
+        yield* sending.await
+        assert.isBelow(acked.length, 400, "the kill landed during the burst")
+
+        const found = yield* sqliteRows(join(dataDir, "receiver.db"), "SELECT id FROM intercom_contacts")
+        const ids = found.map((row) => row.id as string)
+        assert.strictEqual(new Set(ids).size, ids.length, "one row per contact")
+        for (const id of acked) assert.include(ids, id, `${id} acknowledged but not mirrored`)
+        const seen = yield* sqliteRows(join(dataDir, "receiver.db"), "SELECT COUNT(*) AS n FROM seen")
+        assert.strictEqual(seen[0]!.n, ids.length, "each row's notification id recorded in the same commit")
+      }),
+    60_000
+  )
+})
