@@ -55,13 +55,16 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
     notification: Notification,
     sinks: ReadonlyArray<string>
   ) => Effect.Effect<"accepted" | "duplicate", StoreUnavailable | OutboxFull>
-  /** Deliveries of `sink` due at `now`, in receive order. */
+  /**
+   * Deliveries of `sink` due at `now`, in receive order, starting with the oldest one: none while that one waits for
+   * its retry, and none behind a later one that waits.
+   */
   readonly due: (
     sink: string,
     now: number,
     limit: number
   ) => Effect.Effect<ReadonlyArray<OutboxEntry>, StoreUnavailable>
-  /** When the next delivery of `sink` falls due, if any is queued. */
+  /** When the oldest delivery of `sink` falls due (the ones behind it wait for it), if any is queued. */
   readonly nextDue: (sink: string) => Effect.Effect<Option.Option<number>, StoreUnavailable>
   readonly delivered: (seqs: ReadonlyArray<number>) => Effect.Effect<void, StoreUnavailable>
   readonly retryLater: (

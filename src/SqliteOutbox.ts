@@ -28,7 +28,9 @@ const MIGRATION = [
     next_attempt_at INTEGER NOT NULL,
     last_error TEXT
   )`,
-  "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (sink, next_attempt_at, seq)",
+  // Deliveries are read per sink from the oldest on, never by due time (that let later ones overtake a waiting head).
+  "CREATE INDEX IF NOT EXISTS outbox_order ON outbox (sink, seq)",
+  "DROP INDEX IF EXISTS outbox_due",
   "CREATE TABLE IF NOT EXISTS seen (notification_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID",
   "CREATE INDEX IF NOT EXISTS seen_at ON seen (seen_at)",
   `CREATE TABLE IF NOT EXISTS dead_letters (
@@ -59,6 +61,7 @@ interface Pending {
 
 interface OutboxRow {
   readonly seq: number
+  readonly next_attempt_at: number
   readonly sink: string
   readonly notification_id: string | null
   readonly intercom_topic: string
@@ -156,11 +159,13 @@ const make = (config: StoreSettings) =>
         `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
       ),
-      due: db.prepare<[string, number, number], OutboxRow>(
-        `SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
-        WHERE sink = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?`
+      queued: db.prepare<[string], OutboxRow>(
+        `SELECT seq, next_attempt_at, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
+        WHERE sink = ? ORDER BY seq`
       ),
-      nextDue: db.prepare<[string], number | null>("SELECT MIN(next_attempt_at) FROM outbox WHERE sink = ?").pluck(),
+      headDue: db.prepare<[string], number>(
+        "SELECT next_attempt_at FROM outbox WHERE sink = ? ORDER BY seq LIMIT 1"
+      ).pluck(),
       delete: db.prepare<[number]>("DELETE FROM outbox WHERE seq = ?"),
       retryLater: db.prepare<[number, number, string, number]>(
         "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?"
@@ -325,8 +330,18 @@ const make = (config: StoreSettings) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
           : accept(notification, sinks),
-      due: (sink, now, limit) => attempt(() => statements.due.all(sink, now, limit).map(toEntry)),
-      nextDue: (sink) => attempt(() => Option.fromNullable(statements.nextDue.get(sink))),
+      due: (sink, now, limit) =>
+        attempt(() => {
+          // From the head up to the first delivery still waiting for its retry: nothing overtakes a waiting head. The
+          // rows are read one by one, so a round reads at most `limit + 1` of them, however long the queue.
+          const entries: Array<OutboxEntry> = []
+          for (const row of statements.queued.iterate(sink)) {
+            if (row.next_attempt_at > now || entries.length === limit) break
+            entries.push(toEntry(row))
+          }
+          return entries
+        }),
+      nextDue: (sink) => attempt(() => Option.fromNullable(statements.headDue.get(sink))),
       delivered: (seqs) =>
         attempt(() => {
           db.transaction(() => seqs.forEach((seq) => statements.delete.run(seq)))()
