@@ -3,6 +3,7 @@ import { Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { dirname } from "node:path"
+import { DataSync } from "./DataSync.js"
 import type { Notification } from "./Notification.js"
 import {
   type DeadLetter,
@@ -143,6 +144,7 @@ const openDatabase = (config: StoreSettings) =>
 const make = (config: StoreSettings) =>
   Effect.gen(function*() {
     const db = yield* openDatabase(config)
+    const datasync = yield* DataSync
 
     const statements = {
       count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
@@ -189,12 +191,13 @@ const make = (config: StoreSettings) =>
 
     // A first write creates the WAL file, which is opened to be synced.
     statements.probe.run(Date.now())
+    const walPath = `${config.storePath}-wal`
     const wal = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => open(`${config.storePath}-wal`, "r"), catch: unavailable }),
+      Effect.tryPromise({ try: () => open(walPath, "r"), catch: unavailable }),
       (handle) => Effect.promise(() => handle.close())
     )
     /** Makes every committed transaction durable. */
-    const syncWal = Effect.tryPromise({ try: () => wal.datasync(), catch: unavailable })
+    const syncWal = Effect.tryPromise({ try: () => datasync(walPath, wal), catch: unavailable })
 
     const windowMs = Duration.toMillis(config.dedupeWindow)
     let rows = statements.count.get()!
@@ -261,7 +264,7 @@ const make = (config: StoreSettings) =>
         return false
       })
       if (queued.length === 0) return flush()
-      syncing = wal.datasync().then(
+      syncing = datasync(walPath, wal).then(
         () => {
           rows += outcome.queued
           wake(queued.flatMap((pending) => pending.sinks))

@@ -96,6 +96,27 @@ describe("sinks", () => {
       assert.strictEqual(seen.length, 1)
     }))
 
+  it.scopedLive("handlers: the decoded value keeps fields no fixture shows, at the top and inside data.item", () =>
+    Effect.gen(function*() {
+      const seen: Array<ContactsCreatedNotification> = []
+      const handlers = Handlers.layer({
+        "contacts.created": (notification) => Effect.sync(() => seen.push(notification))
+      })
+      const server = yield* startServer({ SINKS: "file" }, handlers)
+      const original = fixture("contacts.created").json as ContactsCreatedNotification
+      const sent = {
+        ...original,
+        x_future_field: { nested: [1, "two"] },
+        data: { ...original.data, item: { ...original.data.item, x_future_item_field: "kept" } }
+      }
+      assert.strictEqual((yield* server.post(JSON.stringify(sent))).status, 200)
+      yield* eventually("the handler", Effect.sync(() => seen.length), (n) => n === 1)
+      const decoded = seen[0] as unknown as typeof sent
+      assert.deepStrictEqual(decoded.x_future_field, { nested: [1, "two"] })
+      assert.strictEqual(decoded.data.item.x_future_item_field, "kept")
+      assert.deepStrictEqual(decoded, sent)
+    }))
+
   it.scopedLive("handlers: the README's example handlers run", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ SINKS: "file" }, Handlers.layer(exampleHandlers))
