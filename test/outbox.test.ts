@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { execFile } from "node:child_process"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { Handlers } from "../src/Handlers.js"
+import type { ReplayFilter } from "../src/Outbox.js"
 import { eventually } from "./support/Eventually.js"
 import { loadFixtures } from "./support/Fixtures.js"
 import { startTarget } from "./support/Target.js"
@@ -13,7 +14,7 @@ import { startServer } from "./support/TestServer.js"
 const fixtures = loadFixtures()
 const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
 const fast = { RETRY_BASE_DELAY: "10ms", RETRY_MAX_DELAY: "20ms" }
-const nothing = { sink: Option.none(), topic: Option.none(), since: Option.none() }
+const nothing: ReplayFilter = { sink: Option.none(), topic: Option.none(), since: Option.none() }
 const root = new URL("..", import.meta.url).pathname
 
 describe("the outbox", () => {
@@ -170,6 +171,96 @@ describe("the outbox", () => {
       )
       assert.include(stdout, "replayed 1 dead letter(s)")
       yield* eventually("the replayed delivery", Effect.sync(() => target.requests.length), (n) => n === 2)
+    }))
+
+  it.scopedLive("replay chooses dead letters by topic, time and sink; a replayed schema mismatch is set aside again", () =>
+    Effect.gen(function*() {
+      let answer = 422
+      const target = yield* startTarget(() => answer)
+      const server = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: target.url, ...fast })
+      const contact = fixture("contacts.created")
+      const mismatch = JSON.stringify({
+        type: "notification_event",
+        topic: "contact.user.created",
+        id: "notif_mismatch",
+        data: { item: { type: "contact", id: 12345 } }
+      })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      assert.strictEqual((yield* server.post(contact.bytes)).status, 200)
+      assert.strictEqual((yield* server.post(mismatch)).json.reason, "schema_mismatch")
+      yield* eventually("three dead letters", server.records("dead-letter.jsonl"), (records) => records.length === 3)
+      answer = 200
+
+      const replay = (filter: Partial<ReplayFilter>) => server.outbox.replay({ ...nothing, ...filter })
+      assert.strictEqual(yield* replay({ since: Option.some(new Date(Date.now() + 60_000)) }), 0)
+      assert.strictEqual(yield* replay({ topic: Option.some("ping") }), 1)
+      const intercomTopic = (contact.json as { topic: string }).topic
+      assert.strictEqual(yield* replay({ topic: Option.some(intercomTopic), since: Option.some(new Date(0)) }), 1)
+      assert.strictEqual(yield* replay({}), 0, "without --sink, a dead letter that has none stays")
+      assert.strictEqual(yield* replay({ sink: Option.some("http") }), 1)
+
+      yield* eventually("the replayed deliveries", Effect.sync(() => target.requests.length), (n) => n === 4)
+      const dead = yield* eventually(
+        "the mismatch set aside again",
+        server.records("dead-letter.jsonl"),
+        (r) => r.length === 4
+      )
+      assert.deepStrictEqual(
+        target.requests.slice(2).map((request) => request.headers["x-notification-id"] ?? null),
+        [null, (contact.json as { id: string }).id]
+      )
+      assert.strictEqual(dead[3]!.id, "notif_mismatch")
+      assert.strictEqual(dead[3]!.reason, "schema_mismatch")
+      assert.strictEqual(dead[3]!.sink, "http")
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+    }))
+
+  it.scopedLive("MAX_AGE: a delivery still failing when it is older becomes a dead letter with reason expired", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget(() => 503)
+      const server = yield* startServer({
+        SINKS: "http",
+        HTTP_FORWARD_URL: target.url,
+        MAX_AGE: "300ms",
+        RETRY_BASE_DELAY: "50ms",
+        RETRY_MAX_DELAY: "50ms"
+      })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      const [dead] = yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (r) => r.length === 1)
+      assert.strictEqual(dead!.reason, "expired")
+      assert.include(dead!.error as string, "MAX_AGE")
+      assert.isAtLeast(target.requests.length, 1)
+      assert.strictEqual(dead!.attempts, target.requests.length, "the attempts made, not one more")
+      assert.strictEqual(yield* server.outboxDepth, 0)
+    }))
+
+  it.scopedLive("DEDUPE_WINDOW: an id is a duplicate within the window and new again after it", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "file", DEDUPE_WINDOW: "1s" })
+      const sent = fixture("contacts.deleted")
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "accepted")
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "duplicate")
+      yield* Effect.sleep(Duration.millis(1100))
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "accepted")
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "duplicate")
+      assert.strictEqual((yield* server.records()).length, 2)
+    }))
+
+  it.scopedLive("OUTBOX_MAX_ROWS counts waiting deliveries only: delivered and dead-lettered ones free their place", () =>
+    Effect.gen(function*() {
+      let answer = 200
+      const target = yield* startTarget(() => answer)
+      const server = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: target.url, OUTBOX_MAX_ROWS: "1", ...fast })
+      for (let i = 0; i < 3; i++) {
+        assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+        yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      }
+      answer = 400
+      for (let i = 0; i < 3; i++) {
+        assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+        yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (records) => records.length === i + 1)
+      }
+      assert.strictEqual(target.requests.length, 6)
     }))
 
   it.scopedLive("a store locked past STORE_BUSY_TIMEOUT_MS answers 503, never 2xx", () =>

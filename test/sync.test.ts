@@ -39,6 +39,7 @@ describe("fdatasync before every 200", () => {
       const retried = yield* server.post(sent.bytes)
       assert.strictEqual(retried.json.status, "accepted", "the refused notification's id was not remembered")
       assert.deepStrictEqual((yield* server.records()).map((record) => record.payload), [sent.json])
+      assert.strictEqual((yield* server.request("/readyz")).status, 200, "a write that succeeds makes it ready again")
     }))
 
   it.scopedLive("store: a failing WAL fdatasync answers 503, never 200", () =>
