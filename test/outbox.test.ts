@@ -122,10 +122,14 @@ describe("the outbox", () => {
         { SINKS: "http", HTTP_FORWARD_URL: "http://127.0.0.1:9/down", ...fast },
         handlers
       )
+      const before = Date.now()
       for (let i = 0; i < 5; i++) assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
       yield* eventually("the handlers", Effect.sync(() => handled), (n) => n === 5)
-      const depth = yield* server.outboxDepth
-      assert.strictEqual(depth, 5, "the http deliveries still wait")
+      const depth = yield* server.outbox.depth
+      assert.strictEqual(depth.count, 5, "the http deliveries still wait")
+      const oldest = Option.getOrThrow(depth.oldest).getTime()
+      assert.isAtLeast(oldest, before)
+      assert.isAtMost(oldest, Date.now())
     }))
 
   it.scopedLive("OUTBOX_MAX_ROWS waiting deliveries: new notifications get 503 with Retry-After", () =>
@@ -141,6 +145,21 @@ describe("the outbox", () => {
       assert.strictEqual(full.status, 503)
       assert.strictEqual(full.json.error, "outbox_full")
       assert.strictEqual(full.headers.get("retry-after"), "60")
+    }))
+
+  it.scopedLive("a full outbox still takes notifications routed to inline sinks only", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({
+        SINKS: "file,http",
+        HTTP_FORWARD_URL: "http://127.0.0.1:9/down",
+        ROUTES: "ping=http;*=file",
+        OUTBOX_MAX_ROWS: "1"
+      })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).json.error, "outbox_full")
+      const inline = yield* server.post(fixture("contacts.deleted").bytes)
+      assert.strictEqual(inline.json.status, "accepted")
+      assert.deepStrictEqual(inline.json.sinks, ["file"])
     }))
 
   it.scopedLive("a full disk answers 503, never 2xx, and /readyz says so", () =>
@@ -185,33 +204,39 @@ describe("the outbox", () => {
         id: "notif_mismatch",
         data: { item: { type: "contact", id: 12345 } }
       })
-      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
-      assert.strictEqual((yield* server.post(contact.bytes)).status, 200)
+      const closed = fixture("conversations.closed")
+      for (const sent of [fixture("ping"), contact, closed]) {
+        assert.strictEqual((yield* server.post(sent.bytes)).status, 200)
+      }
       assert.strictEqual((yield* server.post(mismatch)).json.reason, "schema_mismatch")
-      yield* eventually("three dead letters", server.records("dead-letter.jsonl"), (records) => records.length === 3)
+      const buried = yield* eventually("four dead letters", server.records("dead-letter.jsonl"), (r) => r.length === 4)
+      const buriedContact = buried.find((record) => record.id === (contact.json as { id: string }).id)!
+      assert.strictEqual(buriedContact.topic, "contacts.created")
+      assert.strictEqual(buriedContact.app_id, (contact.json as { app_id: string }).app_id)
       answer = 200
 
       const replay = (filter: Partial<ReplayFilter>) => server.outbox.replay({ ...nothing, ...filter })
       assert.strictEqual(yield* replay({ since: Option.some(new Date(Date.now() + 60_000)) }), 0)
       assert.strictEqual(yield* replay({ topic: Option.some("ping") }), 1)
-      const intercomTopic = (contact.json as { topic: string }).topic
-      assert.strictEqual(yield* replay({ topic: Option.some(intercomTopic), since: Option.some(new Date(0)) }), 1)
+      assert.strictEqual(yield* replay({ topic: Option.some("contacts.created"), since: Option.some(new Date(0)) }), 1)
+      assert.strictEqual(yield* replay({ topic: Option.some((closed.json as { topic: string }).topic) }), 1)
       assert.strictEqual(yield* replay({}), 0, "without --sink, a dead letter that has none stays")
       assert.strictEqual(yield* replay({ sink: Option.some("http") }), 1)
 
-      yield* eventually("the replayed deliveries", Effect.sync(() => target.requests.length), (n) => n === 4)
+      yield* eventually("the replayed deliveries", Effect.sync(() => target.requests.length), (n) => n === 6)
       const dead = yield* eventually(
         "the mismatch set aside again",
         server.records("dead-letter.jsonl"),
-        (r) => r.length === 4
+        (r) => r.length === 5
       )
       assert.deepStrictEqual(
-        target.requests.slice(2).map((request) => request.headers["x-notification-id"] ?? null),
-        [null, (contact.json as { id: string }).id]
+        target.requests.slice(3).map((request) => request.headers["x-notification-id"] ?? null),
+        [null, (contact.json as { id: string }).id, (closed.json as { id: string }).id]
       )
-      assert.strictEqual(dead[3]!.id, "notif_mismatch")
-      assert.strictEqual(dead[3]!.reason, "schema_mismatch")
-      assert.strictEqual(dead[3]!.sink, "http")
+      assert.strictEqual(dead[4]!.id, "notif_mismatch")
+      assert.strictEqual(dead[4]!.reason, "schema_mismatch")
+      assert.strictEqual(dead[4]!.sink, "http")
+      assert.strictEqual(dead[4]!.attempts, 0, "never sent")
       yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
     }))
 

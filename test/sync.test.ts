@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer } from "effect"
+import { Duration, Effect, Either, Fiber, Layer, Option } from "effect"
 import type { FileHandle } from "node:fs/promises"
 import { DataSync } from "../src/DataSync.js"
 import { eventually } from "./support/Eventually.js"
@@ -49,6 +49,42 @@ describe("fdatasync before every 200", () => {
       const refused = yield* server.post(fixture("conversations.closed").bytes)
       assert.strictEqual(refused.status, 503)
       assert.strictEqual(refused.json.error, "storage_unavailable")
+    }))
+
+  it.scopedLive("store: with a failing WAL fdatasync, dead letters, /readyz and replay refuse too", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "file" }, failingSync(isWal))
+      const mismatch = JSON.stringify({
+        type: "notification_event",
+        topic: "contact.user.created",
+        id: "notif_mismatch",
+        data: { item: { type: "contact", id: 12345 } }
+      })
+      const refused = yield* server.post(mismatch)
+      assert.strictEqual(refused.status, 503)
+      assert.strictEqual(refused.json.error, "storage_unavailable")
+      const ready = yield* server.request("/readyz")
+      assert.strictEqual(ready.status, 503)
+      assert.include((ready.json.problems as Array<string>)[0], "store: EIO")
+      const replay = yield* Effect.either(
+        server.outbox.replay({ sink: Option.none(), topic: Option.none(), since: Option.none() })
+      )
+      assert.isTrue(Either.isLeft(replay))
+    }))
+
+  it.scopedLive("store: a notification for inline sinks only is answered without waiting for the WAL fdatasync", () =>
+    Effect.gen(function*() {
+      const held: Array<() => void> = []
+      const holding = Layer.succeed(DataSync, (path: string, handle: FileHandle) =>
+        isWal(path)
+          ? new Promise<void>((resolve, reject) => held.push(() => handle.datasync().then(resolve, reject)))
+          : handle.datasync())
+      const server = yield* startServer({ SINKS: "file" }, holding)
+      const answer = yield* server.post(fixture("contacts.created").bytes).pipe(
+        Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => "no answer while the WAL sync is held" })
+      )
+      assert.strictEqual(answer.json.status, "accepted")
+      assert.deepStrictEqual(held, [], "its id was committed without a WAL sync")
     }))
 
   it.scopedLive("store: the answer waits for the WAL fdatasync", () =>
