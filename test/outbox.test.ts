@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Duration, Effect, Option } from "effect"
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { Handlers } from "../src/Handlers.js"
@@ -16,6 +16,11 @@ const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic 
 const fast = { RETRY_BASE_DELAY: "10ms", RETRY_MAX_DELAY: "20ms" }
 const nothing: ReplayFilter = { sink: Option.none(), topic: Option.none(), since: Option.none() }
 const root = new URL("..", import.meta.url).pathname
+/** Locks the database at argv[1] for argv[2] ms from another process; prints a line once it holds the lock. */
+const holdLock = `const db = require("better-sqlite3")(process.argv[1])
+db.exec("BEGIN EXCLUSIVE")
+console.log("locked")
+setTimeout(() => { db.exec("ROLLBACK"); db.close() }, Number(process.argv[2]))`
 
 describe("the outbox", () => {
   it.scopedLive("a target answering 500 is retried with backoff until it answers 200", () =>
@@ -300,5 +305,21 @@ describe("the outbox", () => {
       assert.strictEqual(locked.status, 503)
       assert.strictEqual(locked.json.error, "storage_unavailable")
       assert.strictEqual((yield* server.post(fixture("contacts.deleted").bytes)).json.status, "accepted")
+    }))
+
+  it.scopedLive("STORE_BUSY_TIMEOUT_MS is how long a write waits: a lock held a little longer by another process gives 503", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "file", STORE_BUSY_TIMEOUT_MS: "100" })
+      assert.strictEqual((yield* server.post(fixture("contacts.created").bytes)).status, 200)
+      const holder = spawn(process.execPath, ["-e", holdLock, join(server.dataDir, "receiver.db"), "1500"], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      const released = new Promise<number | null>((resolve) => holder.once("exit", resolve))
+      yield* Effect.promise(() => new Promise<void>((resolve) => holder.stdout!.once("data", () => resolve())))
+      const locked = yield* server.post(fixture("contacts.deleted").bytes)
+      assert.strictEqual(yield* Effect.promise(() => released), 0)
+      assert.strictEqual(locked.status, 503, "answered before the lock was released, not after")
+      assert.strictEqual(locked.json.error, "storage_unavailable")
     }))
 })
