@@ -23,22 +23,29 @@ const isWal = (path: string) => path.endsWith("-wal")
 describe("fdatasync before every 200", () => {
   it.scopedLive("file: a failing fdatasync answers 503 and keeps nothing; once syncs work, the retry is taken", () =>
     Effect.gen(function*() {
-      let failing = true
+      let failing = false
       const server = yield* startServer(
         { SINKS: "file" },
         failingSync((path) => failing && path.endsWith("events.jsonl"))
       )
+      const first = fixture("contacts.deleted")
+      assert.strictEqual((yield* server.post(first.bytes)).status, 200)
+      failing = true
       const sent = fixture("contacts.created")
       const refused = yield* server.post(sent.bytes)
       assert.strictEqual(refused.status, 503)
       assert.strictEqual(refused.json.error, "sink_unavailable")
-      assert.deepStrictEqual(yield* server.records(), [], "the unsynced line is cut off again")
+      assert.deepStrictEqual(
+        (yield* server.records()).map((record) => record.payload),
+        [first.json],
+        "the unsynced line is cut off again, the acknowledged one kept"
+      )
       assert.strictEqual((yield* server.request("/readyz")).status, 503)
 
       failing = false
       const retried = yield* server.post(sent.bytes)
       assert.strictEqual(retried.json.status, "accepted", "the refused notification's id was not remembered")
-      assert.deepStrictEqual((yield* server.records()).map((record) => record.payload), [sent.json])
+      assert.deepStrictEqual((yield* server.records()).map((record) => record.payload), [first.json, sent.json])
       assert.strictEqual((yield* server.request("/readyz")).status, 200, "a write that succeeds makes it ready again")
     }))
 
