@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint"
 const dprint = JSON.parse(readFileSync(new URL("./dprint.json", import.meta.url), "utf8"))
 
 export default tseslint.config(
-  { ignores: ["dist", "data", "node_modules", "coverage"] },
+  { ignores: ["dist", "data", "node_modules", "coverage", "reports", ".stryker-tmp"] },
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,
   {

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { mkdtempSync } from "node:fs"
-import { createServer } from "node:net"
+import { connect, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { sign } from "../src/pipeline/Signature.js"
@@ -44,6 +44,50 @@ const freePort = Effect.promise(() =>
 )
 
 const fast = { RETRY_BASE_DELAY: "20ms", RETRY_MAX_DELAY: "200ms" }
+
+/**
+ * A POST of `body` on a raw socket, sent as far as `Expect: 100-continue`: `continued` resolves once the server has
+ * taken the request (it answers 100 Continue as it hands the request on), `send` writes body bytes, and `answer`
+ * resolves with everything the server wrote after the 100 Continue once it closes the connection.
+ */
+const rawPost = (url: string, body: Buffer) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const { hostname, port } = new URL(url)
+      const socket = connect(Number(port), hostname)
+      let received = ""
+      socket.on("data", (chunk: Buffer) => void (received += chunk.toString("latin1")))
+      socket.on("error", () => undefined)
+      const continued = new Promise<void>((resolve, reject) => {
+        const check = () => received.startsWith("HTTP/1.1 100 Continue\r\n\r\n") && resolve()
+        socket.on("data", check)
+        socket.once("close", () => reject(new Error(`closed before 100 Continue: ${received}`)))
+      })
+      const answer = new Promise<string>((resolve) =>
+        socket.once("close", () => resolve(received.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, "")))
+      )
+      socket.write(
+        `POST /webhooks/intercom HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${body.length}\r\nX-Hub-Signature: ${sign(SECRET, body)}\r\nExpect: 100-continue\r\n\r\n`
+      )
+      return { socket, continued, answer, send: (bytes: Buffer) => void socket.write(bytes) }
+    }),
+    ({ socket }) => Effect.sync(() => socket.destroy())
+  )
+
+/** True once nothing accepts connections at `url`. */
+const refusing = (url: string) =>
+  Effect.promise(() =>
+    new Promise<boolean>((resolve) => {
+      const { hostname, port } = new URL(url)
+      const probe = connect(Number(port), hostname)
+      probe.once("connect", () => {
+        probe.destroy()
+        resolve(false)
+      })
+      probe.once("error", () => resolve(true))
+    })
+  )
 
 /** Every acknowledged id is in the file now, and reaches the target once the service runs again. */
 const nothingLost = (
@@ -90,7 +134,8 @@ describe("durability (real processes)", () => {
       Effect.gen(function*() {
         const dataDir = mkdtempSync(join(tmpdir(), "down-"))
         const port = yield* freePort
-        // However long the loading takes on a busy machine, no delivery may run out of attempts before the target is up.
+        // Only the head is tried while the target is down: with 20-200 ms backoff, 25 attempts would make it a dead
+        // letter after about 2 s of outage, and loading takes longer than that on a busy machine.
         const env = {
           DATA_DIR: dataDir,
           SINKS: "http",
@@ -112,6 +157,28 @@ describe("durability (real processes)", () => {
         assert.strictEqual(target.requests.length, 300, "each delivered once")
       }),
     90_000
+  )
+
+  it.scopedLive(
+    "SIGTERM with a request half-sent: it is completed, answered 200 and recorded, then exit 0",
+    () =>
+      Effect.gen(function*() {
+        const dataDir = mkdtempSync(join(tmpdir(), "half-sent-"))
+        const service = yield* spawnService({ DATA_DIR: dataDir, SINKS: "file" })
+        const body = notification("half-sent")
+        const request = yield* rawPost(service.url, body)
+        yield* Effect.promise(() => request.continued)
+        request.send(body.subarray(0, 100))
+        service.process.kill("SIGTERM")
+        yield* eventually("the service to stop accepting connections", refusing(service.url), (refused) => refused)
+        request.send(body.subarray(100))
+        const answer = yield* Effect.promise(() => request.answer)
+        assert.match(answer, /^HTTP\/1\.1 200 /, answer)
+        assert.match(answer, /\r\nconnection: close\r\n/i, answer)
+        assert.strictEqual(yield* Effect.promise(() => service.exited), 0, service.stderr())
+        assert.deepStrictEqual(yield* recordedIds(dataDir), ["half-sent"])
+      }),
+    60_000
   )
 
   it.scopedLive("SIGTERM during load: exit 0, and nothing acknowledged is lost", () =>

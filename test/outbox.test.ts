@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { loadFixtures } from "./support/Fixtures.js"
 import { outboxSuite } from "./support/OutboxSuite.js"
@@ -8,6 +9,12 @@ import { startServer } from "./support/TestServer.js"
 
 const fixtures = loadFixtures()
 const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
+const root = new URL("..", import.meta.url).pathname
+/** Locks the database at argv[1] for argv[2] ms from another process; prints a line once it holds the lock. */
+const holdLock = `const db = require("better-sqlite3")(process.argv[1])
+db.exec("BEGIN EXCLUSIVE")
+console.log("locked")
+setTimeout(() => { db.exec("ROLLBACK"); db.close() }, Number(process.argv[2]))`
 
 describe("the outbox (SQLite)", () => {
   outboxSuite(Effect.succeed({}))
@@ -24,5 +31,21 @@ describe("the outbox (SQLite)", () => {
       assert.strictEqual(locked.status, 503)
       assert.strictEqual(locked.json.error, "storage_unavailable")
       assert.strictEqual((yield* server.post(fixture("contacts.deleted").bytes)).json.status, "accepted")
+    }))
+
+  it.scopedLive("STORE_BUSY_TIMEOUT_MS is how long a write waits: a lock held a little longer by another process gives 503", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ SINKS: "file", STORE_BUSY_TIMEOUT_MS: "100" })
+      assert.strictEqual((yield* server.post(fixture("contacts.created").bytes)).status, 200)
+      const holder = spawn(process.execPath, ["-e", holdLock, join(server.dataDir, "receiver.db"), "1500"], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      const released = new Promise<number | null>((resolve) => holder.once("exit", resolve))
+      yield* Effect.promise(() => new Promise<void>((resolve) => holder.stdout!.once("data", () => resolve())))
+      const locked = yield* server.post(fixture("contacts.deleted").bytes)
+      assert.strictEqual(yield* Effect.promise(() => released), 0)
+      assert.strictEqual(locked.status, 503, "answered before the lock was released, not after")
+      assert.strictEqual(locked.json.error, "storage_unavailable")
     }))
 })

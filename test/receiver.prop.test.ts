@@ -3,9 +3,12 @@ import { Effect, FastCheck, Schema } from "effect"
 import { canonicalTopics, topicSchemas } from "../src/generated/index.js"
 import { sign } from "../src/pipeline/Signature.js"
 import { intercomTopics } from "../src/pipeline/Topics.js"
+import { loadFixtures } from "./support/Fixtures.js"
 import { SECRET, TestServer } from "./support/TestServer.js"
 
 const aliasesOf = (topic: string) => Object.keys(intercomTopics).filter((alias) => intercomTopics[alias] === topic)
+
+const fixture = loadFixtures().find((candidate) => candidate.topic === "conversations.closed")!
 
 let sequence = 0
 const uniqueId = () => `notif_prop_${++sequence}_${Date.now()}`
@@ -54,6 +57,25 @@ describe("the receiver (properties)", () => {
           assert.strictEqual((yield* server.records()).length, before)
         }),
       { fastCheck: { numRuns: 100 } }
+    )
+
+    it.effect.prop(
+      "a signature wrong in any one hex digit, the others right, gives 401 and records nothing",
+      [FastCheck.integer({ min: 0, max: 39 }), FastCheck.integer({ min: 1, max: 15 }), FastCheck.boolean()],
+      ([position, delta, upper]) =>
+        Effect.gen(function*() {
+          const server = yield* TestServer
+          const body = Buffer.from(JSON.stringify({ ...(fixture.json as object), id: uniqueId() }))
+          const digits = sign(SECRET, body).slice("sha1=".length).split("")
+          digits[position] = ((parseInt(digits[position]!, 16) + delta) % 16).toString(16)
+          const forged = `sha1=${upper ? digits.join("").toUpperCase() : digits.join("")}`
+          const before = (yield* server.records()).length
+          const answer = yield* server.post(body, { signature: forged })
+          assert.strictEqual(answer.status, 401, `${forged} differs at ${position}`)
+          assert.strictEqual(answer.json.error, "invalid_signature")
+          assert.strictEqual((yield* server.records()).length, before)
+        }),
+      { fastCheck: { numRuns: 120 } }
     )
   })
 })

@@ -12,8 +12,8 @@ const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic 
 const withTopic = (topic: string, from = fixture(intercomTopics[topic] ?? "ping")) =>
   JSON.stringify({ ...(from.json as object), topic, id: `notif_alias_${topic}` })
 
-/** Streams `size` bytes with chunked transfer-encoding (no Content-Length) and resolves with the status. */
-const postChunked = (url: string, size: number, signature: string) =>
+/** Streams `body` with chunked transfer-encoding (no Content-Length) and resolves with the status. */
+const postChunked = (url: string, body: Buffer, signature: string) =>
   Effect.async<number>((resume) => {
     const request = httpRequest(url, {
       method: "POST",
@@ -23,10 +23,10 @@ const postChunked = (url: string, size: number, signature: string) =>
       resume(Effect.succeed(response.statusCode ?? 0))
     })
     request.on("error", () => undefined)
-    const chunk = Buffer.alloc(16 * 1024, 0x20)
     let sent = 0
     const pump = () => {
-      while (sent < size) {
+      while (sent < body.length) {
+        const chunk = body.subarray(sent, sent + 16 * 1024)
         sent += chunk.length
         if (!request.write(chunk)) return void request.once("drain", pump)
       }
@@ -64,9 +64,26 @@ describe("the webhook endpoint", () => {
       Effect.gen(function*() {
         const server = yield* TestServer
         const body = fixture("ping").bytes
+        const counted = (text: string, index: number) =>
+          Number(
+            new RegExp(`^\\w+signature_verified_total\\{secret_index="${index}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0
+          )
+        const before = (yield* server.request("/metrics")).text
         assert.strictEqual((yield* server.post(body, { secret: SECRET })).status, 200)
         assert.strictEqual((yield* server.post(body, { secret: "new-secret" })).status, 200)
+        assert.strictEqual((yield* server.post(body, { secret: "new-secret" })).status, 200)
         assert.strictEqual((yield* server.post(body, { secret: "retired-secret" })).status, 401)
+        const after = (yield* server.request("/metrics")).text
+        assert.strictEqual(counted(after, 0) - counted(before, 0), 1, "verified by the first secret")
+        assert.strictEqual(counted(after, 1) - counted(before, 1), 2, "verified by the second secret")
+      }))
+
+    it.effect("takes the signature's hex digits in either case", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const body = fixture("ping").bytes
+        const upper = `sha1=${sign(SECRET, body).slice("sha1=".length).toUpperCase()}`
+        assert.strictEqual((yield* server.post(body, { signature: upper })).status, 200)
       }))
 
     it.effect("answers 401 to a missing, malformed or wrong signature, never revealing the expected one", () =>
@@ -83,7 +100,17 @@ describe("the webhook endpoint", () => {
         const wrong = yield* server.post(body, { secret: "someone-else" })
         assert.strictEqual(wrong.status, 401)
         assert.strictEqual(wrong.json.error, "invalid_signature")
+        assert.strictEqual(wrong.json.message, "X-Hub-Signature does not match the body")
         for (const answer of [missing, malformed, wrong]) assert.notInclude(answer.text, expected.slice(5))
+        for (const framed of [`x${expected}`, `${expected}0`, expected.slice(0, -1), `sha1=${expected}`]) {
+          const answer = yield* server.post(body, { signature: framed })
+          assert.strictEqual(answer.status, 401, framed)
+          assert.include(answer.json.message, "sha1=<40 hex digits>", framed)
+        }
+        const failures = (yield* server.request("/metrics")).text
+        for (const reason of ["missing", "malformed", "mismatch"]) {
+          assert.match(failures, new RegExp(`signature_failures_total\\{reason="${reason}"\\} [1-9]`), reason)
+        }
       }))
 
     it.effect("answers 400 to a signed body that is not JSON or not a notification", () =>
@@ -97,6 +124,37 @@ describe("the webhook endpoint", () => {
         assert.include(notEnvelope.json.message, "data is missing")
         const array = yield* server.post("[1,2]")
         assert.strictEqual(array.status, 400)
+        assert.include(array.json.message, "not an Intercom notification: the body must be a JSON object, got an array")
+        for (const item of [null, [], "item"]) {
+          const answer = yield* server.post(
+            JSON.stringify({ type: "notification_event", topic: "ping", data: { item } })
+          )
+          assert.strictEqual(answer.status, 400, JSON.stringify(item))
+          assert.include(answer.json.message, "data.item must be an object, got ", JSON.stringify(item))
+        }
+      }))
+
+    it.effect("a numeric id is deduped as its string form; an app_id that is not a string is recorded as null", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const body = JSON.stringify({
+          type: "notification_event",
+          topic: "ticket.created",
+          id: 4242,
+          app_id: 7,
+          data: { item: { type: "ticket" } }
+        })
+        const first = yield* server.post(body)
+        assert.strictEqual(first.json.status, "accepted")
+        assert.strictEqual(first.json.id, "4242")
+        assert.strictEqual((yield* server.post(body)).json.status, "duplicate")
+        const records = (yield* server.records()).filter((line) => (line.payload as { id: unknown }).id === 4242)
+        assert.strictEqual(records.length, 1)
+        assert.strictEqual(records[0]!.id, "4242")
+        assert.isNull(records[0]!.app_id)
+        const objectId = yield* server.post(JSON.stringify({ ...JSON.parse(body), id: { n: 1 } }))
+        assert.strictEqual(objectId.status, 400)
+        assert.include(objectId.json.message as string, "id must be a string, a number or null, got an object")
       }))
 
     it.effect("answers 413 to a body over MAX_BODY_BYTES, declared or streamed", () =>
@@ -106,8 +164,23 @@ describe("the webhook endpoint", () => {
         const declared = yield* server.post(big)
         assert.strictEqual(declared.status, 413)
         assert.include(declared.json.message, "MAX_BODY_BYTES")
-        assert.strictEqual(yield* postChunked(server.webhookUrl, 1_000_000, sign(SECRET, big)), 413)
+        assert.strictEqual(yield* postChunked(server.webhookUrl, Buffer.alloc(1_000_000, 0x20), sign(SECRET, big)), 413)
         assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200, "still serving")
+      }))
+
+    it.effect("takes a body of exactly MAX_BODY_BYTES, declared or streamed, and refuses one byte more", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const padded = (size: number) => {
+          const ping = fixture("ping").bytes
+          return Buffer.concat([ping, Buffer.alloc(size - ping.length, 0x20)])
+        }
+        const exact = padded(200_000)
+        assert.strictEqual((yield* server.post(exact)).status, 200)
+        assert.strictEqual(yield* postChunked(server.webhookUrl, exact, sign(SECRET, exact)), 200)
+        const over = padded(200_001)
+        assert.strictEqual((yield* server.post(over)).status, 413)
+        assert.strictEqual(yield* postChunked(server.webhookUrl, over, sign(SECRET, over)), 413)
       }))
 
     it.effect("answers 415 to a body that is not declared JSON", () =>

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { createHmac } from "node:crypto"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -133,6 +133,27 @@ describe("sinks", () => {
       assert.deepStrictEqual(dead[0]!.payload, JSON.parse(body))
     }))
 
+  it.scopedLive("handlers: the decoded value keeps fields no fixture shows, at the top and inside data.item", () =>
+    Effect.gen(function*() {
+      const seen: Array<ContactsCreatedNotification> = []
+      const handlers = Handlers.layer({
+        "contacts.created": (notification) => Effect.sync(() => seen.push(notification))
+      })
+      const server = yield* startServer({ SINKS: "file" }, handlers)
+      const original = fixture("contacts.created").json as ContactsCreatedNotification
+      const sent = {
+        ...original,
+        x_future_field: { nested: [1, "two"] },
+        data: { ...original.data, item: { ...original.data.item, x_future_item_field: "kept" } }
+      }
+      assert.strictEqual((yield* server.post(JSON.stringify(sent))).status, 200)
+      yield* eventually("the handler", Effect.sync(() => seen.length), (n) => n === 1)
+      const decoded = seen[0] as unknown as typeof sent
+      assert.deepStrictEqual(decoded.x_future_field, { nested: [1, "two"] })
+      assert.strictEqual(decoded.data.item.x_future_item_field, "kept")
+      assert.deepStrictEqual(decoded, sent)
+    }))
+
   it.scopedLive("handlers: the README's example handlers run", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ SINKS: "file" }, Handlers.layer(exampleHandlers))
@@ -177,6 +198,18 @@ describe("sinks", () => {
       assert.strictEqual(dead[0]!.id, idOf(fixture("conversations.closed").json))
     }))
 
+  it.scopedLive("ROUTES naming handlers in a program without typed handlers stops the start, saying what to add", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Effect.scoped(startServer({ SINKS: "file", ROUTES: "ping=file,handlers" })))
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        assert.include(
+          Cause.pretty(exit.cause),
+          "ROUTES sends ping to handlers, which this program does not run (typed handlers need Handlers.layer, see README)"
+        )
+      }
+    }))
+
   it.scopedLive("file: concurrent notifications all land, one whole line each", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ SINKS: "file" })
@@ -199,5 +232,26 @@ describe("sinks", () => {
       assert.deepStrictEqual(JSON.parse(lines[0]!), { id: "whole" })
       assert.strictEqual(JSON.parse(lines[1]!).topic, "ping")
       assert.strictEqual(lines[2], "")
+    }))
+
+  it.scopedLive("file: a cut-off line longer than the read-back chunk, or a file of no whole line, is dropped too", () =>
+    Effect.gen(function*() {
+      const cases = [
+        { before: `{"id":"whole"}\n${"x".repeat(150_000)}`, kept: ["{\"id\":\"whole\"}"] },
+        { before: "y".repeat(70_000), kept: [] },
+        { before: `{"id":"a"}\n{"id":"b"}\n`, kept: ["{\"id\":\"a\"}", "{\"id\":\"b\"}"] }
+      ]
+      for (const { before, kept } of cases) {
+        const dataDir = mkdtempSync(join(tmpdir(), "torn-"))
+        writeFileSync(join(dataDir, "events.jsonl"), before)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const server = yield* startServer({ SINKS: "file", DATA_DIR: dataDir })
+          assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+        }))
+        const lines = readFileSync(join(dataDir, "events.jsonl"), "utf8").split("\n")
+        assert.deepStrictEqual(lines.slice(0, -2), kept)
+        assert.strictEqual(JSON.parse(lines.at(-2)!).topic, "ping")
+        assert.strictEqual(lines.at(-1), "")
+      }
     }))
 })

@@ -61,22 +61,24 @@ export const layer = Layer.unwrapEffect(
         socket.end(busy, () => socket.destroy())
       }
     })
-    let inFlight = 0
+    const inFlight = new Set<ServerResponse>()
     let draining = false
     server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
-      inFlight++
-      response.once("close", () => inFlight--)
+      inFlight.add(response)
+      response.once("close", () => inFlight.delete(response))
       if (draining) response.setHeader("connection", "close")
     })
     server.on("request", starting)
     const drain = Effect.suspend(() => {
       draining = true
+      // A request that arrived before the drain (its body may still be coming) must not leave its connection open.
+      for (const response of inFlight) if (!response.headersSent) response.setHeader("connection", "close")
       server.close()
       server.closeIdleConnections()
-      return Effect.sync(() => inFlight).pipe(
+      return Effect.sync(() => inFlight.size).pipe(
         Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (count) => count === 0 }),
         Effect.timeout(config.shutdownTimeout),
-        Effect.orElseSucceed(() => inFlight)
+        Effect.orElseSucceed(() => inFlight.size)
       )
     })
     return Layer.merge(

@@ -1,6 +1,7 @@
 import { Data, Effect, type Scope } from "effect"
 import { type FileHandle, mkdir, open } from "node:fs/promises"
 import { dirname } from "node:path"
+import { DataSync } from "../store/DataSync.js"
 
 export class FileWriteError extends Data.TaggedError("FileWriteError")<{
   readonly path: string
@@ -53,6 +54,7 @@ const MAX_BATCH = 4096
  */
 export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, Scope.Scope> =>
   Effect.gen(function*() {
+    const datasync = yield* DataSync
     const fail = (error: unknown) =>
       new FileWriteError({ path, message: error instanceof Error ? error.message : String(error) })
     const waiting: Array<Pending> = []
@@ -83,7 +85,7 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
         while (written < data.length) {
           written += (await handle.write(data, written, data.length - written, size + written)).bytesWritten
         }
-        await handle.datasync()
+        await datasync(path, handle)
         size += data.length
         healthy = true
         return undefined

@@ -64,6 +64,10 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   readonly applyMirror: (changes: ReadonlyArray<MirrorChange>) => Effect.Effect<void, StoreUnavailable>
   /** Writes to the mirror tables since start, by table and outcome. */
   readonly mirrorCounts: MirrorCounts
+  /**
+   * Deliveries of `sink` due at `now`, in receive order, starting with the oldest one: none while that one waits for
+   * its retry, and none behind a later one that waits.
+   */
   readonly due: (
     sink: string,
     now: number,

@@ -6,6 +6,7 @@ import { dirname } from "node:path"
 import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
+import { DataSync } from "./DataSync.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import {
   type DeadLetter,
@@ -31,7 +32,9 @@ const MIGRATION = [
     next_attempt_at INTEGER NOT NULL,
     last_error TEXT
   )`,
-  "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (sink, next_attempt_at, seq)",
+  // Deliveries are read per sink from the oldest on, never by due time (that let later ones overtake a waiting head).
+  "CREATE INDEX IF NOT EXISTS outbox_order ON outbox (sink, seq)",
+  "DROP INDEX IF EXISTS outbox_due",
   "CREATE TABLE IF NOT EXISTS seen (notification_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID",
   "CREATE INDEX IF NOT EXISTS seen_at ON seen (seen_at)",
   `CREATE TABLE IF NOT EXISTS dead_letters (
@@ -63,6 +66,7 @@ interface Pending {
 
 interface OutboxRow {
   readonly seq: number
+  readonly next_attempt_at: number
   readonly sink: string
   readonly notification_id: string | null
   readonly intercom_topic: string
@@ -144,6 +148,7 @@ const openDatabase = (config: StoreSettings) =>
 const make = (config: StoreSettings) =>
   Effect.gen(function*() {
     const db = yield* openDatabase(config)
+    const datasync = yield* DataSync
 
     const statements = {
       count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
@@ -160,11 +165,13 @@ const make = (config: StoreSettings) =>
         `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
       ),
-      due: db.prepare<[string, number, number], OutboxRow>(
-        `SELECT seq, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
-        WHERE sink = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?`
+      queued: db.prepare<[string], OutboxRow>(
+        `SELECT seq, next_attempt_at, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
+        WHERE sink = ? ORDER BY seq`
       ),
-      nextDue: db.prepare<[string], number | null>("SELECT MIN(next_attempt_at) FROM outbox WHERE sink = ?").pluck(),
+      headDue: db.prepare<[string], number>(
+        "SELECT next_attempt_at FROM outbox WHERE sink = ? ORDER BY seq LIMIT 1"
+      ).pluck(),
       delete: db.prepare<[number]>("DELETE FROM outbox WHERE seq = ?"),
       retryLater: db.prepare<[number, number, string, number]>(
         "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?"
@@ -188,12 +195,13 @@ const make = (config: StoreSettings) =>
 
     // A first write creates the WAL file, which is opened to be synced.
     statements.probe.run(Date.now())
+    const walPath = `${config.storePath}-wal`
     const wal = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => open(`${config.storePath}-wal`, "r"), catch: unavailable }),
+      Effect.tryPromise({ try: () => open(walPath, "r"), catch: unavailable }),
       (handle) => Effect.promise(() => handle.close())
     )
     /** Makes every committed transaction durable. */
-    const syncWal = Effect.tryPromise({ try: () => wal.datasync(), catch: unavailable })
+    const syncWal = Effect.tryPromise({ try: () => datasync(walPath, wal), catch: unavailable })
 
     const windowMs = Duration.toMillis(config.dedupeWindow)
     const mirror = prepareMirror(db)
@@ -265,7 +273,7 @@ const make = (config: StoreSettings) =>
       })
       mirrorCounts.record(outcome.mirrored)
       if (queued.length === 0) return flush()
-      syncing = wal.datasync().then(
+      syncing = datasync(walPath, wal).then(
         () => {
           rows += outcome.queued
           wake(queued.flatMap((pending) => pending.sinks))
@@ -338,8 +346,18 @@ const make = (config: StoreSettings) =>
           : accept(notification, sinks, changes),
       applyMirror: (changes) => attempt(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
       mirrorCounts,
-      due: (sink, now, limit) => attempt(() => statements.due.all(sink, now, limit).map(toEntry)),
-      nextDue: (sink) => attempt(() => Option.fromNullable(statements.nextDue.get(sink))),
+      due: (sink, now, limit) =>
+        attempt(() => {
+          // From the head up to the first delivery still waiting for its retry: nothing overtakes a waiting head. The
+          // rows are read one by one, so a round reads at most `limit + 1` of them, however long the queue.
+          const entries: Array<OutboxEntry> = []
+          for (const row of statements.queued.iterate(sink)) {
+            if (row.next_attempt_at > now || entries.length === limit) break
+            entries.push(toEntry(row))
+          }
+          return entries
+        }),
+      nextDue: (sink) => attempt(() => Option.fromNullable(statements.headDue.get(sink))),
       delivered: (seqs) =>
         attempt(() => {
           db.transaction(() => seqs.forEach((seq) => statements.delete.run(seq)))()

@@ -1,9 +1,10 @@
 import { assert, it } from "@effect/vitest"
-import { Effect, Option, type Scope } from "effect"
+import { Duration, Effect, Option, type Scope } from "effect"
 import { execFile } from "node:child_process"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { Handlers } from "../../src/sinks/Handlers.js"
+import type { ReplayFilter } from "../../src/store/Outbox.js"
 import { eventually } from "./Eventually.js"
 import { loadFixtures } from "./Fixtures.js"
 import { startTarget } from "./Target.js"
@@ -12,7 +13,7 @@ import { startServer } from "./TestServer.js"
 const fixtures = loadFixtures()
 const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
 const fast = { RETRY_BASE_DELAY: "10ms", RETRY_MAX_DELAY: "20ms" }
-const nothing = { sink: Option.none(), topic: Option.none(), since: Option.none() }
+const nothing: ReplayFilter = { sink: Option.none(), topic: Option.none(), since: Option.none() }
 const root = new URL("../..", import.meta.url).pathname
 
 /**
@@ -131,10 +132,30 @@ export const outboxSuite = (store: Effect.Effect<Record<string, string>, never, 
         { ...(yield* store), SINKS: "http", HTTP_FORWARD_URL: "http://127.0.0.1:9/down", ...fast },
         handlers
       )
+      const before = Date.now()
       for (let i = 0; i < 5; i++) assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
       yield* eventually("the handlers", Effect.sync(() => handled), (n) => n === 5)
       // The handlers' deliveries are recorded as done just after they ran; the http ones never are.
       yield* eventually("only the http deliveries to wait", server.outboxDepth, (n) => n === 5)
+      const oldest = Option.getOrThrow((yield* server.outbox.depth).oldest).getTime()
+      assert.isAtLeast(oldest, before)
+      assert.isAtMost(oldest, Date.now())
+    }))
+
+  it.scopedLive("a full outbox still takes notifications routed to inline sinks only", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({
+        ...(yield* store),
+        SINKS: "file,http",
+        HTTP_FORWARD_URL: "http://127.0.0.1:9/down",
+        ROUTES: "ping=http;*=file",
+        OUTBOX_MAX_ROWS: "1"
+      })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).json.error, "outbox_full")
+      const inline = yield* server.post(fixture("contacts.deleted").bytes)
+      assert.strictEqual(inline.json.status, "accepted")
+      assert.deepStrictEqual(inline.json.sinks, ["file"])
     }))
 
   it.scopedLive("OUTBOX_MAX_ROWS waiting deliveries: new notifications get 503 with Retry-After", () =>
@@ -182,5 +203,119 @@ export const outboxSuite = (store: Effect.Effect<Record<string, string>, never, 
       )
       assert.include(stdout, "replayed 1 dead letter(s)")
       yield* eventually("the replayed delivery", Effect.sync(() => target.requests.length), (n) => n === 2)
+    }))
+
+  it.scopedLive("replay chooses dead letters by topic, time and sink; a sink-less one goes to the sink named", () =>
+    Effect.gen(function*() {
+      let answer = 422
+      const target = yield* startTarget(() => answer)
+      const server = yield* startServer({
+        ...(yield* store),
+        SINKS: "http",
+        HTTP_FORWARD_URL: target.url,
+        ROUTES: "contacts.*=http;conversations.*=http;ping=http",
+        ...fast
+      })
+      const contact = fixture("contacts.created")
+      const mismatch = JSON.stringify({
+        type: "notification_event",
+        topic: "contact.user.created",
+        id: "notif_mismatch",
+        data: { item: { type: "contact", id: 12345 } }
+      })
+      const closed = fixture("conversations.closed")
+      for (const sent of [fixture("ping").bytes, contact.bytes, closed.bytes, mismatch]) {
+        assert.strictEqual((yield* server.post(sent)).json.status, "accepted")
+      }
+      const ticket = JSON.stringify({
+        type: "notification_event",
+        topic: "ticket.created",
+        id: "t1",
+        data: { item: {} }
+      })
+      assert.strictEqual((yield* server.post(ticket)).json.reason, "no_route")
+      const buried = yield* eventually("five dead letters", server.records("dead-letter.jsonl"), (r) => r.length === 5)
+      const buriedContact = buried.find((record) => record.id === (contact.json as { id: string }).id)!
+      assert.strictEqual(buriedContact.topic, "contacts.created")
+      assert.strictEqual(buriedContact.app_id, (contact.json as { app_id: string }).app_id)
+      answer = 200
+
+      const replay = (filter: Partial<ReplayFilter>) => server.outbox.replay({ ...nothing, ...filter })
+      assert.strictEqual(yield* replay({ since: Option.some(new Date(Date.now() + 60_000)) }), 0)
+      assert.strictEqual(yield* replay({ topic: Option.some("ping") }), 1)
+      assert.strictEqual(yield* replay({ topic: Option.some("contacts.created"), since: Option.some(new Date(0)) }), 2)
+      assert.strictEqual(yield* replay({ topic: Option.some((closed.json as { topic: string }).topic) }), 1)
+      assert.strictEqual(yield* replay({}), 0, "without a sink, a dead letter that has none stays")
+      assert.strictEqual(yield* replay({ sink: Option.some("http") }), 1)
+      assert.strictEqual(yield* replay({ sink: Option.some("http") }), 0, "each dead letter is replayed once")
+
+      yield* eventually("the replayed deliveries", Effect.sync(() => target.requests.length), (n) => n === 9)
+      const replayed = target.requests.slice(4)
+      assert.deepStrictEqual(
+        replayed.map((request) => request.headers["x-notification-id"] ?? null),
+        [null, (contact.json as { id: string }).id, "notif_mismatch", (closed.json as { id: string }).id, "t1"],
+        "delivered in the order they were put back"
+      )
+      assert.strictEqual(
+        replayed.find((request) => request.headers["x-notification-id"] === "notif_mismatch")!
+          .headers["x-webhook-schema"],
+        "mismatch"
+      )
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+    }))
+
+  it.scopedLive("MAX_AGE: a delivery still failing when it is older becomes a dead letter with reason expired", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget(() => 503)
+      const server = yield* startServer({
+        ...(yield* store),
+        SINKS: "http",
+        HTTP_FORWARD_URL: target.url,
+        MAX_AGE: "300ms",
+        RETRY_BASE_DELAY: "50ms",
+        RETRY_MAX_DELAY: "50ms"
+      })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      const [dead] = yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (r) => r.length === 1)
+      assert.strictEqual(dead!.reason, "expired")
+      assert.include(dead!.error as string, "MAX_AGE")
+      assert.isAtLeast(target.requests.length, 1)
+      assert.strictEqual(dead!.attempts, target.requests.length, "the attempts made, not one more")
+      assert.strictEqual(yield* server.outboxDepth, 0)
+    }))
+
+  it.scopedLive("DEDUPE_WINDOW: an id is a duplicate within the window and new again after it", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ ...(yield* store), SINKS: "file", DEDUPE_WINDOW: "1s" })
+      const sent = fixture("contacts.deleted")
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "accepted")
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "duplicate")
+      yield* Effect.sleep(Duration.millis(1100))
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "accepted")
+      assert.strictEqual((yield* server.post(sent.bytes)).json.status, "duplicate")
+      assert.strictEqual((yield* server.records()).length, 2)
+    }))
+
+  it.scopedLive("OUTBOX_MAX_ROWS counts waiting deliveries only: delivered and dead-lettered ones free their place", () =>
+    Effect.gen(function*() {
+      let answer = 200
+      const target = yield* startTarget(() => answer)
+      const server = yield* startServer({
+        ...(yield* store),
+        SINKS: "http",
+        HTTP_FORWARD_URL: target.url,
+        OUTBOX_MAX_ROWS: "1",
+        ...fast
+      })
+      for (let i = 0; i < 3; i++) {
+        assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+        yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      }
+      answer = 400
+      for (let i = 0; i < 3; i++) {
+        assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+        yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (records) => records.length === i + 1)
+      }
+      assert.strictEqual(target.requests.length, 6)
     }))
 }

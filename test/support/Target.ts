@@ -7,7 +7,8 @@ export interface Captured {
   readonly body: Buffer
 }
 
-export type Answer = number | { readonly status: number; readonly headers: Record<string, string> }
+/** A status, a status with headers, or "hang": no answer at all, so that the sender times out. */
+export type Answer = number | { readonly status: number; readonly headers: Record<string, string> } | "hang"
 
 /** A local HTTP receiver for the forward sink: records every request and gives `answer(n)` to the n-th. */
 export const startTarget = (answer: (n: number) => Answer = () => 200, port = 0) =>
@@ -19,6 +20,7 @@ export const startTarget = (answer: (n: number) => Answer = () => 200, port = 0)
       request.on("end", () => {
         requests.push({ headers: request.headers, body: Buffer.concat(chunks) })
         const given = answer(requests.length)
+        if (given === "hang") return
         if (typeof given === "number") response.writeHead(given).end()
         else response.writeHead(given.status, given.headers).end()
       })
