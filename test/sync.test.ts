@@ -49,13 +49,24 @@ describe("fdatasync before every 200", () => {
       assert.strictEqual((yield* server.request("/readyz")).status, 200, "a write that succeeds makes it ready again")
     }))
 
-  it.scopedLive("store: a failing WAL fdatasync answers 503, never 200", () =>
+  it.scopedLive("store: a failing WAL fdatasync answers 503, never 200; the retry is taken, not a duplicate", () =>
     Effect.gen(function*() {
+      let failing = true
       const target = yield* startTarget()
-      const server = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: target.url }, failingSync(isWal))
-      const refused = yield* server.post(fixture("conversations.closed").bytes)
+      const server = yield* startServer(
+        { SINKS: "http", HTTP_FORWARD_URL: target.url },
+        failingSync((path) => failing && isWal(path))
+      )
+      const sent = fixture("conversations.closed")
+      const refused = yield* server.post(sent.bytes)
       assert.strictEqual(refused.status, 503)
       assert.strictEqual(refused.json.error, "storage_unavailable")
+      assert.strictEqual(yield* server.outboxDepth, 0, "the refused notification's delivery is taken back")
+
+      failing = false
+      const retried = yield* server.post(sent.bytes)
+      assert.strictEqual(retried.json.status, "accepted", "its id was taken back too")
+      yield* eventually("the delivery", Effect.sync(() => target.requests.length), (n) => n === 1)
     }))
 
   it.scopedLive("store: with a failing WAL fdatasync, dead letters (no route), /readyz and replay refuse too", () =>

@@ -173,6 +173,7 @@ const make = (config: StoreSettings) =>
         "SELECT next_attempt_at FROM outbox WHERE sink = ? ORDER BY seq LIMIT 1"
       ).pluck(),
       delete: db.prepare<[number]>("DELETE FROM outbox WHERE seq = ?"),
+      unclaim: db.prepare<[string]>("DELETE FROM seen WHERE notification_id = ?"),
       retryLater: db.prepare<[number, number, string, number]>(
         "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?"
       ),
@@ -224,12 +225,13 @@ const make = (config: StoreSettings) =>
     const commit = db.transaction((batch: ReadonlyArray<Pending>, now: number) => {
       let queued = 0
       const mirrored: Array<MirrorOutcome> = []
+      const seqs: Array<number> = []
       const results = batch.map(({ changes, notification, sinks }): Accepted => {
         const id = notification.id
         if (id !== null && statements.claim.get(id, now, now - windowMs) === undefined) return "duplicate"
         for (const change of changes) mirrored.push(mirror(change))
         for (const sink of sinks) {
-          statements.queue.run(
+          const { lastInsertRowid } = statements.queue.run(
             sink,
             id,
             notification.topic,
@@ -239,11 +241,22 @@ const make = (config: StoreSettings) =>
             bytes(notification.body),
             now
           )
+          seqs.push(Number(lastInsertRowid))
           queued++
         }
         return "accepted"
       })
-      return { results, queued, mirrored }
+      return { results, queued, mirrored, seqs }
+    })
+
+    /**
+     * A batch whose WAL sync failed was answered 503, but its rows are committed: its ids would make Intercom's retry a
+     * `duplicate` of something that may never reach the disk. They are taken back, ids and deliveries, so the retry is
+     * accepted again (its mirror changes, if any, are applied again by the same version rules).
+     */
+    const takeBack = db.transaction((claimed: ReadonlyArray<string>, seqs: ReadonlyArray<number>) => {
+      for (const id of claimed) statements.unclaim.run(id)
+      for (const seq of seqs) statements.delete.run(seq)
     })
 
     // Accepts arriving in the same turn of the event loop, or while a batch is being synced, form one batch (group
@@ -280,6 +293,11 @@ const make = (config: StoreSettings) =>
           for (const pending of queued) pending.done(Effect.succeed("accepted"))
         },
         (error) => {
+          try {
+            takeBack(queued.flatMap((pending) => pending.notification.id ?? []), outcome.seqs)
+          } catch {
+            // The store is failing as a whole; /readyz says so, and nothing here was acknowledged.
+          }
           for (const pending of queued) pending.done(Effect.fail(unavailable(error)))
         }
       ).finally(() => {
