@@ -195,6 +195,11 @@ const main = async () => {
   }
   const sizes = [{ name: "2.8 KB", size: 0, count: 50_000 }, { name: "300 KB", size: 300_000, count: 1_000 }]
   const rows: Array<string> = []
+  // Each row is printed as soon as it is measured too: a failure later in the run keeps what was measured.
+  const addRow = (row: string) => {
+    rows.push(row)
+    console.error(row)
+  }
   let smallRate = 1000
   for (const { count, name, size } of sizes) {
     const file = join(work, `requests-${size}.txt`)
@@ -221,7 +226,7 @@ const main = async () => {
     if (size < 10_000) smallRate = median(results.receiver.map((r) => r.reqPerSec))
     for (const kind of kinds) {
       const runs = results[kind]
-      rows.push(
+      addRow(
         `| ${name} (${bytes} B) | ${labels[kind]} | ${runs.map((r) => fmt(r.reqPerSec)).join(" / ")} | ${
           fmt(median(runs.map((r) => r.reqPerSec)))
         } | ${fmt(median(runs.map((r) => r.p50Ms)), 1)} | ${fmt(median(runs.map((r) => r.p99Ms)), 1)} | ${
@@ -238,7 +243,7 @@ const main = async () => {
         file_.push(await round("receiver", file, warm, duration))
       }
       const outboxRatio = median(outbox.map((r, index) => r.reqPerSec / file_[index]!.reqPerSec))
-      rows.push(
+      addRow(
         `| ${name} (${bytes} B) | this service, SINKS=http (outbox) | ${
           outbox.map((r) => fmt(r.reqPerSec)).join(" / ")
         } | ${fmt(median(outbox.map((r) => r.reqPerSec)))} | ${fmt(median(outbox.map((r) => r.p50Ms)), 1)} | ${
@@ -252,7 +257,7 @@ const main = async () => {
         wrk(server.url, warm, 2)
         const paced = await steady(`${server.url}/webhooks/intercom`, file, 1000, 10)
         await server.stop()
-        rows.push(
+        addRow(
           `| ${name} | this service at a steady 1,000 req/s for 10 s, run ${run} of 5 | ${paced.requests} sent, ${paced.failures} failed | - | ${
             fmt(paced.p50_us / 1000, 1)
           } | ${fmt(paced.p99_us / 1000, 1)} | - | - |`
@@ -266,7 +271,7 @@ const main = async () => {
     const server = await start("receiver", 18_184)
     // wrk stops sending at the limit but runs out its duration: give it about what 200,000 take, plus a margin.
     const run = wrk(server.url, file, Math.min(1200, Math.ceil((200_000 / smallRate) * 1.3) + 5), 200_000)
-    rows.push(
+    addRow(
       `| 2.8 KB | receiver after ${run.requests} notifications | - | - | - | - | ${fmt(peakRss(server.pid))} | - |`
     )
     await server.stop()

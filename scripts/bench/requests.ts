@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs"
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs"
 import { sign } from "../../src/pipeline/Signature.js"
 
 /** A realistic notification from the corpus the schema generator never reads, so the bench measures real traffic. */
@@ -26,17 +26,25 @@ export const notificationOfSize = (size: number) => {
   return notification
 }
 
-/** Writes `count` signed requests, one `signature<TAB>body` per line, each with its own notification id. */
+/**
+ * Writes `count` signed requests, one `signature<TAB>body` per line, each with its own notification id, a thousand
+ * lines at a time (200,000 of them are more than one string can hold).
+ */
 export const writeRequests = (path: string, size: number, count: number, secret: string, prefix = "bench"): number => {
   const notification = notificationOfSize(size)
-  const lines: Array<string> = []
+  const file = openSync(path, "w")
   let bytes = 0
+  let lines: Array<string> = []
   for (let index = 0; index < count; index++) {
     notification.id = `notif_${prefix}_${index.toString().padStart(8, "0")}`
     const body = JSON.stringify(notification)
     bytes = body.length
-    lines.push(`${sign(secret, Buffer.from(body))}\t${body}`)
+    lines.push(`${sign(secret, Buffer.from(body))}\t${body}\n`)
+    if (lines.length === 1000 || index === count - 1) {
+      writeSync(file, lines.join(""))
+      lines = []
+    }
   }
-  writeFileSync(path, lines.join("\n") + "\n")
+  closeSync(file)
   return bytes
 }
