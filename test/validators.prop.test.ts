@@ -115,6 +115,16 @@ describe("compiled validators give the generated schemas' verdicts", () => {
     { fastCheck: { numRuns: 3000 } }
   )
 
+  it("a field of a named kind that takes any value (nobody_admin's id) may be absent for both, as found by a seed", () => {
+    const assigned = {
+      type: "notification_event",
+      topic: "conversation.admin.assigned",
+      data: { item: { type: "conversation", id: "1", assignee: { type: "nobody_admin" } } }
+    }
+    assert.isTrue(schemaVerdicts["conversations.assigned"](assigned))
+    sameVerdict("conversations.assigned", assigned, "assignee without id")
+  })
+
   it("every fixture and corpus notification, and each of their variations, gets the same verdict from both", () => {
     const novelty = { key: "x_unseen", value: { a: [1, null] } as Json, kind: "unseen_kind" }
     let checked = 0

@@ -65,8 +65,10 @@ const fieldChecks = (printer: Printer, fields: ReadonlyArray<Field>, target: str
   fields.map(({ key, node, required }) => {
     const value = read(target, key)
     const checked = printer.check(node, value, 0)
+    // An absent key decodes as `undefined`, which only an Unknown field's schema accepts.
+    if (checked === "true") return "true"
     if (required) return `Object.hasOwn(${target}, ${JSON.stringify(key)}) && ${checked}`
-    return checked === "true" ? "true" : `(${value} === undefined || ${checked})`
+    return `(${value} === undefined || ${checked})`
   }).filter((check) => check !== "true")
 
 /** Helpers a generated module may use, each written only when something uses it. */

@@ -595,8 +595,7 @@ const isConversationAiAgent = (value: unknown): boolean =>
 
 const isNobodyAdmin = (value: unknown): boolean =>
   isRecord(value) &&
-  Object.hasOwn(value, "type") && value["type"] === "nobody_admin" &&
-  Object.hasOwn(value, "id") && true
+  Object.hasOwn(value, "type") && value["type"] === "nobody_admin"
 
 const isTeam = (value: unknown): boolean =>
   isRecord(value) &&
