@@ -1,7 +1,7 @@
 import { Config, ConfigError, Context, Duration, Either, Layer, Option, Redacted } from "effect"
 import { parseRoutes, type Route } from "../pipeline/Routes.js"
 
-export const sinkNames = ["console", "file", "http", "mirror"] as const
+export const sinkNames = ["console", "file", "http", "mirror", "nats", "rabbitmq", "redis"] as const
 export type SinkName = (typeof sinkNames)[number]
 
 /** What the store needs: shared by the service and `npm run replay`. */
@@ -48,6 +48,16 @@ export interface ReceiverSettings extends StoreSettings {
   /** Where notifications that drift from their schema are saved as fixture candidates; off when absent. */
   readonly captureDir: Option.Option<string>
   readonly captureRedact: boolean
+  readonly natsUrl: Redacted.Redacted<URL>
+  readonly natsStream: string
+  readonly amqpUrl: Redacted.Redacted<URL>
+  readonly amqpExchange: string
+  readonly redisUrl: Redacted.Redacted<URL>
+  readonly redisStream: string
+  /** `MAXLEN ~` of the Redis stream; absent: unbounded. */
+  readonly redisMaxLen: Option.Option<number>
+  /** How long a broker sink waits to connect, or for a publish to be acknowledged. */
+  readonly brokerTimeout: Duration.Duration
 }
 
 const invalid = (name: string, message: string) => ConfigError.InvalidData([name], `${name} ${message}`)
@@ -176,6 +186,46 @@ const storeUrl = Config.option(Config.redacted("STORE_URL")).pipe(
   })
 )
 
+/**
+ * A broker's URL with one of `protocols`; the value is never shown (it may hold a password), only its scheme.
+ */
+const brokerUrl = (name: string, protocols: ReadonlyArray<string>, fallback: string) =>
+  Config.redacted(name).pipe(
+    Config.withDefault(Redacted.make(fallback)),
+    Config.mapOrFail((value) => {
+      const text = Redacted.value(value).trim()
+      const parsed = URL.canParse(text) ? new URL(text) : undefined
+      const wanted = `must be a ${protocols.map((protocol) => `${protocol}//`).join(" or ")} URL such as ${fallback}`
+      if (parsed === undefined) return Either.left(invalid(name, `${wanted}, got a value that is not a URL`))
+      if (!protocols.includes(parsed.protocol)) {
+        return Either.left(invalid(name, `${wanted}, got one starting with ${parsed.protocol}//`))
+      }
+      return parsed.hostname === ""
+        ? Either.left(invalid(name, `${wanted}, got one without a host`))
+        : Either.right(Redacted.make(parsed))
+    })
+  )
+
+const named = (name: string, fallback: string, pattern: RegExp, allowed: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((text) =>
+      pattern.test(text.trim())
+        ? Either.right(text.trim())
+        : Either.left(invalid(name, `must be ${allowed}, got "${text}"`))
+    )
+  )
+
+const redisMaxLen = Config.option(Config.string("REDIS_MAXLEN")).pipe(
+  Config.mapOrFail((value) => {
+    if (Option.isNone(value) || value.value.trim() === "") return Either.right(Option.none<number>())
+    const text = value.value.trim()
+    return /^\d{1,15}$/.test(text) && Number(text) >= 1
+      ? Either.right(Option.some(Number(text)))
+      : Either.left(invalid("REDIS_MAXLEN", `must be a whole number of at least 1, or unset, got "${value.value}"`))
+  })
+)
+
 const dataDir = Config.string("DATA_DIR").pipe(Config.withDefault("./data"))
 
 export const storeSettings: Config.Config<StoreSettings> = Config.all({
@@ -226,6 +276,30 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   captureDir: Config.option(Config.string("CAPTURE_DIR")),
   captureRedact: oneOf("CAPTURE_REDACT", ["true", "false"] as const, "true").pipe(
     Config.map((value) => value === "true")
+  ),
+  natsUrl: brokerUrl("NATS_URL", ["nats:"], "nats://127.0.0.1:4222"),
+  natsStream: named(
+    "NATS_STREAM",
+    "INTERCOM",
+    /^[A-Za-z0-9_-]{1,255}$/,
+    "a JetStream stream name: letters, digits, - and _ (no dots, wildcards or spaces)"
+  ),
+  amqpUrl: brokerUrl("AMQP_URL", ["amqp:", "amqps:"], "amqp://guest:guest@127.0.0.1:5672"),
+  amqpExchange: named(
+    "AMQP_EXCHANGE",
+    "intercom",
+    /^(?!amq\.)[A-Za-z0-9_.:-]{1,255}$/,
+    "an exchange name: letters, digits, -, _, . and : (not starting with amq., which RabbitMQ reserves)"
+  ),
+  redisUrl: brokerUrl("REDIS_URL", ["redis:", "rediss:"], "redis://127.0.0.1:6379"),
+  redisStream: named("REDIS_STREAM", "intercom", /^\S{1,1024}$/, "a stream key without spaces"),
+  redisMaxLen,
+  brokerTimeout: duration("BROKER_TIMEOUT", "5s").pipe(
+    Config.mapOrFail((timeout) =>
+      Duration.greaterThanOrEqualTo(timeout, Duration.millis(100))
+        ? Either.right(timeout)
+        : Either.left(invalid("BROKER_TIMEOUT", `must be at least 100ms, got ${Duration.format(timeout)}`))
+    )
   )
 }).pipe(
   Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, store, ...rest }) => {

@@ -3,7 +3,7 @@ import { Duration, Effect, Option, Redacted } from "effect"
 import { createHash, createHmac } from "node:crypto"
 import { parseRetryAfter } from "../pipeline/Backoff.js"
 import type { Notification } from "../pipeline/Notification.js"
-import { type Sink, SinkError } from "./Sink.js"
+import { metadataHeaders, type Sink, SinkError } from "./Sink.js"
 
 export interface HttpSinkOptions {
   readonly url: URL
@@ -47,10 +47,7 @@ export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpC
       mode: "outbox",
       input: "bytes",
       deliver: (notification) => {
-        const headers: Record<string, string> = { "x-intercom-topic": notification.intercomTopic }
-        if (notification.topic !== null) headers["x-webhook-topic"] = notification.topic
-        if (notification.id !== null) headers["x-notification-id"] = notification.id
-        if (notification.schemaMismatch !== undefined) headers["x-webhook-schema"] = "mismatch"
+        const headers = metadataHeaders(notification)
         if (Option.isSome(key)) {
           Object.assign(
             headers,

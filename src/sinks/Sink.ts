@@ -39,6 +39,18 @@ export interface Sink {
   readonly problem?: Effect.Effect<Option.Option<string>>
 }
 
+/**
+ * The topic and id of a notification as the `http` sink's headers, which the broker sinks carry too: Intercom's topic
+ * string, the canonical topic, the notification id and the schema marker, each absent when it does not apply.
+ */
+export const metadataHeaders = (notification: Notification): Record<string, string> => {
+  const headers: Record<string, string> = { "x-intercom-topic": notification.intercomTopic }
+  if (notification.topic !== null) headers["x-webhook-topic"] = notification.topic
+  if (notification.id !== null) headers["x-notification-id"] = notification.id
+  if (notification.schemaMismatch !== undefined) headers["x-webhook-schema"] = "mismatch"
+  return headers
+}
+
 /** The sinks this process delivers to, by name. */
 export class Sinks extends Context.Tag("Sinks")<Sinks, ReadonlyMap<string, Sink>>() {}
 

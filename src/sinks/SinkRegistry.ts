@@ -1,5 +1,5 @@
-import { Effect, Layer, Option } from "effect"
-import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { displayUrl, ReceiverConfig } from "../config/ReceiverConfig.js"
 import { Metrics } from "../ops/Metrics.js"
 import { Outbox } from "../store/Outbox.js"
 import * as ConsoleSink from "./ConsoleSink.js"
@@ -7,6 +7,9 @@ import * as FileSink from "./FileSink.js"
 import { Handlers } from "./Handlers.js"
 import * as HttpSink from "./HttpSink.js"
 import * as MirrorSink from "./MirrorSink.js"
+import * as NatsSink from "./NatsSink.js"
+import * as RabbitSink from "./RabbitSink.js"
+import * as RedisSink from "./RedisSink.js"
 import { type Sink, Sinks } from "./Sink.js"
 
 /** Counts deliveries and failures and times them. */
@@ -32,12 +35,15 @@ const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => ({
     })
 })
 
+const broker = (url: Redacted.Redacted<URL>) => ({ url: Redacted.value(url), target: displayUrl(Redacted.value(url)) })
+
 /** The sinks named in `SINKS`, plus the typed handlers when the program provides them. */
 export const layer = Layer.scoped(
   Sinks,
   Effect.gen(function*() {
     const config = yield* ReceiverConfig
     const sinks = new Map<string, Sink>()
+    const timeout = config.brokerTimeout
     for (const name of config.sinks) {
       switch (name) {
         case "console":
@@ -58,6 +64,23 @@ export const layer = Layer.scoped(
           break
         case "mirror":
           sinks.set(name, MirrorSink.make(yield* Outbox))
+          break
+        case "nats":
+          sinks.set(name, yield* NatsSink.make({ ...broker(config.natsUrl), stream: config.natsStream, timeout }))
+          break
+        case "rabbitmq":
+          sinks.set(name, yield* RabbitSink.make({ ...broker(config.amqpUrl), exchange: config.amqpExchange, timeout }))
+          break
+        case "redis":
+          sinks.set(
+            name,
+            yield* RedisSink.make({
+              ...broker(config.redisUrl),
+              stream: config.redisStream,
+              maxLen: config.redisMaxLen,
+              timeout
+            })
+          )
           break
       }
     }

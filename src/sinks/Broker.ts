@@ -1,0 +1,100 @@
+import { Duration, Effect, Option, SynchronizedRef } from "effect"
+import type { Notification } from "../pipeline/Notification.js"
+import { SinkError } from "./Sink.js"
+
+/**
+ * The topic a broker routes by: the canonical topic, or Intercom's topic string for topics without a schema, made a
+ * valid NATS subject and AMQP routing key: dots separate tokens, any other character but letters, digits, `-` and `_`
+ * becomes `_`, and an empty token is `_`, so no wildcard, space or empty token can reach a broker.
+ */
+export const routingTopic = (notification: Notification): string =>
+  notification.topic ??
+    notification.intercomTopic.split(".").map((token) => token.replace(/[^A-Za-z0-9_-]/g, "_") || "_").join(".")
+
+/** The body as a Buffer over the same bytes. */
+export const bodyBuffer = (notification: Notification): Buffer =>
+  Buffer.from(notification.body.buffer, notification.body.byteOffset, notification.body.byteLength)
+
+/**
+ * A promise-returning start that may be abandoned: when the fiber waiting for it is interrupted (a timeout), whatever
+ * it opens later is released at once instead of leaking.
+ */
+export const opening = <C>(start: () => Promise<C>, release: (connection: C) => unknown) =>
+  Effect.async<C, unknown>((resume) => {
+    let abandoned = false
+    start().then(
+      (connection) => abandoned ? void release(connection) : resume(Effect.succeed(connection)),
+      (error) => resume(Effect.fail(error))
+    )
+    return Effect.sync(() => {
+      abandoned = true
+    })
+  })
+
+export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
+export interface BrokerConnectionOptions<C> {
+  readonly sink: string
+  /** Where the broker is, as it may be shown (no password). */
+  readonly target: string
+  readonly timeout: Duration.Duration
+  /** Connects and declares what the sink publishes to; a refusal that retrying cannot fix is not retryable. */
+  readonly open: Effect.Effect<C, SinkError>
+  readonly isOpen: (connection: C) => boolean
+  readonly close: (connection: C) => Effect.Effect<void>
+}
+
+/**
+ * A broker connection opened on first use, and again once it has broken or a publish through it failed in a way
+ * worth retrying; closed with the scope. A broker that is down fails the delivery, which the outbox retries: never
+ * the start. Every open and publish is bounded by `timeout`, so a broker that stops answering counts as down.
+ */
+export const connection = <C>(options: BrokerConnectionOptions<C>) =>
+  Effect.gen(function*() {
+    const current = yield* SynchronizedRef.make(Option.none<C>())
+    const timedOut = (what: string) => () =>
+      SinkError.retry(options.sink, `${options.target}: ${what} within ${Duration.format(options.timeout)}`)
+    const close = (connection: C) => options.close(connection).pipe(Effect.timeout(options.timeout), Effect.ignore)
+    const drop = SynchronizedRef.updateEffect(current, (held) =>
+      Option.match(held, {
+        onNone: () => Effect.succeed(held),
+        onSome: (connection) => Effect.as(close(connection), Option.none<C>())
+      }))
+
+    const get = SynchronizedRef.modifyEffect(current, (held) => {
+      if (Option.isSome(held) && options.isOpen(held.value)) return Effect.succeed([held.value, held] as const)
+      return Effect.gen(function*() {
+        if (Option.isSome(held)) yield* close(held.value)
+        const opened = yield* options.open.pipe(
+          Effect.timeoutFail({ duration: options.timeout, onTimeout: timedOut("not connected") })
+        )
+        yield* Effect.logInfo("broker connected").pipe(
+          Effect.annotateLogs({ sink: options.sink, broker: options.target })
+        )
+        return [opened, Option.some(opened)] as const
+      })
+    })
+
+    yield* Effect.addFinalizer(() => drop)
+
+    /** Runs `publish` on the connection, opening it first when needed. */
+    const use = <A>(publish: (connection: C) => Effect.Effect<A, SinkError>) =>
+      get.pipe(
+        Effect.flatMap((connection) =>
+          publish(connection).pipe(
+            Effect.timeoutFail({ duration: options.timeout, onTimeout: timedOut("no acknowledgement") })
+          )
+        ),
+        Effect.tapError((error) => error.retryable ? drop : Effect.void)
+      )
+
+    /** Connects at start when the broker is there, so the first notification does not wait; logs when it is not. */
+    const warm = get.pipe(
+      Effect.catchAll((error) =>
+        Effect.logWarning("broker not reachable; notifications wait in the outbox").pipe(
+          Effect.annotateLogs({ sink: options.sink, error: error.message })
+        )
+      )
+    )
+    return { use, warm }
+  })

@@ -1,0 +1,106 @@
+import {
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  jetstreamManager
+} from "@nats-io/jetstream"
+import { connect, headers, InvalidSubjectError, type NatsConnection } from "@nats-io/transport-node"
+import { Duration, Effect, Option } from "effect"
+import * as Broker from "./Broker.js"
+import { metadataHeaders, type Sink, SinkError } from "./Sink.js"
+
+export interface NatsSinkOptions {
+  readonly url: URL
+  /** Where the URL may be shown: no password. */
+  readonly target: string
+  readonly stream: string
+  readonly timeout: Duration.Duration
+}
+
+export const SUBJECT_PREFIX = "intercom"
+
+interface Held {
+  readonly connection: NatsConnection
+  readonly client: JetStreamClient
+}
+
+/** A refusal by JetStream's API (a 4xx other than a timeout) stays a refusal however often it is sent. */
+const isRefusal = (error: unknown) =>
+  error instanceof InvalidSubjectError ||
+  (error instanceof JetStreamApiError && error.status >= 400 && error.status < 500 && error.status !== 408)
+
+/** The stream, created with the subjects `intercom.>` when it does not exist. */
+const ensureStream = async (connection: NatsConnection, stream: string) => {
+  const manager = await jetstreamManager(connection)
+  try {
+    await manager.streams.info(stream)
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error
+    await manager.streams.add({ name: stream, subjects: [`${SUBJECT_PREFIX}.>`] })
+  }
+}
+
+/**
+ * `nats`: publishes to JetStream on `intercom.<topic>` with `Nats-Msg-Id` = the notification id, so that the stream
+ * drops a redelivery within its duplicate window. Delivered once the stream acknowledges the message.
+ */
+export const make = (options: NatsSinkOptions) =>
+  Effect.gen(function*() {
+    const failure = (error: unknown) =>
+      new SinkError({
+        sink: "nats",
+        message: `${options.target}: ${Broker.messageOf(error)}`,
+        retryable: !isRefusal(error),
+        retryAfter: Option.none()
+      })
+    const broker = yield* Broker.connection<Held>({
+      sink: "nats",
+      target: options.target,
+      timeout: options.timeout,
+      open: Broker.opening(
+        async () => {
+          const connection = await connect({
+            servers: options.url.host,
+            ...(options.url.username === "" ? {} : {
+              user: decodeURIComponent(options.url.username),
+              pass: decodeURIComponent(options.url.password)
+            }),
+            reconnect: false,
+            timeout: Duration.toMillis(options.timeout)
+          })
+          try {
+            await ensureStream(connection, options.stream)
+          } catch (error) {
+            await connection.close()
+            throw error
+          }
+          return { connection, client: jetstream(connection) }
+        },
+        (held) => held.connection.close()
+      ).pipe(Effect.mapError(failure)),
+      isOpen: (held) => !held.connection.isClosed(),
+      close: (held) => Effect.promise(() => held.connection.close().catch(() => undefined))
+    })
+    yield* Effect.forkScoped(broker.warm)
+
+    return {
+      name: "nats",
+      mode: "outbox",
+      input: "bytes",
+      deliver: (notification) =>
+        broker.use(({ client }) => {
+          const metadata = headers()
+          for (const [name, value] of Object.entries(metadataHeaders(notification))) metadata.set(name, value)
+          return Effect.tryPromise({
+            try: () =>
+              client.publish(`${SUBJECT_PREFIX}.${Broker.routingTopic(notification)}`, notification.body, {
+                headers: metadata,
+                timeout: Duration.toMillis(options.timeout),
+                ...(notification.id === null ? {} : { msgID: notification.id })
+              }),
+            catch: failure
+          })
+        })
+    } satisfies Sink
+  })

@@ -1,0 +1,103 @@
+import amqp from "amqplib"
+import { Duration, Effect, Option } from "effect"
+import * as Broker from "./Broker.js"
+import { metadataHeaders, type Sink, SinkError } from "./Sink.js"
+
+export interface RabbitSinkOptions {
+  readonly url: URL
+  /** Where the URL may be shown: no password. */
+  readonly target: string
+  readonly exchange: string
+  readonly timeout: Duration.Duration
+}
+
+interface Held {
+  readonly connection: amqp.ChannelModel
+  readonly channel: amqp.ConfirmChannel
+  readonly closed: () => boolean
+}
+
+/** Channel errors that declaring or publishing again cannot fix: access refused, not found, precondition failed. */
+const REFUSALS = new Set([403, 404, 406])
+
+const isRefusal = (error: unknown) =>
+  error instanceof RangeError || error instanceof TypeError ||
+  (typeof error === "object" && error !== null && REFUSALS.has((error as { code?: unknown }).code as number))
+
+const open = async (options: RabbitSinkOptions): Promise<Held> => {
+  const connection = await amqp.connect(options.url.toString(), { timeout: Duration.toMillis(options.timeout) })
+  let closed = false
+  connection.on("error", () => undefined)
+  connection.on("close", () => (closed = true))
+  try {
+    const channel = await connection.createConfirmChannel()
+    channel.on("error", () => undefined)
+    channel.on("close", () => (closed = true))
+    await channel.assertExchange(options.exchange, "topic", { durable: true })
+    return { connection, channel, closed: () => closed }
+  } catch (error) {
+    await connection.close().catch(() => undefined)
+    throw error
+  }
+}
+
+/**
+ * `rabbitmq`: publishes persistent messages to a durable topic exchange with the topic as routing key and the
+ * notification id as `message_id`, on a confirm channel. Delivered on the broker's confirm.
+ */
+export const make = (options: RabbitSinkOptions) =>
+  Effect.gen(function*() {
+    const failure = (error: unknown) =>
+      new SinkError({
+        sink: "rabbitmq",
+        message: `${options.target}: ${Broker.messageOf(error)}`,
+        retryable: !isRefusal(error),
+        retryAfter: Option.none()
+      })
+    const broker = yield* Broker.connection<Held>({
+      sink: "rabbitmq",
+      target: options.target,
+      timeout: options.timeout,
+      open: Broker.opening(() => open(options), (held) => held.connection.close().catch(() => undefined)).pipe(
+        Effect.mapError(failure)
+      ),
+      isOpen: (held) => !held.closed(),
+      close: (held) => Effect.promise(() => held.connection.close().catch(() => undefined))
+    })
+    yield* Effect.forkScoped(broker.warm)
+
+    return {
+      name: "rabbitmq",
+      mode: "outbox",
+      input: "bytes",
+      deliver: (notification) =>
+        broker.use(({ channel }) =>
+          Effect.async<void, SinkError>((resume) => {
+            try {
+              channel.publish(
+                options.exchange,
+                Broker.routingTopic(notification),
+                Broker.bodyBuffer(notification),
+                {
+                  persistent: true,
+                  contentType: "application/json",
+                  headers: metadataHeaders(notification),
+                  timestamp: Math.floor(notification.receivedAt.getTime() / 1000),
+                  ...(notification.id === null ? {} : { messageId: notification.id })
+                },
+                (error) =>
+                  resume(
+                    error === null || error === undefined
+                      ? Effect.void
+                      : Effect.fail(
+                        SinkError.retry("rabbitmq", `${options.target}: not confirmed: ${Broker.messageOf(error)}`)
+                      )
+                  )
+              )
+            } catch (error) {
+              resume(Effect.fail(failure(error)))
+            }
+          })
+        )
+    } satisfies Sink
+  })
