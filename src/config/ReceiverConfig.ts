@@ -50,6 +50,8 @@ export interface ReceiverSettings extends StoreSettings {
   readonly captureRedact: boolean
   readonly natsUrl: Redacted.Redacted<URL>
   readonly natsStream: string
+  /** Subjects are `<prefix>.<topic>`; a stream the sink creates takes `<prefix>.>`. */
+  readonly natsSubjectPrefix: string
   readonly amqpUrl: Redacted.Redacted<URL>
   readonly amqpExchange: string
   readonly redisUrl: Redacted.Redacted<URL>
@@ -283,6 +285,12 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
     "INTERCOM",
     /^[A-Za-z0-9_-]{1,255}$/,
     "a JetStream stream name: letters, digits, - and _ (no dots, wildcards or spaces)"
+  ),
+  natsSubjectPrefix: named(
+    "NATS_SUBJECT_PREFIX",
+    "intercom",
+    /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+    "subject tokens of letters, digits, - and _, separated by dots"
   ),
   amqpUrl: brokerUrl("AMQP_URL", ["amqp:", "amqps:"], "amqp://guest:guest@127.0.0.1:5672"),
   amqpExchange: named(

@@ -15,10 +15,9 @@ export interface NatsSinkOptions {
   /** Where the URL may be shown: no password. */
   readonly target: string
   readonly stream: string
+  readonly subjectPrefix: string
   readonly timeout: Duration.Duration
 }
-
-export const SUBJECT_PREFIX = "intercom"
 
 interface Held {
   readonly connection: NatsConnection
@@ -30,19 +29,19 @@ const isRefusal = (error: unknown) =>
   error instanceof InvalidSubjectError ||
   (error instanceof JetStreamApiError && error.status >= 400 && error.status < 500 && error.status !== 408)
 
-/** The stream, created with the subjects `intercom.>` when it does not exist. */
-const ensureStream = async (connection: NatsConnection, stream: string) => {
+/** The stream, created with the subjects `<prefix>.>` when it does not exist. */
+const ensureStream = async (connection: NatsConnection, stream: string, prefix: string) => {
   const manager = await jetstreamManager(connection)
   try {
     await manager.streams.info(stream)
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error
-    await manager.streams.add({ name: stream, subjects: [`${SUBJECT_PREFIX}.>`] })
+    await manager.streams.add({ name: stream, subjects: [`${prefix}.>`] })
   }
 }
 
 /**
- * `nats`: publishes to JetStream on `intercom.<topic>` with `Nats-Msg-Id` = the notification id, so that the stream
+ * `nats`: publishes to JetStream on `<prefix>.<topic>` (`intercom.<topic>` by default) with `Nats-Msg-Id` = the notification id, so that the stream
  * drops a redelivery within its duplicate window. Delivered once the stream acknowledges the message.
  */
 export const make = (options: NatsSinkOptions) =>
@@ -70,7 +69,7 @@ export const make = (options: NatsSinkOptions) =>
             timeout: Duration.toMillis(options.timeout)
           })
           try {
-            await ensureStream(connection, options.stream)
+            await ensureStream(connection, options.stream, options.subjectPrefix)
           } catch (error) {
             await connection.close()
             throw error
@@ -94,7 +93,7 @@ export const make = (options: NatsSinkOptions) =>
           for (const [name, value] of Object.entries(metadataHeaders(notification))) metadata.set(name, value)
           return Effect.tryPromise({
             try: () =>
-              client.publish(`${SUBJECT_PREFIX}.${Broker.routingTopic(notification)}`, notification.body, {
+              client.publish(`${options.subjectPrefix}.${Broker.routingTopic(notification)}`, notification.body, {
                 headers: metadata,
                 timeout: Duration.toMillis(options.timeout),
                 ...(notification.id === null ? {} : { msgID: notification.id })

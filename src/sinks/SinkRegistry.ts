@@ -66,7 +66,15 @@ export const layer = Layer.scoped(
           sinks.set(name, MirrorSink.make(yield* Outbox))
           break
         case "nats":
-          sinks.set(name, yield* NatsSink.make({ ...broker(config.natsUrl), stream: config.natsStream, timeout }))
+          sinks.set(
+            name,
+            yield* NatsSink.make({
+              ...broker(config.natsUrl),
+              stream: config.natsStream,
+              subjectPrefix: config.natsSubjectPrefix,
+              timeout
+            })
+          )
           break
         case "rabbitmq":
           sinks.set(name, yield* RabbitSink.make({ ...broker(config.amqpUrl), exchange: config.amqpExchange, timeout }))

@@ -6,7 +6,12 @@ export interface TcpProxy {
   readonly port: number
   /** Drops every open connection and refuses new ones, as a network cut would. */
   readonly cut: () => void
-  /** Lets connections through again. */
+  /**
+   * Keeps connections open but forwards nothing, either way, and accepts new ones that go nowhere: a peer that
+   * stops answering without closing anything (a black hole).
+   */
+  readonly stall: () => void
+  /** Lets connections through again; connections that were stalled are dropped (what they sent is lost). */
   readonly restore: () => void
 }
 
@@ -17,17 +22,26 @@ export interface TcpProxy {
 export const startTcpProxy = (host: string, port: number) =>
   Effect.gen(function*() {
     const open = new Set<Socket>()
-    let cutOff = false
+    const pairs = new Set<readonly [Socket, Socket]>()
+    let mode: "open" | "cut" | "stalled" = "open"
+    const track = (socket: Socket) => {
+      open.add(socket)
+      socket.once("close", () => open.delete(socket))
+      socket.on("error", () => undefined)
+    }
     const server = createServer((client) => {
-      if (cutOff) return void client.destroy()
+      if (mode === "cut") return void client.destroy()
+      track(client)
+      if (mode === "stalled") return void client.resume()
       const upstream = connect({ host, port })
-      for (const socket of [client, upstream]) {
-        open.add(socket)
-        socket.once("close", () => open.delete(socket))
-        socket.on("error", () => undefined)
-      }
+      track(upstream)
+      const pair = [client, upstream] as const
+      pairs.add(pair)
       client.pipe(upstream).pipe(client)
-      client.once("close", () => upstream.destroy())
+      client.once("close", () => {
+        pairs.delete(pair)
+        upstream.destroy()
+      })
       upstream.once("close", () => client.destroy())
     })
     yield* Effect.acquireRelease(
@@ -41,11 +55,21 @@ export const startTcpProxy = (host: string, port: number) =>
     return {
       port: (server.address() as AddressInfo).port,
       cut: () => {
-        cutOff = true
+        mode = "cut"
         for (const socket of open) socket.destroy()
       },
+      stall: () => {
+        mode = "stalled"
+        for (const [client, upstream] of pairs) {
+          client.unpipe(upstream)
+          upstream.unpipe(client)
+          client.resume()
+          upstream.resume()
+        }
+      },
       restore: () => {
-        cutOff = false
+        if (mode === "stalled") { for (const socket of open) socket.destroy() }
+        mode = "open"
       }
     } satisfies TcpProxy
   })

@@ -1,0 +1,46 @@
+import { describe } from "@effect/vitest"
+import { Effect } from "effect"
+import { Redis } from "ioredis"
+import { randomBytes } from "node:crypto"
+import { brokerSuite, type Received } from "./support/BrokerSuite.js"
+import { requireService } from "./support/Services.js"
+
+const url = new URL(process.env.REDIS_TEST_URL ?? "redis://127.0.0.1:6379")
+const up = await requireService("Redis", url.hostname, Number(url.port || 6379))
+
+/** A stream key of its own, deleted when the test ends. */
+const destination = Effect.gen(function*() {
+  const key = `test:intercom:${Date.now().toString(36)}:${randomBytes(4).toString("hex")}`
+  const client = yield* Effect.acquireRelease(
+    Effect.sync(() => new Redis(url.toString())),
+    (client) => Effect.promise(() => client.del(key).then(() => client.quit()))
+  )
+  const received = Effect.promise(async (): Promise<ReadonlyArray<Received>> => {
+    if ((await client.type(key)) !== "stream") return []
+    return (await client.xrangeBuffer(key, "-", "+")).map(([, flat]) => {
+      const fields = new Map<string, Buffer>()
+      for (let i = 0; i < flat.length; i += 2) fields.set(flat[i]!.toString(), flat[i + 1]!)
+      return {
+        body: fields.get("body")!,
+        route: undefined,
+        intercomTopic: fields.get("intercom_topic")?.toString(),
+        topic: fields.get("topic")?.toString(),
+        id: fields.get("id")?.toString(),
+        schema: fields.get("schema")?.toString()
+      }
+    })
+  })
+  return {
+    env: (port?: number) => ({
+      REDIS_URL: `redis://${url.hostname}:${port ?? (url.port || 6379)}`,
+      REDIS_STREAM: key
+    }),
+    received,
+    refuse: Effect.promise(() => client.set(key, "not a stream")).pipe(Effect.as("WRONGTYPE")),
+    repair: Effect.promise(() => client.del(key)).pipe(Effect.asVoid)
+  }
+})
+
+describe.runIf(up)("redis sink (streams)", () => {
+  brokerSuite({ sink: "redis", host: url.hostname, port: Number(url.port || 6379), destination, duplicates: "kept" })
+})

@@ -1,0 +1,201 @@
+import { assert, it } from "@effect/vitest"
+import { Effect, Option, type Scope } from "effect"
+import { eventually } from "./Eventually.js"
+import { loadFixtures } from "./Fixtures.js"
+import { startTcpProxy } from "./TcpProxy.js"
+import { startServer, type TestServerShape } from "./TestServer.js"
+
+/** A message as a consumer of the broker read it back. */
+export interface Received {
+  readonly body: Buffer
+  /** The subject without its prefix (NATS) or the routing key (RabbitMQ); Redis has none. */
+  readonly route: string | undefined
+  readonly intercomTopic: string | undefined
+  readonly topic: string | undefined
+  /** `Nats-Msg-Id`, `message_id` or the `id` field. */
+  readonly id: string | undefined
+  readonly schema: string | undefined
+}
+
+/** A stream, or an exchange and a queue, of one test's own, with a unique name. */
+export interface Destination {
+  /** The sink's settings for it, reaching the broker through `port` when given. */
+  readonly env: (port?: number) => Record<string, string>
+  /** Every message on it so far, oldest first. */
+  readonly received: Effect.Effect<ReadonlyArray<Received>>
+  /** Makes every publish to it refused for good; yields a part of the broker's error. */
+  readonly refuse: Effect.Effect<string>
+  /** Undoes `refuse`. */
+  readonly repair: Effect.Effect<void>
+}
+
+export interface BrokerUnderTest {
+  readonly sink: "nats" | "rabbitmq" | "redis"
+  readonly host: string
+  readonly port: number
+  /** Created for one test; removed when its scope closes, whatever the outcome. */
+  readonly destination: Effect.Effect<Destination, never, Scope.Scope>
+  /** What the broker keeps of one notification published twice: NATS drops the copy (`Nats-Msg-Id`). */
+  readonly duplicates: "dropped" | "kept"
+}
+
+const fixtures = loadFixtures()
+const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
+const template = fixture("conversations.closed").json as object
+/** A notification of its own id, each one different. */
+const numbered = (n: number) => Buffer.from(JSON.stringify({ ...template, id: `notif_broker_${n}` }))
+const fast = { RETRY_BASE_DELAY: "20ms", RETRY_MAX_DELAY: "200ms" }
+const idOf = (bytes: Buffer) => (JSON.parse(bytes.toString("utf8")).id as string | null) ?? undefined
+
+const failures = (server: TestServerShape, sink: string) =>
+  Effect.map(server.request("/metrics"), (answer) => {
+    const line = answer.text.split("\n").find((candidate) =>
+      candidate.startsWith(`intercom_webhook_sink_failures_total{sink="${sink}",retryable="true"}`)
+    )
+    return line === undefined ? 0 : Number(line.split(" ").pop())
+  })
+
+const postAll = (server: TestServerShape, bodies: ReadonlyArray<Buffer>) =>
+  Effect.forEach(
+    bodies,
+    (body) => Effect.map(server.post(body), (answer) => assert.strictEqual(answer.status, 200, answer.text)),
+    { discard: true }
+  )
+
+const ids = (received: ReadonlyArray<Received>) => received.map((message) => message.id)
+
+/** The broker sink's behaviour through a real receiver and a real broker, read back by a real consumer. */
+export const brokerSuite = (broker: BrokerUnderTest) => {
+  const { sink } = broker
+
+  it.scopedLive("every notification arrives with its exact bytes, its topic and id, in the order received", () =>
+    Effect.gen(function*() {
+      const destination = yield* broker.destination
+      const server = yield* startServer({ SINKS: sink, ...destination.env() })
+      const unknownTopic = Buffer.from(JSON.stringify({
+        type: "notification_event",
+        topic: "ticket.state updated.>",
+        id: "notif_ticket_1",
+        data: { item: { type: "ticket", id: "7" } }
+      }))
+      const mismatch = Buffer.from(JSON.stringify({
+        type: "notification_event",
+        topic: "contact.user.created",
+        id: "notif_mismatch_1",
+        data: { item: { type: "contact", id: 12345 } }
+      }))
+      const sent = [
+        ...fixtures.map((candidate) => ({ bytes: candidate.bytes, topic: candidate.topic, route: candidate.topic })),
+        { bytes: unknownTopic, topic: undefined, route: "ticket.state_updated._" },
+        { bytes: mismatch, topic: "contacts.created", route: "contacts.created" }
+      ]
+      yield* postAll(server, sent.map(({ bytes }) => bytes))
+      const received = yield* eventually("every message", destination.received, (all) => all.length >= sent.length)
+      assert.strictEqual(received.length, sent.length)
+      for (const [index, message] of received.entries()) {
+        const expected = sent[index]!
+        const json = JSON.parse(expected.bytes.toString("utf8"))
+        assert.isTrue(message.body.equals(expected.bytes), `message ${index}: the bytes posted`)
+        assert.strictEqual(message.intercomTopic, json.topic)
+        assert.strictEqual(message.topic, expected.topic)
+        assert.strictEqual(message.id, json.id ?? undefined)
+        assert.strictEqual(message.schema, expected.bytes === mismatch ? "mismatch" : undefined)
+        assert.strictEqual(message.route, sink === "redis" ? undefined : expected.route)
+      }
+    }))
+
+  it.scopedLive("a broker unreachable at start and cut later: every acknowledged notification arrives once, in order", () =>
+    Effect.gen(function*() {
+      const destination = yield* broker.destination
+      const proxy = yield* startTcpProxy(broker.host, broker.port)
+      proxy.cut()
+      const server = yield* startServer({ SINKS: sink, ...destination.env(proxy.port), ...fast })
+      const first = Array.from({ length: 5 }, (_, n) => numbered(n))
+      yield* postAll(server, first)
+      yield* eventually("failed attempts while the broker is away", failures(server, sink), (n) => n >= 2)
+      assert.deepStrictEqual(yield* destination.received, [])
+      proxy.restore()
+      yield* eventually("the first five", destination.received, (all) => all.length >= 5)
+
+      proxy.cut()
+      const second = Array.from({ length: 5 }, (_, n) => numbered(n + 5))
+      yield* postAll(server, second)
+      const before = yield* failures(server, sink)
+      yield* eventually("a failed attempt on the cut connection", failures(server, sink), (n) => n > before)
+      proxy.restore()
+      const received = yield* eventually("all ten", destination.received, (all) => all.length >= 10)
+      assert.deepStrictEqual(ids(received), [...first, ...second].map(idOf))
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+    }))
+
+  it.scopedLive("a broker that stops answering: nothing counts as delivered before the broker acknowledges it", () =>
+    Effect.gen(function*() {
+      const destination = yield* broker.destination
+      const proxy = yield* startTcpProxy(broker.host, broker.port)
+      const server = yield* startServer({
+        SINKS: sink,
+        ...destination.env(proxy.port),
+        BROKER_TIMEOUT: "300ms",
+        ...fast
+      })
+      yield* postAll(server, [numbered(100)])
+      yield* eventually("the first message", destination.received, (all) => all.length === 1)
+      proxy.stall()
+      const sent = Array.from({ length: 3 }, (_, n) => numbered(101 + n))
+      yield* postAll(server, sent)
+      yield* eventually("timed-out attempts", failures(server, sink), (n) => n >= 2)
+      assert.strictEqual(yield* server.outboxDepth, 3, "still waiting in the outbox")
+      proxy.restore()
+      const received = yield* eventually("all four", destination.received, (all) => all.length >= 4)
+      assert.deepStrictEqual(ids(received), [numbered(100), ...sent].map(idOf))
+    }))
+
+  it.scopedLive(
+    broker.duplicates === "dropped"
+      ? "a notification published twice (two instances without a shared store) is in the stream once"
+      : "a notification published twice (two instances without a shared store) arrives twice with the same id",
+    () =>
+      Effect.gen(function*() {
+        const destination = yield* broker.destination
+        const one = yield* startServer({ SINKS: sink, ...destination.env() })
+        const other = yield* startServer({ SINKS: sink, ...destination.env() })
+        const sent = fixture("contacts.created").bytes
+        assert.strictEqual((yield* one.post(sent)).json.status, "accepted")
+        yield* eventually("the first copy", destination.received, (all) => all.length === 1)
+        assert.strictEqual((yield* other.post(sent)).json.status, "accepted")
+        yield* eventually("the second instance's delivery", other.outboxDepth, (n) => n === 0)
+        const copies = broker.duplicates === "dropped" ? 1 : 2
+        const received = yield* eventually("the copies", destination.received, (all) => all.length >= copies)
+        assert.strictEqual(received.length, copies)
+        for (const message of received) {
+          assert.isTrue(message.body.equals(sent))
+          assert.strictEqual(message.id, idOf(sent))
+        }
+      })
+  )
+
+  it.scopedLive("a publish the broker refuses for good is a dead letter naming its error; replay delivers it", () =>
+    Effect.gen(function*() {
+      const destination = yield* broker.destination
+      const expected = yield* destination.refuse
+      const server = yield* startServer({ SINKS: sink, ...destination.env(), ...fast })
+      const sent = fixture("contacts.deleted").bytes
+      assert.strictEqual((yield* server.post(sent)).status, 200)
+      const [dead] = yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (r) => r.length === 1)
+      assert.strictEqual(dead!.reason, "rejected")
+      assert.strictEqual(dead!.sink, sink)
+      assert.strictEqual(dead!.attempts, 1)
+      assert.include(dead!.error as string, expected)
+      assert.deepStrictEqual(dead!.payload, JSON.parse(sent.toString("utf8")))
+
+      yield* destination.repair
+      const replayed = yield* server.outbox.replay({
+        sink: Option.some(sink),
+        topic: Option.none(),
+        since: Option.none()
+      })
+      assert.strictEqual(replayed, 1)
+      const received = yield* eventually("the replayed message", destination.received, (all) => all.length === 1)
+      assert.isTrue(received[0]!.body.equals(sent))
+    }))
+}
