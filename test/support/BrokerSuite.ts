@@ -150,6 +150,21 @@ export const brokerSuite = (broker: BrokerUnderTest) => {
       assert.deepStrictEqual(ids(received), [numbered(100), ...sent].map(idOf))
     }))
 
+  it.scopedLive("a broker that stops answering does not hold up shutdown", () =>
+    Effect.gen(function*() {
+      const destination = yield* broker.destination
+      const proxy = yield* startTcpProxy(broker.host, broker.port)
+      let stopping = 0
+      yield* Effect.scoped(Effect.gen(function*() {
+        const server = yield* startServer({ SINKS: sink, ...destination.env(proxy.port), BROKER_TIMEOUT: "1s" })
+        yield* postAll(server, [numbered(200)])
+        yield* eventually("the message", destination.received, (all) => all.length === 1)
+        proxy.stall()
+        yield* Effect.addFinalizer(() => Effect.sync(() => (stopping = Date.now())))
+      }))
+      assert.isBelow(Date.now() - stopping, 2500, "stopped within about BROKER_TIMEOUT")
+    }))
+
   it.scopedLive(
     broker.duplicates === "dropped"
       ? "a notification published twice (two instances without a shared store) is in the stream once"
