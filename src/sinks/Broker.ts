@@ -54,7 +54,9 @@ export const connection = <C>(options: BrokerConnectionOptions<C>) =>
     const current = yield* SynchronizedRef.make(Option.none<C>())
     const timedOut = (what: string) => () =>
       SinkError.retry(options.sink, `${options.target}: ${what} within ${Duration.format(options.timeout)}`)
-    const close = (connection: C) => options.close(connection).pipe(Effect.timeout(options.timeout), Effect.ignore)
+    // Interruptible even in the scope's finalizer, so that a broker that no longer answers cannot hold up shutdown.
+    const close = (connection: C) =>
+      options.close(connection).pipe(Effect.interruptible, Effect.timeout(options.timeout), Effect.ignore)
     const drop = SynchronizedRef.updateEffect(current, (held) =>
       Option.match(held, {
         onNone: () => Effect.succeed(held),
