@@ -104,6 +104,56 @@ describe("configuration", () => {
       )
     }))
 
+  it.effect("broker sinks: local defaults; a wrong URL or name refused saying what to fix, never showing a password", () =>
+    Effect.gen(function*() {
+      const base = { INTERCOM_CLIENT_SECRET: "s" }
+      const defaults = Either.getOrThrow(yield* read({ ...base, SINKS: "nats,rabbitmq,redis" }))
+      assert.deepStrictEqual(defaults.sinks, ["nats", "rabbitmq", "redis"])
+      assert.strictEqual(Redacted.value(defaults.natsUrl).toString(), "nats://127.0.0.1:4222")
+      assert.strictEqual(defaults.natsStream, "INTERCOM")
+      assert.strictEqual(defaults.natsSubjectPrefix, "intercom")
+      assert.strictEqual(Redacted.value(defaults.amqpUrl).toString(), "amqp://guest:guest@127.0.0.1:5672")
+      assert.strictEqual(defaults.amqpExchange, "intercom")
+      assert.strictEqual(Redacted.value(defaults.redisUrl).toString(), "redis://127.0.0.1:6379")
+      assert.strictEqual(defaults.redisStream, "intercom")
+      assert.isTrue(Option.isNone(defaults.redisMaxLen))
+      assert.strictEqual(Duration.toMillis(defaults.brokerTimeout), 5000)
+      const set = Either.getOrThrow(yield* read({ ...base, REDIS_MAXLEN: "100000", BROKER_TIMEOUT: "2s" }))
+      assert.deepStrictEqual(set.redisMaxLen, Option.some(100000))
+      assert.strictEqual(Duration.toMillis(set.brokerTimeout), 2000)
+
+      const refused = yield* errorOf({ ...base, AMQP_URL: "http://user:s3cret-pw@mq:5672" })
+      assert.include(
+        refused,
+        "AMQP_URL must be a URL starting with amqp:// or amqps://, such as amqp://guest:guest@127.0.0.1:5672"
+      )
+      assert.include(refused, "got one starting with http://")
+      assert.notInclude(refused, "s3cret-pw")
+      const garbled = yield* errorOf({ ...base, REDIS_URL: ":s3cret-pw@cache" })
+      assert.include(
+        garbled,
+        "REDIS_URL must be a URL starting with redis:// or rediss://, such as redis://127.0.0.1:6379"
+      )
+      assert.notInclude(garbled, "s3cret-pw")
+      assert.include(
+        yield* errorOf({ ...base, NATS_URL: "127.0.0.1:4222" }),
+        "NATS_URL must be a URL starting with nats://"
+      )
+      assert.include(yield* errorOf({ ...base, NATS_URL: "nats://" }), "got one without a host")
+      assert.include(yield* errorOf({ ...base, NATS_STREAM: "intercom.events" }), "NATS_STREAM must be a JetStream")
+      assert.include(
+        yield* errorOf({ ...base, NATS_SUBJECT_PREFIX: "intercom.>" }),
+        "NATS_SUBJECT_PREFIX must be subject tokens"
+      )
+      assert.include(yield* errorOf({ ...base, AMQP_EXCHANGE: "amq.topic" }), "which RabbitMQ reserves")
+      assert.include(yield* errorOf({ ...base, REDIS_STREAM: "a b" }), "REDIS_STREAM must be a stream key")
+      assert.include(
+        yield* errorOf({ ...base, REDIS_MAXLEN: "0" }),
+        `REDIS_MAXLEN must be a whole number of at least 1, or unset, got "0"`
+      )
+      assert.include(yield* errorOf({ ...base, BROKER_TIMEOUT: "10ms" }), "BROKER_TIMEOUT must be at least 100ms")
+    }))
+
   it.effect("CONFIG_FILE supplies settings, and the environment wins over it", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "config-"))

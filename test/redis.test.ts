@@ -1,9 +1,12 @@
-import { describe } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import { randomBytes } from "node:crypto"
 import { brokerSuite, type Received } from "./support/BrokerSuite.js"
+import { eventually } from "./support/Eventually.js"
+import { loadFixtures } from "./support/Fixtures.js"
 import { requireService } from "./support/Services.js"
+import { startServer } from "./support/TestServer.js"
 
 const url = new URL(process.env.REDIS_TEST_URL ?? "redis://127.0.0.1:6379")
 const up = await requireService("Redis", url.hostname, Number(url.port || 6379))
@@ -43,4 +46,19 @@ const destination = Effect.gen(function*() {
 
 describe.runIf(up)("redis sink (streams)", () => {
   brokerSuite({ sink: "redis", host: url.hostname, port: Number(url.port || 6379), destination, duplicates: "kept" })
+
+  it.scopedLive("REDIS_MAXLEN trims the stream to about that many entries, the newest kept", () =>
+    Effect.gen(function*() {
+      const target = yield* destination
+      const server = yield* startServer({ SINKS: "redis", ...target.env(), REDIS_MAXLEN: "10" })
+      const ping = loadFixtures().find((fixture) => fixture.topic === "ping")!.json as object
+      const sent = Array.from({ length: 300 }, (_, n) => JSON.stringify({ ...ping, data: { item: { n } } }))
+      yield* Effect.forEach(sent, (body) => server.post(body), { discard: true })
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      const kept = yield* target.received
+      // `MAXLEN ~` trims whole radix-tree nodes (100 entries by default), so more than 10 stay, never all 300.
+      assert.isAtLeast(kept.length, 10)
+      assert.isBelow(kept.length, 300)
+      assert.strictEqual(JSON.parse(kept.at(-1)!.body.toString("utf8")).data.item.n, 299)
+    }))
 })

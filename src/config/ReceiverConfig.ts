@@ -197,7 +197,9 @@ const brokerUrl = (name: string, protocols: ReadonlyArray<string>, fallback: str
     Config.mapOrFail((value) => {
       const text = Redacted.value(value).trim()
       const parsed = URL.canParse(text) ? new URL(text) : undefined
-      const wanted = `must be a ${protocols.map((protocol) => `${protocol}//`).join(" or ")} URL such as ${fallback}`
+      const wanted = `must be a URL starting with ${
+        protocols.map((protocol) => `${protocol}//`).join(" or ")
+      }, such as ${fallback}`
       if (parsed === undefined) return Either.left(invalid(name, `${wanted}, got a value that is not a URL`))
       if (!protocols.includes(parsed.protocol)) {
         return Either.left(invalid(name, `${wanted}, got one starting with ${parsed.protocol}//`))
