@@ -6,6 +6,7 @@
  * Options: --rounds N (default 3), --seconds S (per round, default 8), --skip-rss (skip the 200,000 run).
  * --store postgres: instead, the receiver on SQLite against the receiver on PostgreSQL, one instance and two
  * (scripts/bench/stores.ts).
+ * --sinks nats,rabbitmq,redis: instead, each broker sink against SINKS=file, alternating (scripts/bench/sinks.ts).
  */
 import { execFile, execFileSync, execSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -14,6 +15,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { decodeCosts } from "./bench/decode.js"
 import { templatePath, writeRequests } from "./bench/requests.js"
+import { compareSinks, parseSinks } from "./bench/sinks.js"
 import { steady } from "./bench/steady.js"
 import { compareStores } from "./bench/stores.js"
 
@@ -190,6 +192,11 @@ const main = async () => {
     const at = args.indexOf("--store")
     if (args[at + 1] !== "postgres") throw new Error("--store takes postgres")
     await compareStores({ work, secret, pairs, seconds, start, wrkAsync })
+    rmSync(work, { recursive: true, force: true })
+    return
+  }
+  if (args.includes("--sinks")) {
+    await compareSinks({ work, secret, pairs, seconds, start, wrkAsync }, parseSinks(args[args.indexOf("--sinks") + 1]))
     rmSync(work, { recursive: true, force: true })
     return
   }

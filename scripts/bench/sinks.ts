@@ -1,0 +1,121 @@
+/**
+ * npm run bench -- --sinks nats,rabbitmq,redis: the service with each broker sink against its own SINKS=file figure,
+ * in alternating rounds (file, nats, rabbitmq, redis, file, ...), with the brokers at their local addresses (the
+ * settings' defaults) and a stream, exchange + bound queue or stream key of its own per round, removed after it.
+ * Besides the accepted req/s under wrk, how fast the sink empties the outbox: notifications published per second from
+ * the start of the load until the outbox is empty.
+ */
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
+import amqp from "amqplib"
+import { Redis } from "ioredis"
+import { join } from "node:path"
+import { writeRequests } from "./requests.js"
+import type { Harness } from "./stores.js"
+
+const brokerSinks = ["nats", "rabbitmq", "redis"] as const
+type BrokerSink = typeof brokerSinks[number]
+
+/** The settings that give a round a destination of its own, and how to remove it. */
+const destination = async (sink: BrokerSink, round: string) => {
+  const name = `bench_${process.pid}_${round}`
+  switch (sink) {
+    case "nats":
+      return {
+        env: { NATS_STREAM: name.toUpperCase(), NATS_SUBJECT_PREFIX: name },
+        remove: async () => {
+          const connection = await connect({ servers: "127.0.0.1:4222" })
+          await (await jetstreamManager(connection)).streams.delete(name.toUpperCase()).catch(() => false)
+          await connection.close()
+        }
+      }
+    case "rabbitmq": {
+      // A bound queue, so the broker stores every message as it would for a consumer.
+      const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672")
+      const channel = await connection.createChannel()
+      await channel.assertExchange(name, "topic", { durable: true })
+      await channel.assertQueue(name, { durable: true })
+      await channel.bindQueue(name, name, "#")
+      return {
+        env: { AMQP_EXCHANGE: name },
+        remove: async () => {
+          await channel.deleteQueue(name)
+          await channel.deleteExchange(name)
+          await connection.close()
+        }
+      }
+    }
+    case "redis":
+      return {
+        env: { REDIS_STREAM: `bench:${name}` },
+        remove: async () => {
+          const client = new Redis("redis://127.0.0.1:6379")
+          await client.del(`bench:${name}`)
+          await client.quit()
+        }
+      }
+  }
+}
+
+const outboxDepth = async (url: string) => {
+  const text = await fetch(`${url}/metrics`).then((response) => response.text())
+  return Number(/^intercom_webhook_outbox_depth (\d+)/m.exec(text)?.[1] ?? Number.NaN)
+}
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const fmt = (value: number, digits = 0) => value.toFixed(digits)
+
+export const parseSinks = (text: string | undefined): ReadonlyArray<BrokerSink> => {
+  const names = (text ?? "").split(",").map((name) => name.trim()).filter((name) => name.length > 0)
+  const unknown = names.filter((name) => !brokerSinks.includes(name as BrokerSink))
+  if (names.length === 0 || unknown.length > 0) throw new Error(`--sinks takes a list of ${brokerSinks.join(", ")}`)
+  return names as ReadonlyArray<BrokerSink>
+}
+
+export const compareSinks = async (harness: Harness, sinks: ReadonlyArray<BrokerSink>) => {
+  const file = join(harness.work, "sinks-requests.txt")
+  const warm = join(harness.work, "sinks-warm.txt")
+  const bytes = writeRequests(file, 0, 60_000, harness.secret, "sinks")
+  writeRequests(warm, 0, 2_000, harness.secret, "warm")
+  const setups = ["file", ...sinks] as const
+  const results = setups.map(() => [] as Array<{ reqPerSec: number; p50Ms: number; p99Ms: number; drained: number }>)
+  for (let pair = 0; pair < harness.pairs; pair++) {
+    for (const [index, sink] of setups.entries()) {
+      const target = sink === "file" ? undefined : await destination(sink, `${pair}_${index}`)
+      const server = await harness.start("receiver", 18_195, sink, target?.env ?? {})
+      await harness.wrkAsync(server.url, warm, 2, 32)
+      const started = Date.now()
+      const run = await harness.wrkAsync(server.url, file, harness.seconds, 32)
+      let drained = 0
+      if (target !== undefined) {
+        while ((await outboxDepth(server.url)) > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+        drained = (run.requests + 2_000) / ((Date.now() - started) / 1000)
+      }
+      await server.stop()
+      await target?.remove()
+      results[index]!.push({ ...run, drained })
+      console.error(
+        `round ${pair + 1}: SINKS=${sink} ${fmt(run.reqPerSec)} req/s` +
+          (target === undefined ? "" : `, published ${fmt(drained)}/s until the outbox was empty`) +
+          (run.non2xx > 0 ? ` (${run.non2xx} not 2xx)` : "")
+      )
+    }
+  }
+  console.log(`2.8 KB notifications (${bytes} B), wrk -c32, ${harness.seconds} s per round`)
+  console.log("")
+  console.log(
+    "| SINKS | req/s per round | median req/s | p50 ms | p99 ms | ratio to SINKS=file | published/s until drained |"
+  )
+  console.log("|---|---|---|---|---|---|---|")
+  for (const [index, sink] of setups.entries()) {
+    const runs = results[index]!
+    const ratio = median(runs.map((run, pair) => run.reqPerSec / results[0]![pair]!.reqPerSec))
+    console.log(
+      `| ${sink} | ${runs.map((run) => fmt(run.reqPerSec)).join(" / ")} | ${
+        fmt(median(runs.map((run) => run.reqPerSec)))
+      } | ${fmt(median(runs.map((run) => run.p50Ms)), 1)} | ${fmt(median(runs.map((run) => run.p99Ms)), 1)} | ${
+        fmt(ratio, 2)
+      } | ${sink === "file" ? "-" : fmt(median(runs.map((run) => run.drained)))} |`
+    )
+  }
+}
