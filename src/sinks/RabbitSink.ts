@@ -25,7 +25,10 @@ const isRefusal = (error: unknown) =>
   (typeof error === "object" && error !== null && REFUSALS.has((error as { code?: unknown }).code as number))
 
 const open = async (options: RabbitSinkOptions): Promise<Held> => {
-  const connection = await amqp.connect(options.url.toString(), { timeout: Duration.toMillis(options.timeout) })
+  const connection = await amqp.connect(options.url.toString(), {
+    timeout: Duration.toMillis(options.timeout),
+    noDelay: true
+  })
   let closed = false
   connection.on("error", () => undefined)
   connection.on("close", () => (closed = true))
