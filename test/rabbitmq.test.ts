@@ -39,7 +39,7 @@ const destination = Effect.gen(function*() {
       await channel.bindQueue(queue, exchange, "#")
     })
   yield* Effect.promise(async () => {
-    await channel.assertQueue(queue, { durable: false })
+    await channel.assertQueue(queue, { durable: true })
     await channel.consume(queue, (message) => {
       if (message === null) return
       const headers = message.properties.headers ?? {}

@@ -104,6 +104,19 @@ export const brokerSuite = (broker: BrokerUnderTest) => {
       }
     }))
 
+  it.scopedLive("the sink keeps pace: 200 notifications published within 5 s of the last answer", () =>
+    Effect.gen(function*() {
+      const destination = yield* broker.destination
+      const server = yield* startServer({ SINKS: sink, ...destination.env() })
+      yield* Effect.forEach(Array.from({ length: 200 }, (_, n) => numbered(1000 + n)), (body) => server.post(body), {
+        concurrency: 8,
+        discard: true
+      })
+      // One publish at a time, each waiting for its acknowledgement: a stall per message (Nagle's algorithm held each
+      // RabbitMQ confirm about 40 ms) shows here as minutes.
+      yield* eventually("200 messages", destination.received, (all) => all.length === 200, "5 seconds")
+    }))
+
   it.scopedLive("a broker unreachable at start and cut later: every acknowledged notification arrives once, in order", () =>
     Effect.gen(function*() {
       const destination = yield* broker.destination
