@@ -11,8 +11,8 @@ const up = await requireService("RabbitMQ", url.hostname, Number(url.port || 567
 const text = (value: unknown) => value === undefined || value === null ? undefined : String(value)
 
 /**
- * An exchange of its own, declared as the sink declares it, and a queue bound to it with `#` that a consumer reads
- * into memory; both deleted when the test ends.
+ * An exchange of its own, declared as the sink declares it, and a durable queue bound to it with `#`; both deleted
+ * when the test ends.
  */
 const destination = Effect.gen(function*() {
   const unique = `${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`
@@ -38,25 +38,22 @@ const destination = Effect.gen(function*() {
       await channel.assertExchange(exchange, type, { durable: true })
       await channel.bindQueue(queue, exchange, "#")
     })
-  yield* Effect.promise(async () => {
-    await channel.assertQueue(queue, { durable: true })
-    await channel.consume(queue, (message) => {
-      if (message === null) return
-      const headers = message.properties.headers ?? {}
-      messages.push({
-        body: message.content,
-        route: message.fields.routingKey,
-        intercomTopic: text(headers["x-intercom-topic"]),
-        topic: text(headers["x-webhook-topic"]),
-        id: text(message.properties.messageId),
-        schema: text(headers["x-webhook-schema"])
-      })
-      if (message.properties.deliveryMode !== 2) problems.push(`${message.properties.messageId} is not persistent`)
-      if (message.properties.contentType !== "application/json") {
-        problems.push(`${message.properties.messageId} has content type ${message.properties.contentType}`)
-      }
-    }, { noAck: true })
-  })
+  const take = (message: amqp.GetMessage) => {
+    const headers = message.properties.headers ?? {}
+    messages.push({
+      body: message.content,
+      route: message.fields.routingKey,
+      intercomTopic: text(headers["x-intercom-topic"]),
+      topic: text(headers["x-webhook-topic"]),
+      id: text(message.properties.messageId),
+      schema: text(headers["x-webhook-schema"])
+    })
+    if (message.properties.deliveryMode !== 2) problems.push(`${message.properties.messageId} is not persistent`)
+    if (message.properties.contentType !== "application/json") {
+      problems.push(`${message.properties.messageId} has content type ${message.properties.contentType}`)
+    }
+  }
+  yield* Effect.promise(() => channel.assertQueue(queue, { durable: true }))
   yield* declare("topic")
 
   return {
@@ -65,8 +62,21 @@ const destination = Effect.gen(function*() {
       if (port !== undefined) through.port = String(port)
       return { AMQP_URL: through.toString(), AMQP_EXCHANGE: exchange }
     },
-    received: Effect.suspend(() =>
-      problems.length > 0 ? Effect.dieMessage(problems.join("; ")) : Effect.succeed([...messages])
+    // Read with basic.get, so that messages wait in the queue (on disk) as they would for a slower consumer.
+    received: Effect.promise(async () => {
+      for (
+        let message = await channel.get(queue, { noAck: true });
+        message;
+        message = await channel.get(queue, { noAck: true })
+      ) {
+        take(message)
+      }
+    }).pipe(
+      Effect.zipRight(
+        Effect.suspend(() =>
+          problems.length > 0 ? Effect.dieMessage(problems.join("; ")) : Effect.succeed([...messages])
+        )
+      )
     ),
     refuse: Effect.promise(() => channel.deleteExchange(exchange)).pipe(
       Effect.zipRight(declare("fanout")),
