@@ -112,8 +112,7 @@ export const brokerSuite = (broker: BrokerUnderTest) => {
         concurrency: 8,
         discard: true
       })
-      // One publish at a time, each waiting for its acknowledgement: a stall per message (Nagle's algorithm held each
-      // RabbitMQ confirm about 40 ms) shows here as minutes.
+      // One publish at a time, each waiting for its acknowledgement: a stall per message of 25 ms or more fails this.
       yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0, "5 seconds")
       assert.strictEqual((yield* destination.received).length, 200)
     }))
