@@ -1,4 +1,4 @@
-import { Duration, Effect, Option, SynchronizedRef } from "effect"
+import { Duration, Effect, Option, ScopedRef } from "effect"
 import type { Notification } from "../pipeline/Notification.js"
 import { SinkError } from "./Sink.js"
 
@@ -46,38 +46,41 @@ export interface BrokerConnectionOptions<C> {
 
 /**
  * A broker connection opened on first use, and again once it has broken or a publish through it failed in a way
- * worth retrying; closed with the scope. A broker that is down fails the delivery, which the outbox retries: never
- * the start. Every open and publish is bounded by `timeout`, so a broker that stops answering counts as down.
+ * worth retrying: a resource (`acquireRelease`) held in a `ScopedRef`, each connection released when replaced and the
+ * last one with the scope. A broker that is down fails the delivery, which the outbox retries: never the start. Every
+ * open, publish and close is bounded by `timeout`, so a broker that stops answering counts as down.
  */
 export const connection = <C>(options: BrokerConnectionOptions<C>) =>
   Effect.gen(function*() {
-    const current = yield* SynchronizedRef.make(Option.none<C>())
+    const current = yield* ScopedRef.make(() => Option.none<C>())
     const timedOut = (what: string) => () =>
       SinkError.retry(options.sink, `${options.target}: ${what} within ${Duration.format(options.timeout)}`)
-    // Interruptible even in the scope's finalizer, so that a broker that no longer answers cannot hold up shutdown.
-    const close = (connection: C) =>
-      options.close(connection).pipe(Effect.interruptible, Effect.timeout(options.timeout), Effect.ignore)
-    const drop = SynchronizedRef.updateEffect(current, (held) =>
-      Option.match(held, {
-        onNone: () => Effect.succeed(held),
-        onSome: (connection) => Effect.as(close(connection), Option.none<C>())
-      }))
-
-    const get = SynchronizedRef.modifyEffect(current, (held) => {
-      if (Option.isSome(held) && options.isOpen(held.value)) return Effect.succeed([held.value, held] as const)
-      return Effect.gen(function*() {
-        if (Option.isSome(held)) yield* close(held.value)
-        const opened = yield* options.open.pipe(
-          Effect.timeoutFail({ duration: options.timeout, onTimeout: timedOut("not connected") })
-        )
-        yield* Effect.logInfo("broker connected").pipe(
-          Effect.annotateLogs({ sink: options.sink, broker: options.target })
-        )
-        return [opened, Option.some(opened)] as const
-      })
-    })
-
-    yield* Effect.addFinalizer(() => drop)
+    // Acquire and release run uninterruptibly: the timeouts are let in explicitly, so that a broker that no longer
+    // answers can hold up neither a delivery nor shutdown.
+    const opened = Effect.acquireRelease(
+      options.open.pipe(
+        Effect.interruptible,
+        Effect.timeoutFail({ duration: options.timeout, onTimeout: timedOut("not connected") })
+      ),
+      (connection) =>
+        options.close(connection).pipe(Effect.interruptible, Effect.timeout(options.timeout), Effect.ignore)
+    ).pipe(
+      Effect.tap(() =>
+        Effect.logInfo("broker connected").pipe(Effect.annotateLogs({ sink: options.sink, broker: options.target }))
+      ),
+      Effect.map(Option.some)
+    )
+    const drop = ScopedRef.set(current, Effect.succeed(Option.none<C>()))
+    const get = ScopedRef.get(current).pipe(
+      Effect.flatMap((held) =>
+        Option.isSome(held) && options.isOpen(held.value)
+          ? Effect.succeed(held.value)
+          : ScopedRef.set(current, opened).pipe(
+            Effect.zipRight(ScopedRef.get(current)),
+            Effect.map(Option.getOrThrow)
+          )
+      )
+    )
 
     /** Runs `publish` on the connection, opening it first when needed. */
     const use = <A>(publish: (connection: C) => Effect.Effect<A, SinkError>) =>
