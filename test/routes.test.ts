@@ -89,8 +89,10 @@ describe("Router", () => {
         )
       }
       const plain = yield* Effect.flip(router({ SINKS: "file,mirror", ROUTES: "*=file;ping=mirror" }, ["file"]))
-      assert.include(String(plain), "ROUTES sends ping to mirror, which this program does not run")
-      assert.notInclude(String(plain), "Handlers.layer")
+      assert.strictEqual(
+        plain._op === "InvalidData" ? plain.message : plain._op,
+        "ROUTES sends ping to mirror, which this program does not run"
+      )
     }))
 
   it.effect("each notification goes to the sinks of its most specific rule, by canonical topic, else Intercom topic", () =>
