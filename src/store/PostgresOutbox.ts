@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, Option, Queue, Redacted, Schedule } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { displayUrl, type StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
@@ -9,18 +9,9 @@ import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
 import { migrate } from "./Postgres/Migrations.js"
 import { applyChange } from "./Postgres/Mirror.js"
-import {
-  ADD_DEAD_LETTER,
-  BURY,
-  bytes,
-  CLAIM,
-  type DeadLetterRow,
-  DUE,
-  first,
-  type OutboxRow,
-  QUEUE,
-  toEntry
-} from "./Postgres/Statements.js"
+import { ADD_DEAD_LETTER, BURY, CLAIM, DUE, first, QUEUE } from "./Postgres/Statements.js"
+import { queuedSignals } from "./QueuedSignals.js"
+import { bytes, type DeadLetterRow, type OutboxRow, toEntry } from "./StoredRows.js"
 
 /** Other instances queue deliveries without waking this one's workers: they look this often. */
 const POLL = Duration.seconds(1)
@@ -61,18 +52,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       Effect.forkScoped
     )
 
-    const signals = new Map<string, Queue.Queue<void>>()
-    const signal = (sink: string) => {
-      let queue = signals.get(sink)
-      if (queue === undefined) {
-        queue = Effect.runSync(Queue.sliding<void>(1))
-        signals.set(sink, queue)
-      }
-      return queue
-    }
-    const wake = (sinks: Iterable<string>) => {
-      for (const sink of new Set(sinks)) signal(sink).unsafeOffer(undefined)
-    }
+    const { waitQueued, wake } = queuedSignals()
 
     const { accept, seen } = yield* GroupCommit.make(db, windowMs, (sinks) => {
       rows += sinks.length
@@ -239,7 +219,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           ])
         )
       ),
-      waitQueued: (sink) => Queue.take(signal(sink)).pipe(Effect.timeout(POLL), Effect.ignore),
+      waitQueued: (sink) => waitQueued(sink).pipe(Effect.timeout(POLL), Effect.ignore),
       exclusive: lease.exclusive
     })
   })

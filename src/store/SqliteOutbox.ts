@@ -1,5 +1,5 @@
 import Database from "better-sqlite3"
-import { Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -8,15 +8,10 @@ import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
-import {
-  type DeadLetter,
-  type DeadLetterReason,
-  Outbox,
-  type OutboxEntry,
-  OutboxFull,
-  StoreUnavailable
-} from "./Outbox.js"
+import { Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
+import { queuedSignals } from "./QueuedSignals.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
+import { bytes, type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
 
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (
@@ -64,29 +59,8 @@ interface Pending {
   readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
 }
 
-interface OutboxRow {
-  readonly seq: number
+interface SqliteOutboxRow extends OutboxRow {
   readonly next_attempt_at: number
-  readonly sink: string
-  readonly notification_id: string | null
-  readonly intercom_topic: string
-  readonly received_at: number
-  readonly body: Uint8Array
-  readonly attempts: number
-}
-
-interface DeadLetterRow {
-  readonly id: number
-  readonly sink: string | null
-  readonly reason: DeadLetterReason
-  readonly error: string
-  readonly attempts: number
-  readonly notification_id: string | null
-  readonly topic: string | null
-  readonly intercom_topic: string
-  readonly app_id: string | null
-  readonly received_at: number
-  readonly body: Uint8Array
 }
 
 const MAX_BATCH = 512
@@ -96,32 +70,6 @@ const unavailable = (error: unknown) =>
 
 /** Runs synchronous store work, a failure becoming `StoreUnavailable`. */
 const attempt = <A>(work: () => A): Effect.Effect<A, StoreUnavailable> => Effect.try({ try: work, catch: unavailable })
-
-const bytes = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-
-const toEntry = (row: OutboxRow): OutboxEntry => ({
-  seq: row.seq,
-  sink: row.sink,
-  notificationId: row.notification_id,
-  intercomTopic: row.intercom_topic,
-  receivedAt: new Date(row.received_at),
-  body: row.body,
-  attempts: row.attempts
-})
-
-const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
-  id: row.id,
-  sink: row.sink,
-  reason: row.reason,
-  error: row.error,
-  attempts: row.attempts,
-  notificationId: row.notification_id,
-  topic: row.topic,
-  intercomTopic: row.intercom_topic,
-  appId: row.app_id,
-  receivedAt: new Date(row.received_at),
-  body: row.body
-})
 
 const openDatabase = (config: StoreSettings) =>
   Effect.acquireRelease(
@@ -165,7 +113,7 @@ const make = (config: StoreSettings) =>
         `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
       ),
-      queued: db.prepare<[string], OutboxRow>(
+      queued: db.prepare<[string], SqliteOutboxRow>(
         `SELECT seq, next_attempt_at, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
         WHERE sink = ? ORDER BY seq`
       ),
@@ -208,18 +156,7 @@ const make = (config: StoreSettings) =>
     const mirror = prepareMirror(db)
     const mirrorCounts = new MirrorCounts()
     let rows = statements.count.get()!
-    const signals = new Map<string, Queue.Queue<void>>()
-    const signal = (sink: string) => {
-      let queue = signals.get(sink)
-      if (queue === undefined) {
-        queue = Effect.runSync(Queue.sliding<void>(1))
-        signals.set(sink, queue)
-      }
-      return queue
-    }
-    const wake = (sinks: Iterable<string>) => {
-      for (const sink of new Set(sinks)) signal(sink).unsafeOffer(undefined)
-    }
+    const { waitQueued, wake } = queuedSignals()
 
     /** Records each new id in `seen` and queues the new notifications for their sinks; an id twice is new once. */
     const commit = db.transaction((batch: ReadonlyArray<Pending>, now: number) => {
@@ -454,7 +391,7 @@ const make = (config: StoreSettings) =>
         return { count: n, oldest: Option.map(Option.fromNullable(oldest), (at) => new Date(at)) }
       }),
       probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
-      waitQueued: (sink) => Queue.take(signal(sink)),
+      waitQueued,
       // One process owns an SQLite store: its one worker per sink is the only one.
       exclusive: (_sink, work) => work
     })

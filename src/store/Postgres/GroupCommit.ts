@@ -1,8 +1,9 @@
 import { Effect } from "effect"
 import type { Notification } from "../../pipeline/Notification.js"
 import { StoreUnavailable } from "../Outbox.js"
+import { bytes } from "../StoredRows.js"
 import type { Database } from "./Database.js"
-import { ACCEPT, bytes, SEEN } from "./Statements.js"
+import { ACCEPT, SEEN } from "./Statements.js"
 
 type Accepted = "accepted" | "duplicate"
 

@@ -1,30 +1,7 @@
-/** The PostgreSQL store's statements and the rows they read; times are epoch milliseconds, bodies bytea. */
+/** The PostgreSQL store's statements; times are epoch milliseconds, bodies bytea. */
 import { Effect } from "effect"
-import { type DeadLetter, type DeadLetterReason, type OutboxEntry, StoreUnavailable } from "../Outbox.js"
-
-export interface OutboxRow {
-  readonly seq: number
-  readonly sink: string
-  readonly notification_id: string | null
-  readonly intercom_topic: string
-  readonly received_at: number
-  readonly body: Uint8Array
-  readonly attempts: number
-}
-
-export interface DeadLetterRow {
-  readonly id: number
-  readonly sink: string | null
-  readonly reason: DeadLetterReason
-  readonly error: string
-  readonly attempts: number
-  readonly notification_id: string | null
-  readonly topic: string | null
-  readonly intercom_topic: string
-  readonly app_id: string | null
-  readonly received_at: number
-  readonly body: Uint8Array
-}
+import { StoreUnavailable } from "../Outbox.js"
+import { type DeadLetterRow, toDeadLetter } from "../StoredRows.js"
 
 /**
  * A batch of accepts in one statement, so one round trip and one commit: claims the new ids (an id accepted within the
@@ -77,32 +54,6 @@ export const ADD_DEAD_LETTER = `INSERT INTO dead_letters
   (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at)
 VALUES (NULL, $1, $2, 0, $3, $4, $5, $6, $7, $8, $9)
 RETURNING ${DEAD_LETTER_COLUMNS}`
-
-export const toEntry = (row: OutboxRow): OutboxEntry => ({
-  seq: row.seq,
-  sink: row.sink,
-  notificationId: row.notification_id,
-  intercomTopic: row.intercom_topic,
-  receivedAt: new Date(row.received_at),
-  body: row.body,
-  attempts: row.attempts
-})
-
-export const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
-  id: row.id,
-  sink: row.sink,
-  reason: row.reason,
-  error: row.error,
-  attempts: row.attempts,
-  notificationId: row.notification_id,
-  topic: row.topic,
-  intercomTopic: row.intercom_topic,
-  appId: row.app_id,
-  receivedAt: new Date(row.received_at),
-  body: row.body
-})
-
-export const bytes = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength)
 
 /** The first dead letter a statement returned, or a failure saying none came back. */
 export const first = (rows: ReadonlyArray<DeadLetterRow>) =>

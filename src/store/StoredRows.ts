@@ -1,0 +1,53 @@
+/** The outbox and dead-letter rows both stores read (times epoch milliseconds), and what they stand for. */
+import type { DeadLetter, DeadLetterReason, OutboxEntry } from "./Outbox.js"
+
+export interface OutboxRow {
+  readonly seq: number
+  readonly sink: string
+  readonly notification_id: string | null
+  readonly intercom_topic: string
+  readonly received_at: number
+  readonly body: Uint8Array
+  readonly attempts: number
+}
+
+export interface DeadLetterRow {
+  readonly id: number
+  readonly sink: string | null
+  readonly reason: DeadLetterReason
+  readonly error: string
+  readonly attempts: number
+  readonly notification_id: string | null
+  readonly topic: string | null
+  readonly intercom_topic: string
+  readonly app_id: string | null
+  readonly received_at: number
+  readonly body: Uint8Array
+}
+
+export const toEntry = (row: OutboxRow): OutboxEntry => ({
+  seq: row.seq,
+  sink: row.sink,
+  notificationId: row.notification_id,
+  intercomTopic: row.intercom_topic,
+  receivedAt: new Date(row.received_at),
+  body: row.body,
+  attempts: row.attempts
+})
+
+export const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
+  id: row.id,
+  sink: row.sink,
+  reason: row.reason,
+  error: row.error,
+  attempts: row.attempts,
+  notificationId: row.notification_id,
+  topic: row.topic,
+  intercomTopic: row.intercom_topic,
+  appId: row.app_id,
+  receivedAt: new Date(row.received_at),
+  body: row.body
+})
+
+/** A stored body as a Buffer over the same memory. */
+export const bytes = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength)
