@@ -71,6 +71,8 @@ export const connection = <C>(options: BrokerConnectionOptions<C>) =>
       Effect.map(Option.some)
     )
     const drop = ScopedRef.set(current, Effect.succeed(Option.none<C>()))
+    // One opening at a time: the start's attempt and a first delivery would otherwise open a connection each.
+    const oneAtATime = yield* Effect.makeSemaphore(1)
     const get = ScopedRef.get(current).pipe(
       Effect.flatMap((held) =>
         Option.isSome(held) && options.isOpen(held.value)
@@ -79,7 +81,8 @@ export const connection = <C>(options: BrokerConnectionOptions<C>) =>
             Effect.zipRight(ScopedRef.get(current)),
             Effect.map(Option.getOrThrow)
           )
-      )
+      ),
+      oneAtATime.withPermits(1)
     )
 
     /** Runs `publish` on the connection, opening it first when needed. */
