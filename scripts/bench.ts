@@ -6,7 +6,8 @@
  * Options: --rounds N (default 3), --seconds S (per round, default 8), --skip-rss (skip the 200,000 run).
  * --store postgres: instead, the receiver on SQLite against the receiver on PostgreSQL, one instance and two
  * (scripts/bench/stores.ts).
- * --sinks nats,rabbitmq,redis: instead, each broker sink against SINKS=file, alternating (scripts/bench/sinks.ts).
+ * --sinks nats,rabbitmq,redis,mirror: instead, each broker sink or the mirror against SINKS=file, alternating
+ * (scripts/bench/sinks.ts).
  */
 import { execFile, execFileSync, execSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"

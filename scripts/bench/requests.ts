@@ -27,8 +27,8 @@ export const notificationOfSize = (size: number) => {
 }
 
 /**
- * Writes `count` signed requests, one `signature<TAB>body` per line, each with its own notification id, a thousand
- * lines at a time (200,000 of them are more than one string can hold).
+ * Writes `count` signed requests, one `signature<TAB>body` per line, each with its own notification id and about one of
+ * a thousand conversations, a thousand lines at a time (200,000 of them are more than one string can hold).
  */
 export const writeRequests = (path: string, size: number, count: number, secret: string, prefix = "bench"): number => {
   const notification = notificationOfSize(size)
@@ -37,6 +37,7 @@ export const writeRequests = (path: string, size: number, count: number, secret:
   let lines: Array<string> = []
   for (let index = 0; index < count; index++) {
     notification.id = `notif_${prefix}_${index.toString().padStart(8, "0")}`
+    notification.data.item.id = String(1_000_000_000 + (index % 1000))
     const body = JSON.stringify(notification)
     bytes = body.length
     lines.push(`${sign(secret, Buffer.from(body))}\t${body}\n`)

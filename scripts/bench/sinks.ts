@@ -1,9 +1,9 @@
 /**
- * npm run bench -- --sinks nats,rabbitmq,redis: the service with each broker sink against its own SINKS=file figure,
- * in alternating rounds (file, nats, rabbitmq, redis, file, ...), with the brokers at their local addresses (the
- * settings' defaults) and a stream, exchange + bound queue or stream key of its own per round, removed after it.
- * Besides the accepted req/s under wrk, how fast the sink empties the outbox: notifications published per second from
- * the start of the load until the outbox is empty.
+ * npm run bench -- --sinks nats,rabbitmq,redis,mirror: the service with each broker sink, or the mirror, against its
+ * own SINKS=file figure, in alternating rounds (file, nats, rabbitmq, redis, mirror, file, ...), with the brokers at
+ * their local addresses (the settings' defaults) and a stream, exchange + bound queue or stream key of its own per
+ * round, removed after it. Besides the accepted req/s under wrk, how fast a broker sink empties the outbox:
+ * notifications published per second from the start of the load until the outbox is empty.
  */
 import { jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
@@ -15,6 +15,10 @@ import type { Harness } from "./stores.js"
 
 const brokerSinks = ["nats", "rabbitmq", "redis"] as const
 type BrokerSink = typeof brokerSinks[number]
+/** Sinks `--sinks` can compare with SINKS=file: the brokers, and the mirror (its writes join the accepting commit). */
+const benchSinks = [...brokerSinks, "mirror"] as const
+type BenchSink = typeof benchSinks[number]
+const isBroker = (sink: BenchSink): sink is BrokerSink => sink !== "mirror"
 
 /** The settings that give a round a destination of its own, and how to remove it. */
 const destination = async (sink: BrokerSink, round: string) => {
@@ -62,17 +66,25 @@ const outboxDepth = async (url: string) => {
   return Number(/^intercom_webhook_outbox_depth (\d+)/m.exec(text)?.[1] ?? Number.NaN)
 }
 
+/** What the mirror wrote, from /metrics: so a round that wrote nothing is seen. */
+const mirrorWrites = async (url: string) => {
+  const text = await fetch(`${url}/metrics`).then((response) => response.text())
+  const written = /^intercom_webhook_mirror_writes_total\{table="intercom_conversations",outcome="(\w+)"\} (\d+)/gm
+  const found = [...text.matchAll(written)].map((match) => `${match[1]} ${match[2]}`)
+  return `, conversation rows written: ${found.length > 0 ? found.join(", ") : "none"}`
+}
+
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const fmt = (value: number, digits = 0) => value.toFixed(digits)
 
-export const parseSinks = (text: string | undefined): ReadonlyArray<BrokerSink> => {
+export const parseSinks = (text: string | undefined): ReadonlyArray<BenchSink> => {
   const names = (text ?? "").split(",").map((name) => name.trim()).filter((name) => name.length > 0)
-  const unknown = names.filter((name) => !brokerSinks.includes(name as BrokerSink))
-  if (names.length === 0 || unknown.length > 0) throw new Error(`--sinks takes a list of ${brokerSinks.join(", ")}`)
-  return names as ReadonlyArray<BrokerSink>
+  const unknown = names.filter((name) => !benchSinks.includes(name as BenchSink))
+  if (names.length === 0 || unknown.length > 0) throw new Error(`--sinks takes a list of ${benchSinks.join(", ")}`)
+  return names as ReadonlyArray<BenchSink>
 }
 
-export const compareSinks = async (harness: Harness, sinks: ReadonlyArray<BrokerSink>) => {
+export const compareSinks = async (harness: Harness, sinks: ReadonlyArray<BenchSink>) => {
   const file = join(harness.work, "sinks-requests.txt")
   const warm = join(harness.work, "sinks-warm.txt")
   const bytes = writeRequests(file, 0, 60_000, harness.secret, "sinks")
@@ -81,7 +93,7 @@ export const compareSinks = async (harness: Harness, sinks: ReadonlyArray<Broker
   const results = setups.map(() => [] as Array<{ reqPerSec: number; p50Ms: number; p99Ms: number; drained: number }>)
   for (let pair = 0; pair < harness.pairs; pair++) {
     for (const [index, sink] of setups.entries()) {
-      const target = sink === "file" ? undefined : await destination(sink, `${pair}_${index}`)
+      const target = sink === "file" || !isBroker(sink) ? undefined : await destination(sink, `${pair}_${index}`)
       const server = await harness.start("receiver", 18_195, sink, target?.env ?? {})
       await harness.wrkAsync(server.url, warm, 2, 32)
       const started = Date.now()
@@ -91,12 +103,13 @@ export const compareSinks = async (harness: Harness, sinks: ReadonlyArray<Broker
         while ((await outboxDepth(server.url)) > 0) await new Promise((resolve) => setTimeout(resolve, 50))
         drained = (run.requests + 2_000) / ((Date.now() - started) / 1000)
       }
+      const mirrored = sink === "mirror" ? await mirrorWrites(server.url) : ""
       await server.stop()
       await target?.remove()
       results[index]!.push({ ...run, drained })
       console.error(
         `round ${pair + 1}: SINKS=${sink} ${fmt(run.reqPerSec)} req/s` +
-          (target === undefined ? "" : `, published ${fmt(drained)}/s until the outbox was empty`) +
+          (target === undefined ? "" : `, published ${fmt(drained)}/s until the outbox was empty`) + mirrored +
           (run.non2xx > 0 ? ` (${run.non2xx} not 2xx)` : "")
       )
     }
@@ -115,7 +128,7 @@ export const compareSinks = async (harness: Harness, sinks: ReadonlyArray<Broker
         fmt(median(runs.map((run) => run.reqPerSec)))
       } | ${fmt(median(runs.map((run) => run.p50Ms)), 1)} | ${fmt(median(runs.map((run) => run.p99Ms)), 1)} | ${
         fmt(ratio, 2)
-      } | ${sink === "file" ? "-" : fmt(median(runs.map((run) => run.drained)))} |`
+      } | ${sink === "file" || !isBroker(sink) ? "-" : fmt(median(runs.map((run) => run.drained)))} |`
     )
   }
 }
