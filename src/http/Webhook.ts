@@ -72,9 +72,13 @@ const handle = (
       error: `signature_${verifier.left.reason}`
     })
   }
-  return readBody(request, settings.maxBodyBytes, settings.budget, verifier.right.update).pipe(
-    Effect.flatMap((body) => verifier.right.finish(body)),
-    Effect.flatMap(receiver.receive),
+  return readBody(
+    request,
+    settings.maxBodyBytes,
+    settings.budget,
+    verifier.right.update,
+    (body) => Effect.flatMap(verifier.right.finish(body), receiver.receive)
+  ).pipe(
     Effect.map((received): Handled => ({ response: answer(received), received })),
     Effect.catchTags({
       BodyTooLarge: (error) =>
@@ -114,8 +118,7 @@ const handle = (
           Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
           unavailable("outbox_full", "too many deliveries waiting")
         )
-    }),
-    Effect.scoped
+    })
   )
 }
 
