@@ -4,7 +4,8 @@
  * like `npm run bench`. Prints req/s, p99 and the server's CPU time per request (utime + stime from /proc) per round,
  * then medians and each one's ratio to the first.
  * Usage: npx tsx scripts/bench/ab.ts [--rounds N] [--seconds S] [--size BYTES] [--sinks file] name=path[+VAR=value] ...
- * (`+VAR=value` adds to the server's environment, e.g. `quiet=dist/ab/base.mjs+LOG_LEVEL=none`).
+ * (`+VAR=value` adds to the server's environment, e.g. `quiet=dist/ab/base.mjs+LOG_LEVEL=none`; `+NODE_FLAGS=...`
+ * replaces the V8 flags of `npm start`, spaces written as commas).
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -27,7 +28,9 @@ const sinks = option("--sinks", "file")
 const servers = args.map((arg) => {
   const at = arg.indexOf("=")
   const [path, ...settings] = arg.slice(at + 1).split("+") as [string, ...Array<string>]
-  const env = Object.fromEntries(settings.map((setting) => setting.split("=", 2) as [string, string]))
+  const env = Object.fromEntries(
+    settings.map((setting) => [setting.slice(0, setting.indexOf("=")), setting.slice(setting.indexOf("=") + 1)])
+  )
   return { name: arg.slice(0, at), path, env }
 })
 const root = new URL("../..", import.meta.url).pathname
@@ -46,7 +49,8 @@ const cpuMs = (pid: number) => {
 const run = async (path: string, extra: Record<string, string>, file: string, warm: string) => {
   const data = mkdtempSync(join(work, "data-"))
   const port = 18_190
-  const child = spawn(process.execPath, [...nodeFlags, join(root, path)], {
+  const flags = extra.NODE_FLAGS === undefined ? nodeFlags : extra.NODE_FLAGS.split(",").filter((flag) => flag !== "")
+  const child = spawn(process.execPath, [...flags, join(root, path)], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -82,12 +86,14 @@ const run = async (path: string, extra: Record<string, string>, file: string, wa
   const before = cpuMs(child.pid!)
   const summary = wrk(file, seconds)
   const cpu = cpuMs(child.pid!) - before
+  const rssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024
   await new Promise((resolve) => {
     child.once("exit", resolve)
     child.kill("SIGTERM")
   })
   rmSync(data, { recursive: true, force: true })
   return {
+    rssMb,
     rate: summary.requests / (summary.duration_us / 1e6),
     p99: summary.p99_us / 1000,
     cpuUs: (cpu * 1000) / summary.requests,
@@ -108,9 +114,9 @@ const main = async () => {
       const result = await run(path, env, file, warm)
       results.get(name)!.push(result)
       line.push(
-        `${name} ${result.rate.toFixed(0)} req/s ${result.cpuUs.toFixed(0)} µs p99 ${result.p99.toFixed(1)}${
-          result.bad > 0 ? ` (${result.bad} bad)` : ""
-        }`
+        `${name} ${result.rate.toFixed(0)} req/s ${result.cpuUs.toFixed(0)} µs p99 ${result.p99.toFixed(1)} ${
+          result.rssMb.toFixed(0)
+        } MB${result.bad > 0 ? ` (${result.bad} bad)` : ""}`
       )
     }
     console.log(`round ${round + 1}: ${line.join(", ")}`)
@@ -122,9 +128,9 @@ const main = async () => {
     console.log(
       `${name}: median ${rate.toFixed(0)} req/s (${(rate / first).toFixed(2)} of ${servers[0]!.name}), ${
         median(runs.map((r) => r.cpuUs)).toFixed(0)
-      } µs CPU/req, p99 ${median(runs.map((r) => r.p99)).toFixed(1)} ms; rounds ${
-        runs.map((r) => r.rate.toFixed(0)).join(" / ")
-      }`
+      } µs CPU/req, p99 ${median(runs.map((r) => r.p99)).toFixed(1)} ms, peak RSS ${
+        Math.max(...runs.map((r) => r.rssMb)).toFixed(0)
+      } MB; rounds ${runs.map((r) => r.rate.toFixed(0)).join(" / ")}`
     )
   }
   rmSync(work, { recursive: true, force: true })
