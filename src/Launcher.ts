@@ -3,6 +3,7 @@ import { Cause, Config, ConfigError, Console, Duration, Effect, Layer, Logger, L
 import * as App from "./App.js"
 import * as ConfigFile from "./config/ConfigFile.js"
 import { ReceiverConfig } from "./config/ReceiverConfig.js"
+import * as LogLines from "./ops/LogLines.js"
 
 /** The messages of a config error, one per problem. */
 const messages = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
@@ -35,9 +36,9 @@ const LoggerLive = Layer.unwrapEffect(
     const level = yield* Config.literal("debug", "info", "warning", "error", "none")("LOG_LEVEL").pipe(
       Config.withDefault("info")
     )
-    const logger = format === "json"
-      ? Logger.withConsoleError(Logger.jsonLogger)
-      : Logger.prettyLogger({ stderr: true, colors: "auto" })
+    const logger = LogLines.expandAnnotated(
+      format === "json" ? LogLines.json : Logger.prettyLogger({ stderr: true, colors: "auto" })
+    )
     return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[level]))
   })
 )

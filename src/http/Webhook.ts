@@ -1,5 +1,6 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Either, LogLevel } from "effect"
+import { Cause, Effect, Either } from "effect"
+import { Annotated } from "../ops/LogLines.js"
 import type { Metrics } from "../ops/Metrics.js"
 import { type Received, Receiver } from "../pipeline/Receiver.js"
 import { Signature } from "../pipeline/Signature.js"
@@ -72,9 +73,13 @@ const handle = (
       error: `signature_${verifier.left.reason}`
     })
   }
-  return readBody(request, settings.maxBodyBytes, settings.budget, verifier.right.update).pipe(
-    Effect.flatMap((body) => verifier.right.finish(body)),
-    Effect.flatMap(receiver.receive),
+  return readBody(
+    request,
+    settings.maxBodyBytes,
+    settings.budget,
+    verifier.right.update,
+    (body) => Effect.flatMap(verifier.right.finish(body), receiver.receive)
+  ).pipe(
     Effect.map((received): Handled => ({ response: answer(received), received })),
     Effect.catchTags({
       BodyTooLarge: (error) =>
@@ -114,8 +119,7 @@ const handle = (
           Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
           unavailable("outbox_full", "too many deliveries waiting")
         )
-    }),
-    Effect.scoped
+    })
   )
 }
 
@@ -146,27 +150,22 @@ const count = (metrics: Metrics["Type"], received: Received) => {
   if (notification.schemaMismatch !== undefined) metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
 }
 
-/** The request's one log line, built only when info lines are logged. */
+/** The request's one log line, its fields carried by the message (see `Annotated`). */
 const logLine = ({ error, received, response }: Handled, started: number) =>
-  Effect.whenLogLevel(
-    Effect.suspend(() =>
-      Effect.log("webhook").pipe(
-        Effect.annotateLogs({
-          status: response.status,
-          duration_ms: Math.round((performance.now() - started) * 100) / 100,
-          ...(received === undefined ? {} : {
-            topic: received.notification.topic ?? "none",
-            intercom_topic: received.notification.intercomTopic,
-            id: received.notification.id ?? "-",
-            outcome: received.status,
-            ...(received.notification.schemaMismatch === undefined ? {} : { schema: "mismatch" }),
-            secret_index: received.secretIndex
-          }),
-          ...(error === undefined ? {} : { error })
-        })
-      )
-    ),
-    LogLevel.Info
+  Effect.logInfo(
+    new Annotated("webhook", {
+      status: response.status,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      ...(received === undefined ? {} : {
+        topic: received.notification.topic ?? "none",
+        intercom_topic: received.notification.intercomTopic,
+        id: received.notification.id ?? "-",
+        outcome: received.status,
+        ...(received.notification.schemaMismatch === undefined ? {} : { schema: "mismatch" }),
+        secret_index: received.secretIndex
+      }),
+      ...(error === undefined ? {} : { error })
+    })
   )
 
 /** The webhook endpoint: answers, counts, and writes one log line per request. */

@@ -1,7 +1,7 @@
 import { Context, Data, Deferred, Effect, Either, Exit, FiberId, Layer } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { DriftCapture } from "../ops/DriftCapture.js"
-import type { SinkError } from "../sinks/Sink.js"
+import type { Sink, SinkError } from "../sinks/Sink.js"
 import { Outbox, type OutboxFull, type StoreUnavailable } from "../store/Outbox.js"
 import { DeadLetters } from "./DeadLetters.js"
 import { Decoder, type MalformedNotification, type Notification } from "./Notification.js"
@@ -52,35 +52,61 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           Effect.as<Outcome>({ status: "dead_lettered", notification, reason: "no_route" })
         )
 
+      /** Each inline sink in turn (a fiber per sink costs more than the few microseconds a console sink takes). */
+      const deliverInline = (
+        inline: ReadonlyArray<Sink>,
+        notification: Notification
+      ): Effect.Effect<void, SinksUnavailable> => {
+        if (inline.length === 1) {
+          return Effect.mapError(
+            inline[0]!.deliver(notification),
+            (error) => new SinksUnavailable({ failures: [error] })
+          )
+        }
+        const failures: Array<SinkError> = []
+        const next = (index: number): Effect.Effect<void, SinksUnavailable> =>
+          index === inline.length
+            ? failures.length === 0 ? Effect.void : Effect.fail(new SinksUnavailable({ failures }))
+            : Effect.matchEffect(inline[index]!.deliver(notification), {
+              onFailure: (error) => {
+                failures.push(error)
+                return next(index + 1)
+              },
+              onSuccess: () => next(index + 1)
+            })
+        return next(0)
+      }
+
+      // Written as one chain of steps rather than a generator: this runs for every request.
+      const routed = (notification: Notification): Effect.Effect<Outcome, ReceiveError> => {
+        const sinks = router.route(notification)
+        if (sinks.length === 0) return noRoute(notification)
+        const inline = sinks.filter((sink) => sink.mode === "inline")
+        const queued = sinks.filter((sink) => sink.mode === "outbox").map((sink) => sink.name)
+        // A store sink's changes commit with the notification; one it cannot take now goes through the outbox.
+        const changes: Array<MirrorChange> = []
+        for (const sink of sinks) {
+          if (sink.mode !== "store") continue
+          const found = sink.changes!(notification)
+          if (Either.isRight(found)) changes.push(...found.right)
+          else queued.push(sink.name)
+        }
+        const accept = Effect.map(
+          outbox.accept(notification, queued, changes),
+          (result): Outcome =>
+            result === "duplicate"
+              ? { status: "duplicate", notification }
+              : { status: "accepted", notification, sinks: sinks.map((sink) => sink.name), queued }
+        )
+        return inline.length === 0 ? accept : Effect.zipRight(deliverInline(inline, notification), accept)
+      }
+
       const deliverOnce = (notification: Notification): Effect.Effect<Outcome, ReceiveError> =>
-        Effect.gen(function*() {
-          if (notification.id !== null && (yield* outbox.seen(notification.id))) {
-            return { status: "duplicate", notification } as const
-          }
-          const sinks = router.route(notification)
-          if (sinks.length === 0) return yield* noRoute(notification)
-          const inline = sinks.filter((sink) => sink.mode === "inline")
-          const queued = sinks.filter((sink) => sink.mode === "outbox").map((sink) => sink.name)
-          // A store sink's changes commit with the notification; one it cannot take now goes through the outbox.
-          const changes: Array<MirrorChange> = []
-          for (const sink of sinks) {
-            if (sink.mode !== "store") continue
-            const found = sink.changes!(notification)
-            if (Either.isRight(found)) changes.push(...found.right)
-            else queued.push(sink.name)
-          }
-          // One after the other: forking a fiber per sink costs more than the few microseconds a console sink takes.
-          const failures: Array<SinkError> = []
-          for (const sink of inline) {
-            const result = yield* Effect.either(sink.deliver(notification))
-            if (result._tag === "Left") failures.push(result.left)
-          }
-          if (failures.length > 0) return yield* new SinksUnavailable({ failures })
-          if ((yield* outbox.accept(notification, queued, changes)) === "duplicate") {
-            return { status: "duplicate", notification } as const
-          }
-          return { status: "accepted", notification, sinks: sinks.map((sink) => sink.name), queued } as const
-        })
+        notification.id === null ? routed(notification) : Effect.flatMap(
+          outbox.seen(notification.id),
+          (seen): Effect.Effect<Outcome, ReceiveError> =>
+            seen ? Effect.succeed({ status: "duplicate", notification }) : routed(notification)
+        )
 
       // Copies of one id arriving together (Intercom's retry racing a slow first attempt) wait for the first: once it
       // is taken they are answered `duplicate`, so inline sinks see an id once; if it fails, the next copy goes ahead.

@@ -11,13 +11,14 @@ export class FileWriteError extends Data.TaggedError("FileWriteError")<{
 /** An append-only file whose `append` returns once the bytes are on disk (fdatasync). */
 export interface DurableFile {
   readonly path: string
-  readonly append: (bytes: Uint8Array) => Effect.Effect<void, FileWriteError>
+  /** Appends `bytes`, or the parts of one record in order (written without joining them first). */
+  readonly append: (bytes: Uint8Array | ReadonlyArray<Uint8Array>) => Effect.Effect<void, FileWriteError>
   /** False after a failed write, until a write succeeds again. */
   readonly healthy: Effect.Effect<boolean>
 }
 
 interface Pending {
-  readonly bytes: Uint8Array
+  readonly parts: ReadonlyArray<Uint8Array>
   readonly done: (error: FileWriteError | undefined) => void
 }
 
@@ -41,6 +42,20 @@ const wholeLines = async (handle: FileHandle): Promise<number> => {
   }
   if (end < size) await handle.truncate(end)
   return end
+}
+
+/** What remains of `buffers` after their first `offset` bytes. */
+const after = (buffers: ReadonlyArray<Uint8Array>, offset: number): Array<Uint8Array> => {
+  const rest: Array<Uint8Array> = []
+  let skipped = 0
+  for (const buffer of buffers) {
+    if (skipped + buffer.byteLength <= offset) skipped += buffer.byteLength
+    else {
+      rest.push(skipped >= offset ? buffer : buffer.subarray(offset - skipped))
+      skipped = Math.max(skipped, offset)
+    }
+  }
+  return rest
 }
 
 /** Largest number of appends that share one write and one sync. */
@@ -78,15 +93,18 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
     )
     let size = yield* Effect.tryPromise({ try: () => wholeLines(handle), catch: fail })
 
+    // One gathering write (writev) for the batch: a record's parts and the batch are not copied into one buffer first,
+    // which for large notifications held each body twice more while it was written.
     const commit = async (batch: ReadonlyArray<Pending>) => {
-      const data = Buffer.concat(batch.map((pending) => pending.bytes))
+      const parts = batch.flatMap((pending) => pending.parts)
+      const length = parts.reduce((sum, part) => sum + part.byteLength, 0)
       try {
         let written = 0
-        while (written < data.length) {
-          written += (await handle.write(data, written, data.length - written, size + written)).bytesWritten
+        while (written < length) {
+          written += (await handle.writev(written === 0 ? parts : after(parts, written), size + written)).bytesWritten
         }
         await datasync(path, handle)
-        size += data.length
+        size += length
         healthy = true
         return undefined
       } catch (error) {
@@ -112,7 +130,10 @@ export const make = (path: string): Effect.Effect<DurableFile, FileWriteError, S
       append: (bytes) =>
         Effect.async<void, FileWriteError>((resume) => {
           if (closed) return resume(Effect.fail(fail("the file is closed")))
-          waiting.push({ bytes, done: (error) => resume(error === undefined ? Effect.void : Effect.fail(error)) })
+          waiting.push({
+            parts: bytes instanceof Uint8Array ? [bytes] : bytes,
+            done: (error) => resume(error === undefined ? Effect.void : Effect.fail(error))
+          })
           flush()
         })
     } satisfies DurableFile

@@ -1,6 +1,6 @@
 import { Effect, Option, type Scope } from "effect"
 import * as DurableFile from "./DurableFile.js"
-import { record, type Sink, SinkError } from "./Sink.js"
+import { recordParts, type Sink, SinkError } from "./Sink.js"
 
 /** Appends one JSON record per notification to a JSONL file, on disk before `deliver` succeeds. */
 export const make = (path: string): Effect.Effect<Sink, DurableFile.FileWriteError, Scope.Scope> =>
@@ -10,7 +10,7 @@ export const make = (path: string): Effect.Effect<Sink, DurableFile.FileWriteErr
     input: "bytes",
     problem: Effect.map(file.healthy, (healthy) => healthy ? Option.none() : Option.some(`cannot write ${path}`)),
     deliver: (notification) =>
-      file.append(record(notification)).pipe(
+      file.append(recordParts(notification)).pipe(
         Effect.mapError((error) => SinkError.retry("file", `cannot write ${path}: ${error.message}`))
       )
   }))

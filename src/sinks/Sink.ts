@@ -92,15 +92,24 @@ const recordHead = (notification: RecordSource): string =>
       : `,"schema":"mismatch","schema_error":${JSON.stringify(notification.schemaMismatch)}`
   }`
 
+const TAIL = Buffer.from("}\n")
+
+/** A record as its parts, in order: its fields, the body (not copied unless it holds CR/LF), and its end. */
+export const recordParts = (
+  notification: RecordSource,
+  extra: Record<string, unknown> = {}
+): ReadonlyArray<Uint8Array> => {
+  const fields = Object.entries(extra).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
+  return [
+    Buffer.from(`{${recordHead(notification)}${fields.join("")},"payload":`),
+    bodyAsJsonLine(notification.body),
+    TAIL
+  ]
+}
+
 /**
  * One JSONL record: `{"received_at","topic","intercom_topic","id","app_id", ["schema","schema_error",] ...extra,
  * "payload"}` and a newline.
  */
-export const record = (notification: RecordSource, extra: Record<string, unknown> = {}): Buffer => {
-  const fields = Object.entries(extra).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
-  return Buffer.concat([
-    Buffer.from(`{${recordHead(notification)}${fields.join("")},"payload":`),
-    bodyAsJsonLine(notification.body),
-    Buffer.from("}\n")
-  ])
-}
+export const record = (notification: RecordSource, extra: Record<string, unknown> = {}): Buffer =>
+  Buffer.concat(recordParts(notification, extra))

@@ -13,27 +13,31 @@ import * as RedisSink from "./RedisSink.js"
 import { type Sink, Sinks } from "./Sink.js"
 
 /** Counts deliveries and failures and times them. */
-const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => ({
-  ...sink,
-  deliver: (notification) =>
-    Effect.suspend(() => {
-      const stop = metrics.deliverySeconds.startTimer({ sink: sink.name })
-      return sink.deliver(notification).pipe(
-        Effect.tapBoth({
-          onFailure: (error) =>
-            Effect.sync(() => {
-              stop()
-              metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
-            }),
-          onSuccess: () =>
-            Effect.sync(() => {
-              stop()
-              metrics.deliveries.inc({ sink: sink.name })
-            })
-        })
-      )
-    })
-})
+const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => {
+  const labels = { sink: sink.name }
+  const seconds = (started: number) => metrics.deliverySeconds.observe(labels, (performance.now() - started) / 1000)
+  return {
+    ...sink,
+    deliver: (notification) =>
+      Effect.suspend(() => {
+        const started = performance.now()
+        return sink.deliver(notification).pipe(
+          Effect.tapBoth({
+            onFailure: (error) =>
+              Effect.sync(() => {
+                seconds(started)
+                metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
+              }),
+            onSuccess: () =>
+              Effect.sync(() => {
+                seconds(started)
+                metrics.deliveries.inc(labels)
+              })
+          })
+        )
+      })
+  }
+}
 
 const broker = (url: Redacted.Redacted<URL>) => ({ url: Redacted.value(url), target: displayUrl(Redacted.value(url)) })
 

@@ -1,0 +1,142 @@
+/**
+ * Before/after of one change, in one session: alternating rounds of several server scripts (bundles of the service
+ * saved with `cp dist/bundle/main.mjs dist/ab/<name>.mjs`, or the floors), each on a fresh data folder, driven by wrk
+ * like `npm run bench`. Prints req/s, p99 and the server's CPU time per request (utime + stime from /proc) per round,
+ * then medians and each one's ratio to the first.
+ * Usage: npx tsx scripts/bench/ab.ts [--rounds N] [--seconds S] [--size BYTES] [--sinks file] name=path[+VAR=value] ...
+ * (`+VAR=value` adds to the server's environment, e.g. `quiet=dist/ab/base.mjs+LOG_LEVEL=none`; `+NODE_FLAGS=...`
+ * replaces the V8 flags of `npm start`, spaces written as commas).
+ */
+import { execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { writeRequests } from "./requests.js"
+
+const args = process.argv.slice(2)
+const option = (name: string, fallback: string) => {
+  const at = args.indexOf(name)
+  if (at === -1) return fallback
+  const value = args[at + 1]!
+  args.splice(at, 2)
+  return value
+}
+const rounds = Number(option("--rounds", "4"))
+const seconds = Number(option("--seconds", "6"))
+const size = Number(option("--size", "0"))
+const sinks = option("--sinks", "file")
+const servers = args.map((arg) => {
+  const at = arg.indexOf("=")
+  const [path, ...settings] = arg.slice(at + 1).split("+") as [string, ...Array<string>]
+  const env = Object.fromEntries(
+    settings.map((setting) => [setting.slice(0, setting.indexOf("=")), setting.slice(setting.indexOf("=") + 1)])
+  )
+  return { name: arg.slice(0, at), path, env }
+})
+const root = new URL("../..", import.meta.url).pathname
+const secret = "bench-secret"
+const work = mkdtempSync(join(tmpdir(), "ab-"))
+const nodeFlags: Array<string> = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).config.nodeFlags
+  .split(" ")
+  .filter((flag: string) => flag.length > 0)
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+}
+
+const run = async (path: string, extra: Record<string, string>, file: string, warm: string) => {
+  const data = mkdtempSync(join(work, "data-"))
+  const port = 18_190
+  const flags = extra.NODE_FLAGS === undefined ? nodeFlags : extra.NODE_FLAGS.split(",").filter((flag) => flag !== "")
+  const child = spawn(process.execPath, [...flags, join(root, path)], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      INTERCOM_CLIENT_SECRET: secret,
+      DATA_DIR: data,
+      FILE_SINK_PATH: join(data, "events.jsonl"),
+      SINKS: sinks,
+      HTTP_FORWARD_URL: "http://127.0.0.1:9/unreachable",
+      RETRY_BASE_DELAY: "10m",
+      ...extra
+    },
+    stdio: "ignore"
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => response.status !== 503,
+      () => false
+    )
+    if (up) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const wrk = (requests: string, duration: number) =>
+    JSON.parse(
+      execFileSync(
+        "wrk",
+        ["-t1", "-c32", `-d${duration}s`, "-s", join(root, "scripts/bench/requests.lua"), url],
+        { env: { ...process.env, REQUESTS_FILE: requests, LIMIT: "1e12" }, encoding: "utf8", maxBuffer: 1 << 24 }
+      ).trim().split("\n").pop()!
+    )
+  wrk(warm, 2)
+  const before = cpuMs(child.pid!)
+  const summary = wrk(file, seconds)
+  const cpu = cpuMs(child.pid!) - before
+  const rssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024
+  await new Promise((resolve) => {
+    child.once("exit", resolve)
+    child.kill("SIGTERM")
+  })
+  rmSync(data, { recursive: true, force: true })
+  return {
+    rssMb,
+    rate: summary.requests / (summary.duration_us / 1e6),
+    p99: summary.p99_us / 1000,
+    cpuUs: (cpu * 1000) / summary.requests,
+    bad: summary.non2xx + summary.errors
+  }
+}
+
+const main = async () => {
+  const file = join(work, "requests.txt")
+  const warm = join(work, "warm.txt")
+  const bytes = writeRequests(file, size, size > 10_000 ? 1_000 : 50_000, secret)
+  writeRequests(warm, size, 2_000, secret, "warm")
+  console.log(`${bytes} B notifications, SINKS=${sinks}, ${rounds} rounds of ${seconds} s, wrk -c32`)
+  const results = new Map(servers.map(({ name }) => [name, [] as Array<Awaited<ReturnType<typeof run>>>]))
+  for (let round = 0; round < rounds; round++) {
+    const line: Array<string> = []
+    for (const { env, name, path } of servers) {
+      const result = await run(path, env, file, warm)
+      results.get(name)!.push(result)
+      line.push(
+        `${name} ${result.rate.toFixed(0)} req/s ${result.cpuUs.toFixed(0)} µs p99 ${result.p99.toFixed(1)} ${
+          result.rssMb.toFixed(0)
+        } MB${result.bad > 0 ? ` (${result.bad} bad)` : ""}`
+      )
+    }
+    console.log(`round ${round + 1}: ${line.join(", ")}`)
+  }
+  const first = median(results.get(servers[0]!.name)!.map((r) => r.rate))
+  for (const { name } of servers) {
+    const runs = results.get(name)!
+    const rate = median(runs.map((r) => r.rate))
+    console.log(
+      `${name}: median ${rate.toFixed(0)} req/s (${(rate / first).toFixed(2)} of ${servers[0]!.name}), ${
+        median(runs.map((r) => r.cpuUs)).toFixed(0)
+      } µs CPU/req, p99 ${median(runs.map((r) => r.p99)).toFixed(1)} ms, peak RSS ${
+        Math.max(...runs.map((r) => r.rssMb)).toFixed(0)
+      } MB; rounds ${runs.map((r) => r.rate.toFixed(0)).join(" / ")}`
+    )
+  }
+  rmSync(work, { recursive: true, force: true })
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})
