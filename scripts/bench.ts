@@ -9,13 +9,14 @@
  * --sinks nats,rabbitmq,redis,mirror: instead, each broker sink or the mirror against SINKS=file, alternating
  * (scripts/bench/sinks.ts).
  */
-import { execFile, execFileSync, execSync, spawn } from "node:child_process"
+import { execFile, execFileSync, execSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { decodeCosts } from "./bench/decode.js"
 import { templatePath, writeRequests } from "./bench/requests.js"
+import { nodeFlags, peakRss, root, type Server, startServer } from "./bench/server.js"
 import { compareSinks, parseSinks } from "./bench/sinks.js"
 import { steady } from "./bench/steady.js"
 import { compareStores } from "./bench/stores.js"
@@ -28,7 +29,6 @@ const option = (name: string, fallback: number) => {
 const pairs = option("--rounds", 3)
 const seconds = option("--seconds", 8)
 const secret = "bench-secret"
-const root = new URL("..", import.meta.url).pathname
 const work = mkdtempSync(join(tmpdir(), "bench-"))
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
@@ -40,12 +40,6 @@ const ensureWrk = () => {
     console.error("installing wrk from Debian's packages ...")
     execSync("apt-get update -qq && apt-get install -y -qq wrk", { stdio: "inherit" })
   }
-}
-
-interface Server {
-  readonly url: string
-  readonly pid: number
-  readonly stop: () => Promise<void>
 }
 
 const kinds = ["floor", "fastify", "express", "platform", "receiver"] as const
@@ -64,10 +58,6 @@ const scripts: Record<Kind, string> = {
   platform: "scripts/bench/platform-floor.mjs",
   receiver: "dist/bundle/main.mjs"
 }
-/** The V8 flags `npm start` gives the service (`config.nodeFlags` in package.json). */
-const nodeFlags: ReadonlyArray<string> = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).config.nodeFlags
-  .split(" ")
-  .filter((flag: string) => flag.length > 0)
 const ports: Record<Kind, number> = {
   floor: 18_181,
   fastify: 18_186,
@@ -76,47 +66,8 @@ const ports: Record<Kind, number> = {
   receiver: 18_182
 }
 
-const start = async (kind: Kind, port: number, sinks = "file", extra: Record<string, string> = {}): Promise<Server> => {
-  const data = mkdtempSync(join(work, `${kind}-`))
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    INTERCOM_CLIENT_SECRET: secret,
-    DATA_DIR: data,
-    FILE_SINK_PATH: join(data, "events.jsonl"),
-    SINKS: sinks,
-    HTTP_FORWARD_URL: "http://127.0.0.1:9/unreachable",
-    RETRY_BASE_DELAY: "10m",
-    ...extra
-  }
-  const flags = kind === "receiver" ? nodeFlags : []
-  const child = spawn(process.execPath, [...flags, join(root, scripts[kind])], { env, stdio: "ignore" })
-  const url = `http://127.0.0.1:${port}`
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
-      (response) => response.status !== 503,
-      () => false
-    )
-    if (up) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return {
-    url,
-    pid: child.pid!,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once("exit", () => {
-          rmSync(data, { recursive: true, force: true })
-          resolve()
-        })
-        child.kill("SIGTERM")
-      })
-  }
-}
-
-const peakRss = (pid: number) =>
-  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
+const start = (kind: Kind, port: number, sinks = "file", env: Record<string, string> = {}): Promise<Server> =>
+  startServer({ script: scripts[kind], port, flags: kind === "receiver" ? nodeFlags : [], work, secret, sinks, env })
 
 interface Round {
   readonly reqPerSec: number

@@ -7,11 +7,12 @@
  * (`+VAR=value` adds to the server's environment, e.g. `quiet=dist/ab/base.mjs+LOG_LEVEL=none`; `+NODE_FLAGS=...`
  * replaces the V8 flags of `npm start`, spaces written as commas).
  */
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { writeRequests } from "./requests.js"
+import { nodeFlags, peakRss, root, startServer } from "./server.js"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: string) => {
@@ -33,12 +34,8 @@ const servers = args.map((arg) => {
   )
   return { name: arg.slice(0, at), path, env }
 })
-const root = new URL("../..", import.meta.url).pathname
 const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "ab-"))
-const nodeFlags: Array<string> = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).config.nodeFlags
-  .split(" ")
-  .filter((flag: string) => flag.length > 0)
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 const cpuMs = (pid: number) => {
@@ -47,33 +44,8 @@ const cpuMs = (pid: number) => {
 }
 
 const run = async (path: string, extra: Record<string, string>, file: string, warm: string) => {
-  const data = mkdtempSync(join(work, "data-"))
-  const port = 18_190
   const flags = extra.NODE_FLAGS === undefined ? nodeFlags : extra.NODE_FLAGS.split(",").filter((flag) => flag !== "")
-  const child = spawn(process.execPath, [...flags, join(root, path)], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      INTERCOM_CLIENT_SECRET: secret,
-      DATA_DIR: data,
-      FILE_SINK_PATH: join(data, "events.jsonl"),
-      SINKS: sinks,
-      HTTP_FORWARD_URL: "http://127.0.0.1:9/unreachable",
-      RETRY_BASE_DELAY: "10m",
-      ...extra
-    },
-    stdio: "ignore"
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
-      (response) => response.status !== 503,
-      () => false
-    )
-    if (up) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const { pid, stop, url } = await startServer({ script: path, port: 18_190, flags, work, secret, sinks, env: extra })
   const wrk = (requests: string, duration: number) =>
     JSON.parse(
       execFileSync(
@@ -83,15 +55,11 @@ const run = async (path: string, extra: Record<string, string>, file: string, wa
       ).trim().split("\n").pop()!
     )
   wrk(warm, 2)
-  const before = cpuMs(child.pid!)
+  const before = cpuMs(pid)
   const summary = wrk(file, seconds)
-  const cpu = cpuMs(child.pid!) - before
-  const rssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024
-  await new Promise((resolve) => {
-    child.once("exit", resolve)
-    child.kill("SIGTERM")
-  })
-  rmSync(data, { recursive: true, force: true })
+  const cpu = cpuMs(pid) - before
+  const rssMb = peakRss(pid)
+  await stop()
   return {
     rssMb,
     rate: summary.requests / (summary.duration_us / 1e6),

@@ -1,0 +1,70 @@
+/** A server under test as a child process: started on a fresh data folder, ready once /healthz stops answering 503. */
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { join } from "node:path"
+
+export interface Server {
+  readonly url: string
+  readonly pid: number
+  readonly stop: () => Promise<void>
+}
+
+export const root = new URL("../..", import.meta.url).pathname
+
+/** The V8 flags `npm start` gives the service (`config.nodeFlags` in package.json). */
+export const nodeFlags: ReadonlyArray<string> = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).config
+  .nodeFlags.split(" ").filter((flag: string) => flag.length > 0)
+
+/** Peak resident memory of a process so far, in MB. */
+export const peakRss = (pid: number) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
+
+export interface ServerOptions {
+  /** The script to run, relative to the project's root. */
+  readonly script: string
+  readonly port: number
+  readonly flags: ReadonlyArray<string>
+  /** Where the data folder is made. */
+  readonly work: string
+  readonly secret: string
+  readonly sinks: string
+  readonly env?: Record<string, string>
+}
+
+export const startServer = async (options: ServerOptions): Promise<Server> => {
+  const data = mkdtempSync(join(options.work, "data-"))
+  const env = {
+    ...process.env,
+    PORT: String(options.port),
+    HOST: "127.0.0.1",
+    INTERCOM_CLIENT_SECRET: options.secret,
+    DATA_DIR: data,
+    FILE_SINK_PATH: join(data, "events.jsonl"),
+    SINKS: options.sinks,
+    HTTP_FORWARD_URL: "http://127.0.0.1:9/unreachable",
+    RETRY_BASE_DELAY: "10m",
+    ...options.env
+  }
+  const child = spawn(process.execPath, [...options.flags, join(root, options.script)], { env, stdio: "ignore" })
+  const url = `http://127.0.0.1:${options.port}`
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => response.status !== 503,
+      () => false
+    )
+    if (up) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return {
+    url,
+    pid: child.pid!,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => {
+          rmSync(data, { recursive: true, force: true })
+          resolve()
+        })
+        child.kill("SIGTERM")
+      })
+  }
+}
