@@ -99,7 +99,8 @@ describe("fdatasync before every 200", () => {
       assert.deepStrictEqual(held, [], "its id was committed without a WAL sync")
     }))
 
-  it.scopedLive("store: the answer waits for the WAL fdatasync", () =>
+  /** Posts `bytes` while the WAL's sync is held: the order in which the sync, its release and the answer came. */
+  const answerAgainstHeldSync = (env: Record<string, string>, bytes: Uint8Array) =>
     Effect.gen(function*() {
       const events: Array<string> = []
       const held: Array<() => void> = []
@@ -108,9 +109,8 @@ describe("fdatasync before every 200", () => {
         events.push("sync")
         return new Promise<void>((resolve, reject) => held.push(() => handle.datasync().then(resolve, reject)))
       })
-      const target = yield* startTarget()
-      const server = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: target.url }, holding)
-      const answering = yield* server.post(fixture("conversations.closed").bytes).pipe(
+      const server = yield* startServer(env, holding)
+      const answering = yield* server.post(bytes).pipe(
         Effect.tap(() => events.push("answer")),
         Effect.fork
       )
@@ -121,6 +121,22 @@ describe("fdatasync before every 200", () => {
       for (const release of held.splice(0)) release()
       const answer = yield* Fiber.join(answering)
       assert.strictEqual(answer.status, 200)
+      return events
+    })
+
+  it.scopedLive("store: the answer waits for the WAL fdatasync", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget()
+      const events = yield* answerAgainstHeldSync(
+        { SINKS: "http", HTTP_FORWARD_URL: target.url },
+        fixture("conversations.closed").bytes
+      )
+      assert.deepStrictEqual(events, ["sync", "release", "answer"])
+    }))
+
+  it.scopedLive("store: a notification for the mirror alone waits for the WAL fdatasync too (its rows are in it)", () =>
+    Effect.gen(function*() {
+      const events = yield* answerAgainstHeldSync({ SINKS: "mirror" }, fixture("contacts.created").bytes)
       assert.deepStrictEqual(events, ["sync", "release", "answer"])
     }))
 })
