@@ -77,6 +77,9 @@ const envelopeProblem = (payload: unknown): string | undefined => {
   return undefined
 }
 
+/** Bytes (a body, as received or as stored) as a Buffer over the same memory, without a copy. */
+export const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
 /**
  * UTF-8 JSON (RFC 8259) -> envelope -> canonical topic -> the topic's generated schema. Only verified bytes are
  * accepted. A numeric `id` is kept as its string form, so its retries are recognised. A known topic whose notification
@@ -86,7 +89,7 @@ export const decodeNotification = (
   body: VerifiedBody,
   receivedAt: Date
 ): Effect.Effect<Notification, MalformedNotification> => {
-  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  const bytes = asBuffer(body)
   if (!isUtf8(bytes)) return malformed("the body is not UTF-8 (JSON must be, RFC 8259)")
   let payload: unknown
   try {

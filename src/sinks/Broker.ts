@@ -11,10 +11,6 @@ export const routingTopic = (notification: Notification): string =>
   notification.topic ??
     notification.intercomTopic.split(".").map((token) => token.replace(/[^A-Za-z0-9_-]/g, "_") || "_").join(".")
 
-/** The body as a Buffer over the same bytes. */
-export const bodyBuffer = (notification: Notification): Buffer =>
-  Buffer.from(notification.body.buffer, notification.body.byteOffset, notification.body.byteLength)
-
 /**
  * A promise-returning start that may be abandoned: when the fiber waiting for it is interrupted (a timeout), whatever
  * it opens later is released at once instead of leaking.
@@ -32,6 +28,15 @@ export const opening = <C>(start: () => Promise<C>, release: (connection: C) => 
   })
 
 export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
+/** A broker's error as the sink's failure, retried unless `isRefusal` says retrying cannot fix it. */
+export const failure = (sink: string, target: string, isRefusal: (error: unknown) => boolean) => (error: unknown) =>
+  new SinkError({
+    sink,
+    message: `${target}: ${messageOf(error)}`,
+    retryable: !isRefusal(error),
+    retryAfter: Option.none()
+  })
 
 export interface BrokerConnectionOptions<C> {
   readonly sink: string

@@ -6,9 +6,9 @@ import {
   jetstreamManager
 } from "@nats-io/jetstream"
 import { connect, headers, InvalidSubjectError, type NatsConnection } from "@nats-io/transport-node"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect } from "effect"
 import * as Broker from "./Broker.js"
-import { metadataHeaders, type Sink, SinkError } from "./Sink.js"
+import { metadataHeaders, type Sink } from "./Sink.js"
 
 export interface NatsSinkOptions {
   readonly url: URL
@@ -41,18 +41,13 @@ const ensureStream = async (connection: NatsConnection, stream: string, prefix: 
 }
 
 /**
- * `nats`: publishes to JetStream on `<prefix>.<topic>` (`intercom.<topic>` by default) with `Nats-Msg-Id` = the notification id, so that the stream
- * drops a redelivery within its duplicate window. Delivered once the stream acknowledges the message.
+ * `nats`: publishes to JetStream on `<prefix>.<topic>` (`intercom.<topic>` by default) with `Nats-Msg-Id` = the
+ * notification id, so that the stream drops a redelivery within its duplicate window. Delivered once the stream
+ * acknowledges the message.
  */
 export const make = (options: NatsSinkOptions) =>
   Effect.gen(function*() {
-    const failure = (error: unknown) =>
-      new SinkError({
-        sink: "nats",
-        message: `${options.target}: ${Broker.messageOf(error)}`,
-        retryable: !isRefusal(error),
-        retryAfter: Option.none()
-      })
+    const failure = Broker.failure("nats", options.target, isRefusal)
     const broker = yield* Broker.connection<Held>({
       sink: "nats",
       target: options.target,

@@ -1,5 +1,6 @@
 import amqp from "amqplib"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect } from "effect"
+import { asBuffer } from "../pipeline/Notification.js"
 import * as Broker from "./Broker.js"
 import { metadataHeaders, type Sink, SinkError } from "./Sink.js"
 
@@ -50,13 +51,7 @@ const open = async (options: RabbitSinkOptions): Promise<Held> => {
  */
 export const make = (options: RabbitSinkOptions) =>
   Effect.gen(function*() {
-    const failure = (error: unknown) =>
-      new SinkError({
-        sink: "rabbitmq",
-        message: `${options.target}: ${Broker.messageOf(error)}`,
-        retryable: !isRefusal(error),
-        retryAfter: Option.none()
-      })
+    const failure = Broker.failure("rabbitmq", options.target, isRefusal)
     const broker = yield* Broker.connection<Held>({
       sink: "rabbitmq",
       target: options.target,
@@ -80,7 +75,7 @@ export const make = (options: RabbitSinkOptions) =>
               channel.publish(
                 options.exchange,
                 Broker.routingTopic(notification),
-                Broker.bodyBuffer(notification),
+                asBuffer(notification.body),
                 {
                   persistent: true,
                   contentType: "application/json",

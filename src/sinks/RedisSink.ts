@@ -1,6 +1,6 @@
 import { Duration, Effect, Option } from "effect"
 import { Redis } from "ioredis"
-import type { Notification } from "../pipeline/Notification.js"
+import { asBuffer, type Notification } from "../pipeline/Notification.js"
 import * as Broker from "./Broker.js"
 import { type Sink, SinkError } from "./Sink.js"
 
@@ -28,19 +28,13 @@ const fields = (notification: Notification): Array<string | Buffer> => [
   ...(notification.id === null ? [] : ["id", notification.id]),
   ...(notification.schemaMismatch === undefined ? [] : ["schema", "mismatch"]),
   "body",
-  Broker.bodyBuffer(notification)
+  asBuffer(notification.body)
 ]
 
 /** `redis`: `XADD`s each notification to a stream; delivered once Redis answers with the entry's id. */
 export const make = (options: RedisSinkOptions) =>
   Effect.gen(function*() {
-    const failure = (error: unknown) =>
-      new SinkError({
-        sink: "redis",
-        message: `${options.target}: ${Broker.messageOf(error)}`,
-        retryable: !isRefusal(error),
-        retryAfter: Option.none()
-      })
+    const failure = Broker.failure("redis", options.target, isRefusal)
     const trim = Option.match(options.maxLen, { onNone: () => [], onSome: (n) => ["MAXLEN", "~", String(n)] })
     const broker = yield* Broker.connection<Redis>({
       sink: "redis",

@@ -1,7 +1,7 @@
 import { Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { displayUrl, type StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
-import type { Notification } from "../pipeline/Notification.js"
+import { asBuffer, type Notification } from "../pipeline/Notification.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import * as Database from "./Postgres/Database.js"
@@ -11,7 +11,7 @@ import { migrate } from "./Postgres/Migrations.js"
 import { applyChange } from "./Postgres/Mirror.js"
 import { ADD_DEAD_LETTER, BURY, CLAIM, DUE, first, QUEUE } from "./Postgres/Statements.js"
 import { queuedSignals } from "./QueuedSignals.js"
-import { bytes, type DeadLetterRow, type OutboxRow, toEntry } from "./StoredRows.js"
+import { type DeadLetterRow, type OutboxRow, toEntry } from "./StoredRows.js"
 
 /** Other instances queue deliveries without waking this one's workers: they look this often. */
 const POLL = Duration.seconds(1)
@@ -126,7 +126,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
             notification.intercomTopic,
             notification.appId,
             notification.receivedAt.getTime(),
-            bytes(notification.body),
+            asBuffer(notification.body),
             now
           ])
         }
@@ -187,7 +187,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           entry.notificationId,
           entry.intercomTopic,
           entry.receivedAt.getTime(),
-          bytes(entry.body),
+          asBuffer(entry.body),
           Date.now()
         ]).pipe(Effect.tap(() => Effect.sync(() => rows--)), Effect.flatMap(first)),
       addDeadLetter: (notification, reason, error) =>
@@ -200,7 +200,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
             notification.intercomTopic,
             notification.appId,
             notification.receivedAt.getTime(),
-            bytes(notification.body),
+            asBuffer(notification.body),
             Date.now()
           ]),
           first

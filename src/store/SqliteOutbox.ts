@@ -5,13 +5,13 @@ import { open } from "node:fs/promises"
 import { dirname } from "node:path"
 import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
-import type { Notification } from "../pipeline/Notification.js"
+import { asBuffer, type Notification } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
-import { bytes, type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
+import { type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
 
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (
@@ -175,7 +175,7 @@ const make = (config: StoreSettings) =>
             notification.intercomTopic,
             notification.appId,
             notification.receivedAt.getTime(),
-            bytes(notification.body),
+            asBuffer(notification.body),
             now
           )
           seqs.push(Number(lastInsertRowid))
@@ -279,7 +279,7 @@ const make = (config: StoreSettings) =>
           fields.intercom_topic,
           fields.app_id,
           fields.received_at,
-          bytes(fields.body),
+          asBuffer(fields.body),
           Date.now()
         )!
       )

@@ -48,6 +48,3 @@ export const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
   receivedAt: new Date(row.received_at),
   body: row.body
 })
-
-/** A stored body as a Buffer over the same memory. */
-export const bytes = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength)

@@ -1,7 +1,6 @@
 import { Effect } from "effect"
-import type { Notification } from "../../pipeline/Notification.js"
+import { asBuffer, type Notification } from "../../pipeline/Notification.js"
 import { StoreUnavailable } from "../Outbox.js"
-import { bytes } from "../StoredRows.js"
 import type { Database } from "./Database.js"
 import { ACCEPT, SEEN } from "./Statements.js"
 
@@ -61,7 +60,7 @@ export const make = (db: Database, windowMs: number, onQueued: (sinks: ReadonlyA
           }
           ids.add(notification.id)
         }
-        const buffer = bytes(notification.body)
+        const buffer = asBuffer(notification.body)
         for (const sink of pending.sinks) {
           columns.sink.push(sink)
           columns.id.push(notification.id)
