@@ -260,6 +260,19 @@ describe("the webhook endpoint", () => {
         assert.isUndefined((yield* server.records("dead-letter.jsonl")).find((line) => line.id === "notif_bad_item"))
       }))
 
+    it.effect("a kind's type that no string conversion can read is a mismatch delivered, never a 500", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const body = `{"type":"notification_event","topic":"contact.deleted","id":"notif_to_string",`
+          + `"data":{"item":{"type":{"toString":0},"id":"1"}}}`
+        const answer = yield* server.post(body)
+        assert.strictEqual(answer.status, 200)
+        assert.strictEqual(answer.json.schema, "mismatch")
+        const record = (yield* server.records()).find((line) => line.id === "notif_to_string")!
+        assert.strictEqual(record.topic, "contacts.deleted")
+        assert.deepStrictEqual(record.payload, JSON.parse(body))
+      }))
+
     it.effect("a notification that matches its schema carries no schema marker", () =>
       Effect.gen(function*() {
         const server = yield* TestServer

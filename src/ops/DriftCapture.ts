@@ -1,11 +1,11 @@
-import { Context, Effect, Either, Layer, Option, type ParseResult, Schema } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import { mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 import { type CanonicalTopic, topicSchemas } from "../generated/index.js"
 import type { Notification } from "../pipeline/Notification.js"
-import { describeParseError } from "../pipeline/ParseProblem.js"
+import { schemaCheck } from "../pipeline/ParseProblem.js"
 import { Metrics } from "./Metrics.js"
 
 const PERSONAL = /^(email|name|first_name|last_name|pseudonym|phone)$/i
@@ -32,15 +32,12 @@ export const captureCopy = (value: unknown, personal = false, depth = 0): unknow
 }
 
 /** Each topic's schema without "preserve": decoding fails on any field the fixtures never showed. */
-const exactDecoders = Object.fromEntries(
+const exactChecks = Object.fromEntries(
   Object.entries(topicSchemas).map(([topic, schema]) => [
     topic,
-    Schema.decodeUnknownEither(Schema.Struct(schema.fields) as unknown as Schema.Schema<unknown>, {
-      onExcessProperty: "error",
-      errors: "all"
-    })
+    schemaCheck(schema.fields, { onExcessProperty: "error", errors: "all" })
   ])
-) as Record<CanonicalTopic, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>
+) as Record<CanonicalTopic, (payload: unknown) => string | undefined>
 
 /**
  * With `CAPTURE_DIR` set, a verified notification whose item does not match its generated schema exactly (fields
@@ -78,10 +75,10 @@ export class DriftCapture extends Context.Tag("DriftCapture")<DriftCapture, {
         inspect: (notification) => {
           const topic = notification.topic
           if (topic === null) return Effect.void
-          const exact = exactDecoders[topic](notification.payload)
-          if (Either.isRight(exact)) return Effect.void
+          const problem = exactChecks[topic](notification.payload)
+          if (problem === undefined) return Effect.void
           metrics.schemaDrift.inc({ topic })
-          return Effect.forkDaemon(save(topic, notification, describeParseError(exact.left)))
+          return Effect.forkDaemon(save(topic, notification, problem))
             .pipe(Effect.asVoid)
         }
       })

@@ -1,7 +1,7 @@
-import { Data, Effect, Either, type ParseResult, Schema } from "effect"
+import { Data, Effect } from "effect"
 import { isUtf8 } from "node:buffer"
 import { type CanonicalTopic, type NotificationOf, topicSchemas, validators } from "../generated/index.js"
-import { describeParseError, kindOf } from "./ParseProblem.js"
+import { kindOf, schemaCheck } from "./ParseProblem.js"
 import type { VerifiedBody } from "./Signature.js"
 import { canonicalTopic } from "./Topics.js"
 
@@ -42,14 +42,9 @@ export const MAX_ID_LENGTH = 200
  * without building a copy ("ignore" instead of the schemas' own "preserve") and used as it is. The generated
  * validators give the same verdicts (test/validators.prop.test.ts) in plain code.
  */
-const checkers = Object.fromEntries(
-  Object.entries(topicSchemas).map(([topic, schema]) => [
-    topic,
-    Schema.decodeUnknownEither(Schema.Struct(schema.fields) as unknown as Schema.Schema<unknown>, {
-      onExcessProperty: "ignore"
-    })
-  ])
-) as Record<CanonicalTopic, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>
+export const checkers = Object.fromEntries(
+  Object.entries(topicSchemas).map(([topic, schema]) => [topic, schemaCheck(schema.fields, { onExcessProperty: "ignore" })])
+) as Record<CanonicalTopic, (payload: unknown) => string | undefined>
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -97,8 +92,8 @@ export const decodeNotification = (
   } catch (error) {
     return malformed(`the body is not JSON: ${(error as Error).message.slice(0, 200)}`)
   }
-  const problem = envelopeProblem(payload)
-  if (problem !== undefined) return malformed(`not an Intercom notification: ${problem}`)
+  const malformation = envelopeProblem(payload)
+  if (malformation !== undefined) return malformed(`not an Intercom notification: ${malformation}`)
   const envelope = payload as { readonly topic: string; readonly id?: unknown; readonly app_id?: unknown }
   const topic = canonicalTopic(envelope.topic)
   const base = {
@@ -112,11 +107,11 @@ export const decodeNotification = (
   }
   if (topic === null) return Effect.succeed({ ...base, decoded: undefined, schemaMismatch: undefined })
   // The compiled validator gives the schema's verdict in plain code; the schema itself runs only to say what is wrong.
-  const checked = validators[topic](payload) ? undefined : checkers[topic](payload)
+  const problem = validators[topic](payload) ? undefined : checkers[topic](payload)
   return Effect.succeed(
-    checked === undefined || Either.isRight(checked)
+    problem === undefined
       ? { ...base, decoded: { topic, value: payload } as Decoded, schemaMismatch: undefined }
-      : { ...base, decoded: undefined, schemaMismatch: describeParseError(checked.left) }
+      : { ...base, decoded: undefined, schemaMismatch: problem }
   )
 }
 

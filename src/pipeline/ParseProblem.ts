@@ -1,4 +1,4 @@
-import { type ParseResult, SchemaAST } from "effect"
+import { Either, type ParseResult, Schema, SchemaAST } from "effect"
 
 /** The longest description kept: it goes into answers, records, headers and logs. */
 const MAX_LENGTH = 300
@@ -66,4 +66,25 @@ export const describeParseError = (error: ParseResult.ParseError): string => {
   const { message, path } = find(error.issue, [])
   const text = `${path.length === 0 ? "body" : path.map(String).join(".")}: ${message}`.replace(/\s+/g, " ")
   return text.length > MAX_LENGTH ? `${text.slice(0, MAX_LENGTH)}...` : text
+}
+
+/**
+ * A generated schema's check as one line saying what is wrong, or undefined when the payload matches. Effect's union
+ * search reads a kind's `type` with `String()`, which throws for a JSON object such as `{"toString":0}`: that is the
+ * payload's mistake, reported as a mismatch like any other.
+ */
+export const schemaCheck = (
+  fields: Schema.Struct.Fields,
+  options: { readonly onExcessProperty: "ignore" | "error"; readonly errors?: "first" | "all" }
+): (payload: unknown) => string | undefined => {
+  const decode = Schema.decodeUnknownEither(Schema.Struct(fields) as unknown as Schema.Schema<unknown>, options)
+  return (payload) => {
+    let result: Either.Either<unknown, ParseResult.ParseError>
+    try {
+      result = decode(payload)
+    } catch (error) {
+      return `body: a value the schema cannot read (${String((error as Error).message).slice(0, 100)})`
+    }
+    return Either.isRight(result) ? undefined : describeParseError(result.left)
+  }
 }
