@@ -43,7 +43,9 @@ export const MAX_ID_LENGTH = 200
  * validators give the same verdicts (test/validators.prop.test.ts) in plain code.
  */
 export const checkers = Object.fromEntries(
-  Object.entries(topicSchemas).map(([topic, schema]) => [topic, schemaCheck(schema.fields, { onExcessProperty: "ignore" })])
+  Object.entries(topicSchemas).map((
+    [topic, schema]
+  ) => [topic, schemaCheck(schema.fields, { onExcessProperty: "ignore" })])
 ) as Record<CanonicalTopic, (payload: unknown) => string | undefined>
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
