@@ -28,7 +28,19 @@ const created = loadFixtures().find((fixture) => fixture.file === "contact-user-
 describe("the mirror sink (SQLite)", () => {
   mirrorSuite(Effect.succeed({
     env: {},
-    query: (server, sql) => sqliteRows(join(server.dataDir, "receiver.db"), sql)
+    query: (server, sql) => sqliteRows(join(server.dataDir, "receiver.db"), sql),
+    rewriteDeadLetter: (server, notificationId, body) =>
+      Effect.sync(() => {
+        const db = new Database(join(server.dataDir, "receiver.db"), { timeout: 5000 })
+        try {
+          db.prepare("UPDATE dead_letters SET body = ? WHERE notification_id = ?").run(
+            Buffer.from(body),
+            notificationId
+          )
+        } finally {
+          db.close()
+        }
+      })
   }))
 
   it.scopedLive(

@@ -1,5 +1,5 @@
 import { assert, it } from "@effect/vitest"
-import { Effect, FastCheck, type Scope } from "effect"
+import { Effect, FastCheck, Option, type Scope } from "effect"
 import { eventually } from "./Eventually.js"
 import { loadFixtures } from "./Fixtures.js"
 import { startServer, type TestServerShape } from "./TestServer.js"
@@ -16,6 +16,8 @@ const template = (topic: string, file: string): Json =>
 export interface MirrorStore {
   readonly env: Record<string, string>
   readonly query: (server: TestServerShape, sql: string) => Effect.Effect<ReadonlyArray<Json>>
+  /** Replaces the body of the dead letter of `notificationId`, as a newer version's schemas would read it anew. */
+  readonly rewriteDeadLetter: (server: TestServerShape, notificationId: string, body: string) => Effect.Effect<void>
 }
 
 /** Same-shaped rows from either store: `open` a boolean, `data` parsed, numbers as numbers. */
@@ -201,5 +203,30 @@ export const mirrorSuite = (store: Effect.Effect<MirrorStore, never, Scope.Scope
         (yield* server.request("/metrics")).text,
         "intercom_webhook_mirror_writes_total{table=\"intercom_contacts\",outcome=\"applied\"} 1"
       )
+    }))
+
+  it.scopedLive("a mirror dead letter that decodes when replayed is written through the outbox, once", () =>
+    Effect.gen(function*() {
+      const mirror = yield* store
+      const server = yield* startServer({ ...mirror.env, SINKS: "mirror", RETRY_BASE_DELAY: "10ms" })
+      const broken = event("created", "late-1", 4000)
+      broken.data.item.email = { not: "a string" }
+      yield* send(server, broken)
+      yield* eventually("the dead letter", server.records("dead-letter.jsonl"), (found) => found.length === 1)
+      const fixed = event("created", "late-1", 4000)
+      fixed.data.item.email = "late@example.com"
+      yield* mirror.rewriteDeadLetter(server, broken.id, JSON.stringify(fixed))
+
+      const nothing = { sink: Option.some("mirror"), topic: Option.none(), since: Option.none() }
+      assert.strictEqual(yield* server.outbox.replay(nothing), 1)
+      const [row] = yield* eventually(
+        "the replayed contact",
+        rows(mirror, server, "intercom_contacts", "id = 'late-1'"),
+        (found) => found.length === 1
+      )
+      assert.strictEqual(row!.email, "late@example.com")
+      assert.strictEqual(row!.updated_at, 4000)
+      assert.strictEqual(yield* server.outbox.replay(nothing), 0, "a dead letter is replayed once")
+      assert.strictEqual((yield* server.records("dead-letter.jsonl")).length, 1, "and not dead again")
     }))
 }
