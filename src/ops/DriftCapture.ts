@@ -3,9 +3,9 @@ import { createHash } from "node:crypto"
 import { mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
-import { type CanonicalTopic, topicSchemas } from "../generated/index.js"
+import type { CanonicalTopic } from "../generated/index.js"
 import type { Notification } from "../pipeline/Notification.js"
-import { schemaCheck } from "../pipeline/ParseProblem.js"
+import { schemaChecks } from "../pipeline/ParseProblem.js"
 import { Metrics } from "./Metrics.js"
 
 const PERSONAL = /^(email|name|first_name|last_name|pseudonym|phone)$/i
@@ -32,12 +32,7 @@ export const captureCopy = (value: unknown, personal = false, depth = 0): unknow
 }
 
 /** Each topic's schema without "preserve": decoding fails on any field the fixtures never showed. */
-const exactChecks = Object.fromEntries(
-  Object.entries(topicSchemas).map(([topic, schema]) => [
-    topic,
-    schemaCheck(schema.fields, { onExcessProperty: "error", errors: "all" })
-  ])
-) as Record<CanonicalTopic, (payload: unknown) => string | undefined>
+const exactChecks = schemaChecks({ onExcessProperty: "error", errors: "all" })
 
 /**
  * With `CAPTURE_DIR` set, a verified notification whose item does not match its generated schema exactly (fields

@@ -1,7 +1,7 @@
 import { Data, Effect } from "effect"
 import { isUtf8 } from "node:buffer"
-import { type CanonicalTopic, type NotificationOf, topicSchemas, validators } from "../generated/index.js"
-import { kindOf, schemaCheck } from "./ParseProblem.js"
+import { type CanonicalTopic, type NotificationOf, validators } from "../generated/index.js"
+import { kindOf, schemaChecks } from "./ParseProblem.js"
 import type { VerifiedBody } from "./Signature.js"
 import { canonicalTopic } from "./Topics.js"
 
@@ -42,11 +42,7 @@ export const MAX_ID_LENGTH = 200
  * without building a copy ("ignore" instead of the schemas' own "preserve") and used as it is. The generated
  * validators give the same verdicts (test/validators.prop.test.ts) in plain code.
  */
-export const checkers = Object.fromEntries(
-  Object.entries(topicSchemas).map((
-    [topic, schema]
-  ) => [topic, schemaCheck(schema.fields, { onExcessProperty: "ignore" })])
-) as Record<CanonicalTopic, (payload: unknown) => string | undefined>
+export const checkers = schemaChecks({ onExcessProperty: "ignore" })
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)

@@ -1,4 +1,5 @@
 import { Either, type ParseResult, Schema, SchemaAST } from "effect"
+import { type CanonicalTopic, topicSchemas } from "../generated/index.js"
 
 /** The longest description kept: it goes into answers, records, headers and logs. */
 const MAX_LENGTH = 300
@@ -68,15 +69,17 @@ export const describeParseError = (error: ParseResult.ParseError): string => {
   return text.length > MAX_LENGTH ? `${text.slice(0, MAX_LENGTH)}...` : text
 }
 
+interface CheckOptions {
+  readonly onExcessProperty: "ignore" | "error"
+  readonly errors?: "first" | "all"
+}
+
 /**
  * A generated schema's check as one line saying what is wrong, or undefined when the payload matches. Effect's union
  * search reads a kind's `type` with `String()`, which throws for a JSON object such as `{"toString":0}`: that is the
  * payload's mistake, reported as a mismatch like any other.
  */
-export const schemaCheck = (
-  fields: Schema.Struct.Fields,
-  options: { readonly onExcessProperty: "ignore" | "error"; readonly errors?: "first" | "all" }
-): (payload: unknown) => string | undefined => {
+const schemaCheck = (fields: Schema.Struct.Fields, options: CheckOptions): (payload: unknown) => string | undefined => {
   const decode = Schema.decodeUnknownEither(Schema.Struct(fields) as unknown as Schema.Schema<unknown>, options)
   return (payload) => {
     let result: Either.Either<unknown, ParseResult.ParseError>
@@ -88,3 +91,9 @@ export const schemaCheck = (
     return Either.isRight(result) ? undefined : describeParseError(result.left)
   }
 }
+
+/** Every topic's `schemaCheck` with the same options. */
+export const schemaChecks = (options: CheckOptions) =>
+  Object.fromEntries(
+    Object.entries(topicSchemas).map(([topic, schema]) => [topic, schemaCheck(schema.fields, options)])
+  ) as Record<CanonicalTopic, (payload: unknown) => string | undefined>
