@@ -11,15 +11,19 @@ import { mirrorSuite } from "./support/MirrorSuite.js"
 import { spawnService } from "./support/Service.js"
 import { SECRET } from "./support/TestServer.js"
 
-const sqliteRows = (file: string, sql: string) =>
+/** `use` on a connection of its own to the service's store, closed after. */
+const withStore = <A>(dataDir: string, readonly: boolean, use: (db: Database.Database) => A) =>
   Effect.sync(() => {
-    const db = new Database(file, { readonly: true })
+    const db = new Database(join(dataDir, "receiver.db"), { readonly, timeout: 5000 })
     try {
-      return db.prepare(sql).all() as ReadonlyArray<Record<string, unknown>>
+      return use(db)
     } finally {
       db.close()
     }
   })
+
+const sqliteRows = (dataDir: string, sql: string) =>
+  withStore(dataDir, true, (db) => db.prepare(sql).all() as ReadonlyArray<Record<string, unknown>>)
 
 const created = loadFixtures().find((fixture) => fixture.file === "contact-user-created.json")!.json as {
   data: { item: object }
@@ -28,19 +32,15 @@ const created = loadFixtures().find((fixture) => fixture.file === "contact-user-
 describe("the mirror sink (SQLite)", () => {
   mirrorSuite(Effect.succeed({
     env: {},
-    query: (server, sql) => sqliteRows(join(server.dataDir, "receiver.db"), sql),
+    query: (server, sql) => sqliteRows(server.dataDir, sql),
     rewriteDeadLetter: (server, notificationId, body) =>
-      Effect.sync(() => {
-        const db = new Database(join(server.dataDir, "receiver.db"), { timeout: 5000 })
-        try {
+      Effect.asVoid(
+        withStore(server.dataDir, false, (db) =>
           db.prepare("UPDATE dead_letters SET body = ? WHERE notification_id = ?").run(
             Buffer.from(body),
             notificationId
-          )
-        } finally {
-          db.close()
-        }
-      })
+          ))
+      )
   }))
 
   it.scopedLive(
@@ -73,11 +73,11 @@ describe("the mirror sink (SQLite)", () => {
         yield* sending.await
         assert.isBelow(acked.length, 400, "the kill landed during the burst")
 
-        const found = yield* sqliteRows(join(dataDir, "receiver.db"), "SELECT id FROM intercom_contacts")
+        const found = yield* sqliteRows(dataDir, "SELECT id FROM intercom_contacts")
         const ids = found.map((row) => row.id as string)
         assert.strictEqual(new Set(ids).size, ids.length, "one row per contact")
         for (const id of acked) assert.include(ids, id, `${id} acknowledged but not mirrored`)
-        const seen = yield* sqliteRows(join(dataDir, "receiver.db"), "SELECT COUNT(*) AS n FROM seen")
+        const seen = yield* sqliteRows(dataDir, "SELECT COUNT(*) AS n FROM seen")
         assert.strictEqual(seen[0]!.n, ids.length, "each row's notification id recorded in the same commit")
       }),
     60_000
