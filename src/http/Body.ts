@@ -1,6 +1,5 @@
-import type { HttpServerRequest } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Data, Effect } from "effect"
+import type { IncomingMessage } from "node:http"
 import type { BodyBudget } from "./BodyBudget.js"
 
 export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{ readonly limit: number }> {}
@@ -18,14 +17,14 @@ export class BodyUnreadable extends Data.TaggedError("BodyUnreadable")<{ readonl
  * outcome: released by `Effect.ensuring` rather than a `Scope`, whose finalizer cost more per request than the read.
  */
 export const readBody = <A, E, R>(
-  request: HttpServerRequest.HttpServerRequest,
+  source: IncomingMessage,
   limit: number,
   budget: BodyBudget,
   onChunk: (chunk: Uint8Array) => void,
   use: (body: Uint8Array) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | BodyTooLarge | OverBudget | BodyUnreadable, R> =>
   Effect.suspend(() => {
-    const length = Number(request.headers["content-length"] ?? Number.NaN)
+    const length = Number(source.headers["content-length"] ?? Number.NaN)
     const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined
     if (declared !== undefined && declared > limit) return Effect.fail(new BodyTooLarge({ limit }))
     let reserved = 0
@@ -35,7 +34,6 @@ export const readBody = <A, E, R>(
       return true
     }
     if (declared !== undefined && !reserve(declared)) return Effect.fail(new OverBudget({ limit: budget.limit }))
-    const source = NodeHttpServerRequest.toIncomingMessage(request)
     const read = Effect.async<Uint8Array, BodyTooLarge | OverBudget | BodyUnreadable>((resume) => {
       // A declared length is filled in place, so the body is held once rather than as chunks and then their copy.
       const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)

@@ -1,12 +1,20 @@
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 import { Metrics } from "../ops/Metrics.js"
 import { Sinks } from "../sinks/Sink.js"
 import { Outbox } from "../store/Outbox.js"
 import { makeBodyBudget } from "./BodyBudget.js"
 import { NodeServer } from "./NodeServer.js"
-import { problem, reply, webhook } from "./Webhook.js"
+import { webhook } from "./Webhook.js"
+
+const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(body, { status, headers })
+
+const problem = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
+  reply(status, { error, message }, headers)
 
 const metricsEndpoint = Effect.flatMap(Metrics, (metrics) =>
   Effect.promise(() => metrics.registry.metrics()).pipe(
@@ -44,18 +52,10 @@ const exactly = <E, R>(path: string, handler: Effect.Effect<HttpServerResponse.H
     (request) => request.url.split("?", 1)[0] === path ? handler : notFound
   )
 
-/** The routes: the webhook endpoint, URL validation by HEAD, liveness, readiness and metrics. */
-export const router = Effect.gen(function*() {
-  const config = yield* ReceiverConfig
-  const metrics = yield* Metrics
-  const path = config.webhookPath
-  const post = yield* webhook(metrics, {
-    maxBodyBytes: config.maxBodyBytes,
-    budget: makeBodyBudget(config.bodyBudgetBytes)
-  })
+/** Every route but the webhook's POST: URL validation by HEAD, wrong methods, liveness, readiness and metrics. */
+const routes = (path: string) => {
   const route = path as HttpRouter.PathInput
-  const routes = HttpRouter.empty.pipe(
-    HttpRouter.post(route, exactly(path, post)),
+  return HttpRouter.empty.pipe(
     HttpRouter.head(route, exactly(path, Effect.succeed(HttpServerResponse.empty({ status: 200 })))),
     HttpRouter.get(route, exactly(path, methodNotAllowed)),
     HttpRouter.put(route, exactly(path, methodNotAllowed)),
@@ -67,13 +67,7 @@ export const router = Effect.gen(function*() {
     HttpRouter.get("/metrics", metricsEndpoint),
     Effect.catchTag("RouteNotFound", () => notFound)
   )
-  // Nearly every request is a POST on the webhook path: it is recognised before the router, whose matching and route
-  // context cost about a tenth of such a request. Anything else goes through the router, as the POST would.
-  return Effect.flatMap(
-    HttpServerRequest.HttpServerRequest,
-    (request) => request.method === "POST" && request.url.split("?", 1)[0] === path ? post : routes
-  )
-})
+}
 
 /**
  * Serves the routes on the provided `HttpServer`. On shutdown it first stops accepting connections and lets
@@ -81,14 +75,29 @@ export const router = Effect.gen(function*() {
  */
 export const layer = Layer.scopedDiscard(
   Effect.gen(function*() {
+    const config = yield* ReceiverConfig
     const node = yield* NodeServer
     const metrics = yield* Metrics
-    const routes = yield* router
-    const app = Effect.map(routes, (response) => {
+    const path = config.webhookPath
+    const post = yield* webhook(metrics, {
+      maxBodyBytes: config.maxBodyBytes,
+      budget: makeBodyBudget(config.bodyBudgetBytes)
+    })
+    const app = Effect.map(routes(path), (response) => {
       metrics.requests.inc({ status: String(response.status) })
       return response
     })
-    yield* HttpServer.serveEffect(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
+    const served = yield* NodeHttpServer.makeHandler(app).pipe(
+      Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true)
+    )
+    // Nearly every request is a POST on the webhook path, named exactly (the router matches paths loosely): it goes
+    // straight to its listener. Anything else goes through the router.
+    const listener = (request: IncomingMessage, response: ServerResponse) =>
+      request.method === "POST" && request.url!.split("?", 1)[0] === path
+        ? post(request, response)
+        : served(request, response)
+    node.server.on("request", listener)
+    yield* Effect.addFinalizer(() => Effect.sync(() => node.server.off("request", listener)))
     node.ready()
     yield* HttpServer.logAddress
     yield* Effect.addFinalizer(() =>

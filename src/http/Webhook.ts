@@ -1,17 +1,11 @@
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Either } from "effect"
+import { Cause, Effect, Either, Exit, FiberId, Runtime } from "effect"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { Annotated } from "../ops/LogLines.js"
 import type { Metrics } from "../ops/Metrics.js"
 import { type Received, Receiver } from "../pipeline/Receiver.js"
 import { Signature } from "../pipeline/Signature.js"
 import { readBody } from "./Body.js"
 import type { BodyBudget } from "./BodyBudget.js"
-
-export const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  HttpServerResponse.unsafeJson(body, { status, headers })
-
-export const problem = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
-  reply(status, { error, message }, headers)
 
 /** Said when the body was left unread: the connection cannot carry another request. */
 const CLOSE = { connection: "close" }
@@ -21,8 +15,16 @@ const isJson = (contentType: string): boolean => {
   return mediaType === "application/json" || mediaType.endsWith("+json")
 }
 
-const answer = (received: Received) =>
-  reply(200, {
+/** An answer of the webhook endpoint: its status, its JSON body and any headers of its own. */
+interface Answer {
+  readonly status: number
+  readonly body: Readonly<Record<string, unknown>>
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+const answer = (received: Received): Answer => ({
+  status: 200,
+  body: {
     status: received.status,
     topic: received.notification.topic,
     intercom_topic: received.notification.intercomTopic,
@@ -32,17 +34,18 @@ const answer = (received: Received) =>
       : { schema: "mismatch", schema_error: received.notification.schemaMismatch }),
     ...(received.status === "accepted" ? { sinks: received.sinks, queued: received.queued } : {}),
     ...(received.status === "dead_lettered" ? { reason: received.reason } : {})
-  })
+  }
+})
 
 interface Handled {
-  readonly response: HttpServerResponse.HttpServerResponse
+  readonly answer: Answer
   /** What the request log line and the metrics need to know. */
   readonly received?: Received
   readonly error?: string
 }
 
 const refused = (status: number, error: string, message: string, headers: Record<string, string> = {}): Handled => ({
-  response: problem(status, error, message, headers),
+  answer: { status, body: { error, message }, headers },
   error
 })
 
@@ -60,7 +63,7 @@ const handle = (
   signature: Signature["Type"],
   metrics: Metrics["Type"],
   settings: WebhookSettings,
-  request: HttpServerRequest.HttpServerRequest
+  request: IncomingMessage
 ): Effect.Effect<Handled> => {
   if (!isJson(request.headers["content-type"] ?? "")) {
     return Effect.succeed(refused(415, "unsupported_media_type", "Content-Type must be application/json", CLOSE))
@@ -80,7 +83,7 @@ const handle = (
     verifier.right.update,
     (body) => Effect.flatMap(verifier.right.finish(body), receiver.receive)
   ).pipe(
-    Effect.map((received): Handled => ({ response: answer(received), received })),
+    Effect.map((received): Handled => ({ answer: answer(received), received })),
     Effect.catchTags({
       BodyTooLarge: (error) =>
         Effect.succeed(
@@ -151,10 +154,10 @@ const count = (metrics: Metrics["Type"], received: Received) => {
 }
 
 /** The request's one log line, its fields carried by the message (see `Annotated`). */
-const logLine = ({ error, received, response }: Handled, started: number) =>
+const logLine = ({ answer, error, received }: Handled, started: number) =>
   Effect.logInfo(
     new Annotated("webhook", {
-      status: response.status,
+      status: answer.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
       ...(received === undefined ? {} : {
         topic: received.notification.topic ?? "none",
@@ -168,19 +171,45 @@ const logLine = ({ error, received, response }: Handled, started: number) =>
     })
   )
 
-/** The webhook endpoint: answers, counts, and writes one log line per request. */
+const send = (response: ServerResponse, { body, headers, status }: Answer) => {
+  const json = JSON.stringify(body)
+  response.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(json)
+  })
+  response.end(json)
+}
+
+/**
+ * The webhook endpoint as a Node `request` listener: each request is one fiber of the app's runtime, which answers,
+ * counts, and writes one log line. It is served outside `HttpServer.serve`, whose request and response wrappers, context
+ * and response effects cost about as much as the rest of the HTTP handling here; a client that goes away before its
+ * answer interrupts the fiber, as the platform's handler does.
+ */
 export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
   Effect.gen(function*() {
     const receiver = yield* Receiver
     const signature = yield* Signature
-    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    return (request: IncomingMessage, response: ServerResponse): void => {
       const started = performance.now()
-      return handle(receiver, signature, metrics, settings, request).pipe(
-        Effect.catchAllDefect(unexpected(metrics)),
-        Effect.flatMap((handled) => {
-          if (handled.received !== undefined) count(metrics, handled.received)
-          return Effect.as(logLine(handled, started), handled.response)
-        })
+      const fiber = runFork(
+        handle(receiver, signature, metrics, settings, request).pipe(
+          Effect.catchAllDefect(unexpected(metrics)),
+          Effect.tap((handled) => {
+            if (handled.received !== undefined) count(metrics, handled.received)
+            return logLine(handled, started)
+          })
+        )
       )
-    })
+      fiber.addObserver((exit) => {
+        if (Exit.isFailure(exit) || response.writableEnded) return
+        metrics.requests.inc({ status: String(exit.value.answer.status) })
+        send(response, exit.value.answer)
+      })
+      response.once("close", () => {
+        if (!response.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
+      })
+    }
   })

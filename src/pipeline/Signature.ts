@@ -1,6 +1,6 @@
-import type { Headers } from "@effect/platform"
 import { Brand, Context, Data, Effect, Either, Layer, Redacted } from "effect"
 import { createHmac, type Hmac, timingSafeEqual } from "node:crypto"
+import type { IncomingHttpHeaders } from "node:http"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 
 /** Body bytes whose `X-Hub-Signature` matched a configured secret: the only input decoding accepts. */
@@ -44,14 +44,14 @@ export class Signature extends Context.Tag("Signature")<Signature, {
    * Checks the header's form before any byte of the body is read (a request without a well-formed signature is
    * refused unread), and yields a verifier that hashes the body with every configured secret as it streams in.
    */
-  readonly begin: (headers: Headers.Headers) => Either.Either<Verifier, SignatureError>
+  readonly begin: (headers: IncomingHttpHeaders) => Either.Either<Verifier, SignatureError>
 }>() {
   static readonly make = (secrets: ReadonlyArray<Redacted.Redacted<string>>) =>
     Signature.of({
       begin: (headers) => {
         const header = headers[HEADER]
         if (header === undefined) return Either.left(missing)
-        const match = FORMAT.exec(header.trim())
+        const match = typeof header === "string" ? FORMAT.exec(header.trim()) : null
         if (match === null) return Either.left(malformed)
         const given = Buffer.from(match[1]!, "hex")
         const hmacs: ReadonlyArray<Hmac> = secrets.map((secret) => createHmac("sha1", Redacted.value(secret)))
