@@ -36,9 +36,9 @@ const LoggerLive = Layer.unwrapEffect(
     const level = yield* Config.literal("debug", "info", "warning", "error", "none")("LOG_LEVEL").pipe(
       Config.withDefault("info")
     )
-    const logger = LogLines.expandAnnotated(
-      format === "json" ? LogLines.json : Logger.prettyLogger({ stderr: true, colors: "auto" })
-    )
+    const logger = format === "json"
+      ? LogLines.json
+      : LogLines.expandAnnotated(Logger.prettyLogger({ stderr: true, colors: "auto" }))
     return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[level]))
   })
 )

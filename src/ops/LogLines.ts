@@ -1,4 +1,4 @@
-import { HashMap, Logger } from "effect"
+import { Cause, FiberId, HashMap, List, Logger } from "effect"
 
 /**
  * A log message with annotations of its own: `Effect.log(new Annotated("webhook", { status: 200 }))` is logged as
@@ -10,18 +10,52 @@ export class Annotated {
   constructor(readonly message: string, readonly annotations: Readonly<Record<string, unknown>>) {}
 }
 
+type Options = Logger.Logger.Options<unknown>
+
+const annotatedOf = (options: Options): Annotated | undefined => {
+  const message = Array.isArray(options.message) && options.message.length === 1 ? options.message[0] : options.message
+  return message instanceof Annotated ? message : undefined
+}
+
+/** `options` with an `Annotated` message as its text and its annotations added to the fiber's. */
+const expand = (options: Options, message: Annotated): Options => ({
+  ...options,
+  message: message.message,
+  annotations: HashMap.mutate(options.annotations, (map) => {
+    for (const [key, value] of Object.entries(message.annotations)) HashMap.set(map, key, value)
+  })
+})
+
 /** `logger`, with each `Annotated` message given to it as its text and its annotations added to the fiber's. */
 export const expandAnnotated = <Output>(logger: Logger.Logger<unknown, Output>): Logger.Logger<unknown, Output> =>
   Logger.make((options) => {
-    const message = Array.isArray(options.message) && options.message.length === 1
-      ? options.message[0]
-      : options.message
-    if (!(message instanceof Annotated)) return logger.log(options)
-    const annotations = HashMap.mutate(options.annotations, (map) => {
-      for (const [key, value] of Object.entries(message.annotations)) HashMap.set(map, key, value)
-    })
-    return logger.log({ ...options, message: message.message, annotations })
+    const message = annotatedOf(options)
+    return logger.log(message === undefined ? options : expand(options, message))
   })
+
+const isPlain = (value: unknown) =>
+  value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean"
+
+/**
+ * The line `Logger.jsonLogger` writes for an `Annotated` message of plain values (strings, numbers, booleans, null),
+ * in a fiber without annotations or spans and without a cause; built directly, without its general formatter's walks
+ * over the value (a copy of every annotation, a replacer call per key). Undefined for any other message.
+ */
+export const plainJsonLine = (options: Options): string | undefined => {
+  const message = annotatedOf(options)
+  if (
+    message === undefined || HashMap.size(options.annotations) > 0 || List.isCons(options.spans) ||
+    !Cause.isEmpty(options.cause) || !Object.values(message.annotations).every(isPlain)
+  ) return undefined
+  return JSON.stringify({
+    message: message.message,
+    logLevel: options.logLevel.label,
+    timestamp: options.date.toISOString(),
+    annotations: message.annotations,
+    spans: {},
+    fiberId: FiberId.threadName(options.fiberId)
+  })
+}
 
 /**
  * Log lines to stderr, written together once per turn of the event loop: under load, one write for a few dozen request
@@ -48,5 +82,10 @@ export const write = (line: string): void => {
   setImmediate(flush).unref()
 }
 
-/** Effect's `Logger.jsonLogger` (the same lines), to stderr through `write`. */
-export const json = Logger.make<unknown, void>((options) => write(Logger.jsonLogger.log(options)))
+/** Effect's `Logger.jsonLogger` (the same lines), `Annotated` messages expanded, to stderr through `write`. */
+export const json = Logger.make<unknown, void>((options) => {
+  const plain = plainJsonLine(options)
+  if (plain !== undefined) return write(plain)
+  const message = annotatedOf(options)
+  write(Logger.jsonLogger.log(message === undefined ? options : expand(options, message)))
+})
