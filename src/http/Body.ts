@@ -1,6 +1,6 @@
 import { Data, Effect } from "effect"
 import type { IncomingMessage } from "node:http"
-import type { BodyBudget } from "./BodyBudget.js"
+import type { Share } from "./BodyBudget.js"
 
 export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{ readonly limit: number }> {}
 
@@ -11,65 +11,59 @@ export class BodyUnreadable extends Data.TaggedError("BodyUnreadable")<{ readonl
 
 /**
  * Reads the request body once, as bytes, giving each chunk to `onChunk` as it arrives (the signature is hashed while
- * the body streams in), then runs `use` on the whole body. A declared `Content-Length` over the limit, or over what the
- * budget has left, is refused before reading; a body that grows past either stops being read, so nothing over them is
- * buffered. The bytes stay reserved in the budget until `use` completes (the request is answered), whatever its
- * outcome: released by `Effect.ensuring` rather than a `Scope`, whose finalizer cost more per request than the read.
+ * the body streams in). A declared `Content-Length` over the limit, or over what the budget has left, is refused
+ * before reading; a body that grows past either stops being read, so nothing over them is buffered. The bytes read
+ * are reserved in `share`, which the caller releases once the request is answered, whatever its outcome.
  */
-export const readBody = <A, E, R>(
+export const readBody = (
   source: IncomingMessage,
   limit: number,
-  budget: BodyBudget,
-  onChunk: (chunk: Uint8Array) => void,
-  use: (body: Uint8Array) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | BodyTooLarge | OverBudget | BodyUnreadable, R> =>
-  Effect.suspend(() => {
-    const length = Number(source.headers["content-length"] ?? Number.NaN)
-    const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined
-    if (declared !== undefined && declared > limit) return Effect.fail(new BodyTooLarge({ limit }))
-    let reserved = 0
-    const reserve = (bytes: number) => {
-      if (!budget.reserve(bytes)) return false
-      reserved += bytes
-      return true
+  share: Share,
+  onChunk: (chunk: Uint8Array) => void
+): Effect.Effect<Uint8Array, BodyTooLarge | OverBudget | BodyUnreadable> => {
+  const length = Number(source.headers["content-length"] ?? Number.NaN)
+  const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined
+  if (declared !== undefined && declared > limit) return Effect.fail(new BodyTooLarge({ limit }))
+  if (declared !== undefined && !share.reserve(declared)) return Effect.fail(new OverBudget({ limit: share.limit }))
+  let reserved = declared ?? 0
+  return Effect.async((resume) => {
+    // A declared length is filled in place, so the body is held once rather than as chunks and then their copy.
+    const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const stop = (error: BodyTooLarge | OverBudget) => {
+      cleanup()
+      source.pause()
+      resume(Effect.fail(error))
     }
-    if (declared !== undefined && !reserve(declared)) return Effect.fail(new OverBudget({ limit: budget.limit }))
-    const read = Effect.async<Uint8Array, BodyTooLarge | OverBudget | BodyUnreadable>((resume) => {
-      // A declared length is filled in place, so the body is held once rather than as chunks and then their copy.
-      const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
-      const chunks: Array<Buffer> = []
-      let size = 0
-      const stop = (error: BodyTooLarge | OverBudget) => {
-        cleanup()
-        source.pause()
-        resume(Effect.fail(error))
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) return stop(new BodyTooLarge({ limit }))
+      if (size > reserved) {
+        if (!share.reserve(size - reserved)) return stop(new OverBudget({ limit: share.limit }))
+        reserved = size
       }
-      const onData = (chunk: Buffer) => {
-        size += chunk.length
-        if (size > limit) return stop(new BodyTooLarge({ limit }))
-        if (size > reserved && !reserve(size - reserved)) return stop(new OverBudget({ limit: budget.limit }))
-        onChunk(chunk)
-        if (whole === undefined) chunks.push(chunk)
-        else chunk.copy(whole, size - chunk.length)
-      }
-      const onEnd = () => {
-        cleanup()
-        if (whole !== undefined) resume(Effect.succeed(size === whole.length ? whole : whole.subarray(0, size)))
-        else resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
-      }
-      const onError = (error: Error) => {
-        cleanup()
-        resume(Effect.fail(new BodyUnreadable({ message: error.message })))
-      }
-      const cleanup = () => {
-        source.off("data", onData)
-        source.off("end", onEnd)
-        source.off("error", onError)
-      }
-      source.on("data", onData)
-      source.once("end", onEnd)
-      source.once("error", onError)
-      return Effect.sync(cleanup)
-    })
-    return Effect.ensuring(Effect.flatMap(read, use), Effect.sync(() => budget.release(reserved)))
+      onChunk(chunk)
+      if (whole === undefined) chunks.push(chunk)
+      else chunk.copy(whole, size - chunk.length)
+    }
+    const onEnd = () => {
+      cleanup()
+      if (whole !== undefined) resume(Effect.succeed(size === whole.length ? whole : whole.subarray(0, size)))
+      else resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+    }
+    const onError = (error: Error) => {
+      cleanup()
+      resume(Effect.fail(new BodyUnreadable({ message: error.message })))
+    }
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
+    return Effect.sync(cleanup)
   })
+}

@@ -7,9 +7,17 @@ export interface BodyBudget {
   readonly limit: number
   /** Bytes held now. */
   readonly held: () => number
-  /** Takes `bytes` from the budget; false, taking nothing, when they do not fit. */
+  /** A request's share of the budget, empty until it reserves bytes. */
+  readonly share: () => Share
+}
+
+/** The bytes one request holds. */
+export interface Share {
+  /** Takes `bytes` more from the budget; false, taking nothing, when they do not fit. */
   readonly reserve: (bytes: number) => boolean
-  readonly release: (bytes: number) => void
+  /** Gives back every byte this share took; once the request is answered (again: nothing more). */
+  readonly release: () => void
+  readonly limit: number
 }
 
 export const makeBodyBudget = (limit: number): BodyBudget => {
@@ -17,13 +25,21 @@ export const makeBodyBudget = (limit: number): BodyBudget => {
   return {
     limit,
     held: () => held,
-    reserve: (bytes) => {
-      if (held + bytes > limit) return false
-      held += bytes
-      return true
-    },
-    release: (bytes) => {
-      held -= bytes
+    share: () => {
+      let taken = 0
+      return {
+        limit,
+        reserve: (bytes) => {
+          if (held + bytes > limit) return false
+          held += bytes
+          taken += bytes
+          return true
+        },
+        release: () => {
+          held -= taken
+          taken = 0
+        }
+      }
     }
   }
 }

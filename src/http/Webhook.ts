@@ -2,10 +2,10 @@ import { Cause, Effect, Either, Exit, FiberId, Runtime } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Annotated } from "../ops/LogLines.js"
 import type { Metrics } from "../ops/Metrics.js"
-import { type Received, Receiver } from "../pipeline/Receiver.js"
-import { Signature } from "../pipeline/Signature.js"
+import { type Outcome, type ReceiveError, Receiver } from "../pipeline/Receiver.js"
+import { Signature, type SignatureError } from "../pipeline/Signature.js"
 import { readBody } from "./Body.js"
-import type { BodyBudget } from "./BodyBudget.js"
+import type { BodyBudget, Share } from "./BodyBudget.js"
 
 /** Said when the body was left unread: the connection cannot carry another request. */
 const CLOSE = { connection: "close" }
@@ -14,6 +14,9 @@ const isJson = (contentType: string): boolean => {
   const mediaType = contentType.split(";")[0]!.trim().toLowerCase()
   return mediaType === "application/json" || mediaType.endsWith("+json")
 }
+
+/** An outcome and which configured secret verified the request. */
+type Received = Outcome & { readonly secretIndex: number }
 
 /** An answer of the webhook endpoint: its status, its JSON body and any headers of its own. */
 interface Answer {
@@ -63,7 +66,8 @@ const handle = (
   signature: Signature["Type"],
   metrics: Metrics["Type"],
   settings: WebhookSettings,
-  request: IncomingMessage
+  request: IncomingMessage,
+  share: Share
 ): Effect.Effect<Handled> => {
   if (!isJson(request.headers["content-type"] ?? "")) {
     return Effect.succeed(refused(415, "unsupported_media_type", "Content-Type must be application/json", CLOSE))
@@ -76,14 +80,17 @@ const handle = (
       error: `signature_${verifier.left.reason}`
     })
   }
-  return readBody(
-    request,
-    settings.maxBodyBytes,
-    settings.budget,
-    verifier.right.update,
-    (body) => Effect.flatMap(verifier.right.finish(body), receiver.receive)
+  return Effect.flatMap(
+    readBody(request, settings.maxBodyBytes, share, verifier.right.update),
+    (body): Effect.Effect<Handled, SignatureError | ReceiveError> => {
+      const verified = verifier.right.finish(body)
+      if (Either.isLeft(verified)) return Effect.fail(verified.left)
+      return Effect.map(receiver.receive(verified.right), (outcome): Handled => {
+        const received = { ...outcome, secretIndex: verified.right.secretIndex }
+        return { answer: answer(received), received }
+      })
+    }
   ).pipe(
-    Effect.map((received): Handled => ({ answer: answer(received), received })),
     Effect.catchTags({
       BodyTooLarge: (error) =>
         Effect.succeed(
@@ -185,7 +192,8 @@ const send = (response: ServerResponse, { body, headers, status }: Answer) => {
  * The webhook endpoint as a Node `request` listener: each request is one fiber of the app's runtime, which answers,
  * counts, and writes one log line. It is served outside `HttpServer.serve`, whose request and response wrappers, context
  * and response effects cost about as much as the rest of the HTTP handling here; a client that goes away before its
- * answer interrupts the fiber, as the platform's handler does.
+ * answer interrupts the fiber, as the platform's handler does. The request's share of `BODY_BUDGET_BYTES` is given back
+ * when its fiber ends, however it ends.
  */
 export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
   Effect.gen(function*() {
@@ -194,8 +202,9 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     return (request: IncomingMessage, response: ServerResponse): void => {
       const started = performance.now()
+      const share = settings.budget.share()
       const fiber = runFork(
-        handle(receiver, signature, metrics, settings, request).pipe(
+        handle(receiver, signature, metrics, settings, request, share).pipe(
           Effect.catchAllDefect(unexpected(metrics)),
           Effect.tap((handled) => {
             if (handled.received !== undefined) count(metrics, handled.received)
@@ -204,6 +213,7 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
         )
       )
       fiber.addObserver((exit) => {
+        share.release()
         if (Exit.isFailure(exit) || response.writableEnded) return
         metrics.requests.inc({ status: String(exit.value.answer.status) })
         send(response, exit.value.answer)

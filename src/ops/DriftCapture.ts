@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Runtime } from "effect"
 import { createHash } from "node:crypto"
 import { mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -40,14 +40,16 @@ const exactChecks = schemaChecks({ onExcessProperty: "error", errors: "all" })
  * `<CAPTURE_DIR>/<topic>/captured-<id>.json`, off the request path, and counted in `schema_drift_total`.
  */
 export class DriftCapture extends Context.Tag("DriftCapture")<DriftCapture, {
-  readonly inspect: (notification: Notification) => Effect.Effect<void>
+  /** Starts saving the notification in the background when it is a fixture candidate. */
+  readonly inspect: (notification: Notification) => void
 }>() {
   static readonly layer = Layer.effect(
     DriftCapture,
     Effect.gen(function*() {
       const { captureDir, captureRedact } = yield* ReceiverConfig
       const metrics = yield* Metrics
-      if (Option.isNone(captureDir)) return DriftCapture.of({ inspect: () => Effect.void })
+      if (Option.isNone(captureDir)) return DriftCapture.of({ inspect: () => {} })
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
 
       const save = (topic: CanonicalTopic, notification: Notification, problem: string) =>
         Effect.tryPromise(async () => {
@@ -69,12 +71,11 @@ export class DriftCapture extends Context.Tag("DriftCapture")<DriftCapture, {
       return DriftCapture.of({
         inspect: (notification) => {
           const topic = notification.topic
-          if (topic === null) return Effect.void
+          if (topic === null) return
           const problem = exactChecks[topic](notification.payload)
-          if (problem === undefined) return Effect.void
+          if (problem === undefined) return
           metrics.schemaDrift.inc({ topic })
-          return Effect.forkDaemon(save(topic, notification, problem))
-            .pipe(Effect.asVoid)
+          runFork(save(topic, notification, problem))
         }
       })
     })

@@ -40,7 +40,7 @@ const worker = (sink: Sink) =>
           )
           return true
         }
-        const decoded = yield* Effect.either(decoder.decode(verifiedBeforeStoring(entry.body), entry.receivedAt))
+        const decoded = decoder.decode(verifiedBeforeStoring(entry.body), entry.receivedAt)
         if (decoded._tag === "Left") {
           yield* deadLetters.bury(entry, "rejected", decoded.left.message, entry.attempts)
           return true

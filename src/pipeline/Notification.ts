@@ -1,4 +1,4 @@
-import { Data, Effect } from "effect"
+import { Data, Effect, Either } from "effect"
 import { isUtf8 } from "node:buffer"
 import { type CanonicalTopic, type NotificationOf, validators } from "../generated/index.js"
 import { kindOf, schemaChecks } from "./ParseProblem.js"
@@ -47,7 +47,7 @@ export const checkers = schemaChecks({ onExcessProperty: "ignore" })
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
-const malformed = (message: string) => Effect.fail(new MalformedNotification({ message }))
+const malformed = (message: string) => Either.left(new MalformedNotification({ message }))
 
 /**
  * The envelope by hand: `type` and `topic` strings, `data.item` an object, `id` a string, a number or absent. Every
@@ -81,7 +81,7 @@ export const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer,
 export const decodeNotification = (
   body: VerifiedBody,
   receivedAt: Date
-): Effect.Effect<Notification, MalformedNotification> => {
+): Either.Either<Notification, MalformedNotification> => {
   const bytes = asBuffer(body)
   if (!isUtf8(bytes)) return malformed("the body is not UTF-8 (JSON must be, RFC 8259)")
   let payload: unknown
@@ -103,10 +103,10 @@ export const decodeNotification = (
     body,
     payload
   }
-  if (topic === null) return Effect.succeed({ ...base, decoded: undefined, schemaMismatch: undefined })
+  if (topic === null) return Either.right({ ...base, decoded: undefined, schemaMismatch: undefined })
   // The compiled validator gives the schema's verdict in plain code; the schema itself runs only to say what is wrong.
   const problem = validators[topic](payload) ? undefined : checkers[topic](payload)
-  return Effect.succeed(
+  return Either.right(
     problem === undefined
       ? { ...base, decoded: { topic, value: payload } as Decoded, schemaMismatch: undefined }
       : { ...base, decoded: undefined, schemaMismatch: problem }

@@ -1,4 +1,4 @@
-import { Context, Data, Deferred, Effect, Either, Exit, FiberId, Layer } from "effect"
+import { Context, Data, Effect, Either, Exit, Layer } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { DriftCapture } from "../ops/DriftCapture.js"
 import type { Sink, SinkError } from "../sinks/Sink.js"
@@ -20,9 +20,6 @@ export type Outcome =
   | { readonly status: "duplicate"; readonly notification: Notification }
   | { readonly status: "dead_lettered"; readonly notification: Notification; readonly reason: "no_route" }
 
-/** An outcome and which configured secret verified the request. */
-export type Received = Outcome & { readonly secretIndex: number }
-
 /** Some inline sink could not take the notification: answer 503 so that Intercom sends it again. */
 export class SinksUnavailable extends Data.TaggedError("SinksUnavailable")<{
   readonly failures: ReadonlyArray<SinkError>
@@ -36,7 +33,7 @@ export type ReceiveError =
 
 /** Decode, dedupe, route, deliver or queue a verified body: the pipeline behind the webhook endpoint. */
 export class Receiver extends Context.Tag("Receiver")<Receiver, {
-  readonly receive: (verified: Verified) => Effect.Effect<Received, ReceiveError>
+  readonly receive: (verified: Verified) => Effect.Effect<Outcome, ReceiveError>
 }>() {
   static readonly layer = Layer.effect(
     Receiver,
@@ -104,36 +101,36 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
 
       // Copies of one id arriving together (Intercom's retry racing a slow first attempt) wait for the first: once it
       // is taken they are answered `duplicate`, so inline sinks see an id once; if it fails, the next copy goes ahead.
-      // Across instances on a shared store, `accept` decides which copy is the one.
-      const inFlight = new Map<string, Deferred.Deferred<boolean>>()
+      // Across instances on a shared store, `accept` decides which copy is the one. The copies waiting for an id are
+      // callbacks: no deferred is made for the id unless a copy arrives.
+      const inFlight = new Map<string, Array<(taken: boolean) => void>>()
       const deliver = (notification: Notification): Effect.Effect<Outcome, ReceiveError> => {
         const id = notification.id
         if (id === null) return deliverOnce(notification)
-        const first = inFlight.get(id)
-        if (first !== undefined) {
-          return Effect.flatMap(
-            Deferred.await(first),
-            (taken): Effect.Effect<Outcome, ReceiveError> =>
-              taken ? Effect.succeed({ status: "duplicate", notification }) : deliver(notification)
-          )
-        }
-        const done = Deferred.unsafeMake<boolean>(FiberId.none)
-        inFlight.set(id, done)
-        return deliverOnce(notification).pipe(
-          Effect.onExit((exit) => {
-            inFlight.delete(id)
-            return Deferred.succeed(done, Exit.isSuccess(exit))
+        const waiting = inFlight.get(id)
+        if (waiting !== undefined) {
+          return Effect.async<Outcome, ReceiveError>((resume) => {
+            waiting.push((taken) =>
+              resume(taken ? Effect.succeed({ status: "duplicate", notification }) : deliver(notification))
+            )
           })
-        )
+        }
+        inFlight.set(id, [])
+        return Effect.onExit(deliverOnce(notification), (exit) => {
+          const waiters = inFlight.get(id)!
+          inFlight.delete(id)
+          for (const waiter of waiters) waiter(Exit.isSuccess(exit))
+          return Effect.void
+        })
       }
 
       return Receiver.of({
-        receive: ({ body, secretIndex }) =>
-          decoder.decode(body, new Date()).pipe(
-            Effect.tap(drift.inspect),
-            Effect.flatMap(deliver),
-            Effect.map((outcome): Received => ({ ...outcome, secretIndex }))
-          )
+        receive: ({ body }) => {
+          const decoded = decoder.decode(body, new Date())
+          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+          drift.inspect(decoded.right)
+          return deliver(decoded.right)
+        }
       })
     })
   )
