@@ -54,6 +54,12 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
         inline: ReadonlyArray<Sink>,
         notification: Notification
       ): Effect.Effect<void, SinksUnavailable> => {
+        if (inline.length === 1) {
+          return Effect.mapError(
+            inline[0]!.deliver(notification),
+            (error) => new SinksUnavailable({ failures: [error] })
+          )
+        }
         const failures: Array<SinkError> = []
         const next = (index: number): Effect.Effect<void, SinksUnavailable> =>
           index === inline.length

@@ -21,20 +21,18 @@ const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => {
     deliver: (notification) =>
       Effect.suspend(() => {
         const started = performance.now()
-        return sink.deliver(notification).pipe(
-          Effect.tapBoth({
-            onFailure: (error) =>
-              Effect.sync(() => {
-                seconds(started)
-                metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
-              }),
-            onSuccess: () =>
-              Effect.sync(() => {
-                seconds(started)
-                metrics.deliveries.inc(labels)
-              })
-          })
-        )
+        return Effect.matchEffect(sink.deliver(notification), {
+          onFailure: (error) => {
+            seconds(started)
+            metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
+            return Effect.fail(error)
+          },
+          onSuccess: () => {
+            seconds(started)
+            metrics.deliveries.inc(labels)
+            return Effect.void
+          }
+        })
       })
   }
 }
