@@ -7,9 +7,6 @@ import * as FileSink from "./FileSink.js"
 import { Handlers } from "./Handlers.js"
 import * as HttpSink from "./HttpSink.js"
 import * as MirrorSink from "./MirrorSink.js"
-import * as NatsSink from "./NatsSink.js"
-import * as RabbitSink from "./RabbitSink.js"
-import * as RedisSink from "./RedisSink.js"
 import { type Sink, Sinks } from "./Sink.js"
 
 /** Counts deliveries and failures and times them. */
@@ -36,6 +33,12 @@ const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => {
       })
   }
 }
+
+/**
+ * A broker sink's module, loaded only when `SINKS` names it: each client library costs megabytes of memory at start
+ * that a service without it should not pay.
+ */
+const load = <A>(module: () => Promise<A>) => Effect.promise(module)
 
 const broker = (url: Redacted.Redacted<URL>) => ({ url: Redacted.value(url), target: displayUrl(Redacted.value(url)) })
 
@@ -70,7 +73,7 @@ export const layer = Layer.scoped(
         case "nats":
           sinks.set(
             name,
-            yield* NatsSink.make({
+            yield* (yield* load(() => import("./NatsSink.js"))).make({
               ...broker(config.natsUrl),
               stream: config.natsStream,
               subjectPrefix: config.natsSubjectPrefix,
@@ -79,12 +82,19 @@ export const layer = Layer.scoped(
           )
           break
         case "rabbitmq":
-          sinks.set(name, yield* RabbitSink.make({ ...broker(config.amqpUrl), exchange: config.amqpExchange, timeout }))
+          sinks.set(
+            name,
+            yield* (yield* load(() => import("./RabbitSink.js"))).make({
+              ...broker(config.amqpUrl),
+              exchange: config.amqpExchange,
+              timeout
+            })
+          )
           break
         case "redis":
           sinks.set(
             name,
-            yield* RedisSink.make({
+            yield* (yield* load(() => import("./RedisSink.js"))).make({
               ...broker(config.redisUrl),
               stream: config.redisStream,
               maxLen: config.redisMaxLen,

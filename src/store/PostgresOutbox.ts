@@ -1,5 +1,6 @@
-import { Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
-import { displayUrl, type StoreSettings } from "../config/ReceiverConfig.js"
+import type { Redacted } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type Notification } from "../pipeline/Notification.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
@@ -225,7 +226,5 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
   })
 
 /** The store's URL without its password. */
-export const shown = (url: Redacted.Redacted<URL>): string => displayUrl(Redacted.value(url))
-
 /** PostgreSQL at `url`, migrated to the current schema before anything else. */
 export const layerWith = (config: StoreSettings, url: Redacted.Redacted<URL>) => Layer.scoped(Outbox, make(config, url))

@@ -1,20 +1,23 @@
-import { Effect, Layer, Option } from "effect"
-import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
-import * as PostgresOutbox from "./PostgresOutbox.js"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { displayUrl, ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
 import * as SqliteOutbox from "./SqliteOutbox.js"
 
 /** The store the settings choose: PostgreSQL when `STORE_URL` is set, else the embedded SQLite at `STORE_PATH`. */
 export const layerWith = (config: StoreSettings) =>
   Option.match(config.storeUrl, {
     onNone: () => SqliteOutbox.layerWith(config),
-    onSome: (url) => PostgresOutbox.layerWith(config, url)
+    // Loaded only when chosen: the PostgreSQL client costs megabytes of memory at start.
+    onSome: (url) =>
+      Layer.unwrapEffect(
+        Effect.map(Effect.promise(() => import("./PostgresOutbox.js")), (module) => module.layerWith(config, url))
+      )
   })
 
 /** Where the store is, as it may be logged (never a password). */
 export const describe = (config: StoreSettings): string =>
   Option.match(config.storeUrl, {
     onNone: () => `SQLite at ${config.storePath}`,
-    onSome: (url) => `PostgreSQL at ${PostgresOutbox.shown(url)}`
+    onSome: (url) => `PostgreSQL at ${displayUrl(Redacted.value(url))}`
   })
 
 /** The store of `ReceiverConfig`. */
