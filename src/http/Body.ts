@@ -20,50 +20,51 @@ export const readBody = (
   limit: number,
   share: Share,
   onChunk: (chunk: Uint8Array) => void
-): Effect.Effect<Uint8Array, BodyTooLarge | OverBudget | BodyUnreadable> => {
-  const length = Number(source.headers["content-length"] ?? Number.NaN)
-  const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined
-  if (declared !== undefined && declared > limit) return Effect.fail(new BodyTooLarge({ limit }))
-  if (declared !== undefined && !share.reserve(declared)) return Effect.fail(new OverBudget({ limit: share.limit }))
-  let reserved = declared ?? 0
-  return Effect.async((resume) => {
-    // A declared length is filled in place, so the body is held once rather than as chunks and then their copy.
-    const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const stop = (error: BodyTooLarge | OverBudget) => {
-      cleanup()
-      source.pause()
-      resume(Effect.fail(error))
-    }
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) return stop(new BodyTooLarge({ limit }))
-      if (size > reserved) {
-        if (!share.reserve(size - reserved)) return stop(new OverBudget({ limit: share.limit }))
-        reserved = size
+): Effect.Effect<Uint8Array, BodyTooLarge | OverBudget | BodyUnreadable> =>
+  Effect.suspend(() => {
+    const length = Number(source.headers["content-length"] ?? Number.NaN)
+    const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined
+    if (declared !== undefined && declared > limit) return Effect.fail(new BodyTooLarge({ limit }))
+    if (declared !== undefined && !share.reserve(declared)) return Effect.fail(new OverBudget({ limit: share.limit }))
+    let reserved = declared ?? 0
+    return Effect.async((resume) => {
+      // A declared length is filled in place, so the body is held once rather than as chunks and then their copy.
+      const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
+      const chunks: Array<Buffer> = []
+      let size = 0
+      const stop = (error: BodyTooLarge | OverBudget) => {
+        cleanup()
+        source.pause()
+        resume(Effect.fail(error))
       }
-      onChunk(chunk)
-      if (whole === undefined) chunks.push(chunk)
-      else chunk.copy(whole, size - chunk.length)
-    }
-    const onEnd = () => {
-      cleanup()
-      if (whole !== undefined) resume(Effect.succeed(size === whole.length ? whole : whole.subarray(0, size)))
-      else resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
-    }
-    const onError = (error: Error) => {
-      cleanup()
-      resume(Effect.fail(new BodyUnreadable({ message: error.message })))
-    }
-    const cleanup = () => {
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
-    }
-    source.on("data", onData)
-    source.once("end", onEnd)
-    source.once("error", onError)
-    return Effect.sync(cleanup)
+      const onData = (chunk: Buffer) => {
+        size += chunk.length
+        if (size > limit) return stop(new BodyTooLarge({ limit }))
+        if (size > reserved) {
+          if (!share.reserve(size - reserved)) return stop(new OverBudget({ limit: share.limit }))
+          reserved = size
+        }
+        onChunk(chunk)
+        if (whole === undefined) chunks.push(chunk)
+        else chunk.copy(whole, size - chunk.length)
+      }
+      const onEnd = () => {
+        cleanup()
+        if (whole !== undefined) resume(Effect.succeed(size === whole.length ? whole : whole.subarray(0, size)))
+        else resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+      }
+      const onError = (error: Error) => {
+        cleanup()
+        resume(Effect.fail(new BodyUnreadable({ message: error.message })))
+      }
+      const cleanup = () => {
+        source.off("data", onData)
+        source.off("end", onEnd)
+        source.off("error", onError)
+      }
+      source.on("data", onData)
+      source.once("end", onEnd)
+      source.once("error", onError)
+      return Effect.sync(cleanup)
+    })
   })
-}
