@@ -193,6 +193,14 @@ const main = async () => {
         } | ${fmt(ratio(kind), 2)} |`
       )
     }
+    // The target's own comparison: the service against Express in the same round, steadier than either against the
+    // floor when the machine's load moves between rounds.
+    const againstExpress = results.receiver.map((r, index) => r.reqPerSec / results.express[index]!.reqPerSec)
+    addRow(
+      `| ${name} | this service / Express 5, same round | ${
+        againstExpress.map((r) => fmt(r, 2)).join(" / ")
+      } | - | - | - | - | ${fmt(median(againstExpress), 2)} of Express |`
+    )
     if (size < 10_000) {
       // The outbox path against the service's own SINKS=file figure, alternating.
       const outbox: Array<Round> = []
