@@ -70,7 +70,7 @@ const routes = (path: string) => {
 }
 
 /**
- * Serves the routes on the provided `HttpServer`. On shutdown it first stops accepting connections and lets
+ * Serves the webhook endpoint and the routes on the Node server under the provided `HttpServer`. On shutdown it first stops accepting connections and lets
  * requests in flight finish (up to `SHUTDOWN_TIMEOUT`), answering them with `Connection: close`.
  */
 export const layer = Layer.scopedDiscard(

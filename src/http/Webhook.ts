@@ -212,11 +212,21 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
           })
         )
       )
+      const answered = (handled: Handled) => {
+        if (response.writableEnded) return
+        metrics.requests.inc({ status: String(handled.answer.status) })
+        send(response, handled.answer)
+      }
       fiber.addObserver((exit) => {
         share.release()
-        if (Exit.isFailure(exit) || response.writableEnded) return
-        metrics.requests.inc({ status: String(exit.value.answer.status) })
-        send(response, exit.value.answer)
+        if (Exit.isSuccess(exit)) return answered(exit.value)
+        // Interrupted: the client went away. Anything else failed after the answer was decided (counting, logging).
+        if (!Cause.isInterruptedOnly(exit.cause)) {
+          runFork(unexpected(metrics)(Cause.squash(exit.cause))).addObserver(Exit.match({
+            onFailure: () => {},
+            onSuccess: answered
+          }))
+        }
       })
       response.once("close", () => {
         if (!response.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
