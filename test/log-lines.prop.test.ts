@@ -36,6 +36,7 @@ describe("log lines", () => {
     ([text, values]) => {
       const message = new Annotated(text, values)
       const line = plainJsonLine(options(message))
+      if (Object.hasOwn(values, "__proto__")) return assert.isUndefined(line)
       assert.isDefined(line)
       assert.deepStrictEqual(JSON.parse(line!), JSON.parse(effects(message)))
       assert.strictEqual(plainJsonLine(options([message])), line)
@@ -50,6 +51,8 @@ describe("log lines", () => {
     assert.isUndefined(plainJsonLine({ ...options(message), cause: Cause.fail("boom") }))
     assert.isUndefined(plainJsonLine({ ...options(message), spans: List.make(LogSpan.make("read", 0)) }))
     assert.isUndefined(plainJsonLine(options("a plain message")))
+    // Effect's formatter copies annotations into a plain object, where this name sets the prototype: the field is lost.
+    assert.isUndefined(plainJsonLine(options(new Annotated("webhook", JSON.parse("{\"__proto__\":null}")))))
   })
 
   it("the request line's fields appear as annotations next to the message", () => {

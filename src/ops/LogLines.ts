@@ -45,7 +45,8 @@ export const plainJsonLine = (options: Options): string | undefined => {
   const message = annotatedOf(options)
   if (
     message === undefined || HashMap.size(options.annotations) > 0 || List.isCons(options.spans) ||
-    !Cause.isEmpty(options.cause) || !Object.values(message.annotations).every(isPlain)
+    !Cause.isEmpty(options.cause) || !Object.values(message.annotations).every(isPlain) ||
+    Object.hasOwn(message.annotations, "__proto__") // Effect's formatter loses such a field; it goes there too
   ) return undefined
   return JSON.stringify({
     message: message.message,
