@@ -46,10 +46,12 @@ const readiness = Effect.gen(function*() {
  * The router matches paths loosely (case, repeated slashes, percent-encoding); the webhook path is served only when the
  * request names it exactly, so what the README documents is what is served.
  */
+const pathOf = (url: string) => url.split("?", 1)[0]
+
 const exactly = <E, R>(path: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.flatMap(
     HttpServerRequest.HttpServerRequest,
-    (request) => request.url.split("?", 1)[0] === path ? handler : notFound
+    (request) => pathOf(request.url) === path ? handler : notFound
   )
 
 /** Every route but the webhook's POST: URL validation by HEAD, wrong methods, liveness, readiness and metrics. */
@@ -93,7 +95,7 @@ export const layer = Layer.scopedDiscard(
     // Nearly every request is a POST on the webhook path, named exactly (the router matches paths loosely): it goes
     // straight to its listener. Anything else goes through the router.
     const listener = (request: IncomingMessage, response: ServerResponse) =>
-      request.method === "POST" && request.url!.split("?", 1)[0] === path
+      request.method === "POST" && pathOf(request.url!) === path
         ? post(request, response)
         : served(request, response)
     node.server.on("request", listener)

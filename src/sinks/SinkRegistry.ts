@@ -34,12 +34,6 @@ const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => {
   }
 }
 
-/**
- * A broker sink's module, loaded only when `SINKS` names it: each client library costs megabytes of memory at start
- * that a service without it should not pay.
- */
-const load = <A>(module: () => Promise<A>) => Effect.promise(module)
-
 const broker = (url: Redacted.Redacted<URL>) => ({ url: Redacted.value(url), target: displayUrl(Redacted.value(url)) })
 
 /** The sinks named in `SINKS`, plus the typed handlers when the program provides them. */
@@ -49,6 +43,8 @@ export const layer = Layer.scoped(
     const config = yield* ReceiverConfig
     const sinks = new Map<string, Sink>()
     const timeout = config.brokerTimeout
+    // The broker sinks' modules are imported only when `SINKS` names them: each client library costs megabytes of
+    // memory at start that a service without it should not pay.
     for (const name of config.sinks) {
       switch (name) {
         case "console":
@@ -73,7 +69,7 @@ export const layer = Layer.scoped(
         case "nats":
           sinks.set(
             name,
-            yield* (yield* load(() => import("./NatsSink.js"))).make({
+            yield* (yield* Effect.promise(() => import("./NatsSink.js"))).make({
               ...broker(config.natsUrl),
               stream: config.natsStream,
               subjectPrefix: config.natsSubjectPrefix,
@@ -84,7 +80,7 @@ export const layer = Layer.scoped(
         case "rabbitmq":
           sinks.set(
             name,
-            yield* (yield* load(() => import("./RabbitSink.js"))).make({
+            yield* (yield* Effect.promise(() => import("./RabbitSink.js"))).make({
               ...broker(config.amqpUrl),
               exchange: config.amqpExchange,
               timeout
@@ -94,7 +90,7 @@ export const layer = Layer.scoped(
         case "redis":
           sinks.set(
             name,
-            yield* (yield* load(() => import("./RedisSink.js"))).make({
+            yield* (yield* Effect.promise(() => import("./RedisSink.js"))).make({
               ...broker(config.redisUrl),
               stream: config.redisStream,
               maxLen: config.redisMaxLen,
