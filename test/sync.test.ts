@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import { Duration, Effect, Either, Fiber, Layer, Option } from "effect"
 import type { FileHandle } from "node:fs/promises"
 import { DataSync } from "../src/store/DataSync.js"
@@ -138,5 +139,24 @@ describe("fdatasync before every 200", () => {
     Effect.gen(function*() {
       const events = yield* answerAgainstHeldSync({ SINKS: "mirror" }, fixture("contacts.created").bytes)
       assert.deepStrictEqual(events, ["sync", "release", "answer"])
+    }))
+
+  it.scopedLive("store: what a WAL fdatasync is asked to make durable is already committed (a dedupe read just before)", () =>
+    Effect.gen(function*() {
+      // Seen from another connection at the moment each WAL sync starts: the dead letters committed so far.
+      const visible: Array<number> = []
+      const checking = Layer.succeed(DataSync, (path: string, handle: FileHandle) => {
+        if (isWal(path)) {
+          const other = new Database(path.slice(0, -"-wal".length), { readonly: true })
+          visible.push(other.prepare<[], number>("SELECT COUNT(*) FROM dead_letters").pluck().get()!)
+          other.close()
+        }
+        return handle.datasync()
+      })
+      const server = yield* startServer({ SINKS: "file", ROUTES: "contacts.*=file" }, checking)
+      // Its id is looked up first (a dedupe read), then, no route matching, it becomes a dead letter in the same turn.
+      const answer = yield* server.post(fixture("conversations.closed").bytes)
+      assert.strictEqual(answer.json.status, "dead_lettered")
+      assert.strictEqual(visible.at(-1), 1, "the dead letter was committed before its sync began")
     }))
 })

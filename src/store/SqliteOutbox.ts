@@ -139,8 +139,34 @@ const make = (config: StoreSettings) =>
       ),
       probe: db.prepare<[number]>(
         "INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
-      )
+      ),
+      begin: db.prepare("BEGIN"),
+      end: db.prepare("COMMIT")
     }
+
+    // The dedupe reads of one turn of the event loop share one read transaction: taking and releasing SQLite's locks
+    // for each read costs several times the lookup. Everything else the store does ends that transaction first, so no
+    // write ever joins it and every read made after a commit sees that commit.
+    let reading = false
+    const endRead = () => {
+      if (!reading) return
+      reading = false
+      if (db.open) statements.end.run()
+    }
+    const read = <A>(work: () => A) =>
+      attempt(() => {
+        if (!reading) {
+          statements.begin.run()
+          reading = true
+          setImmediate(endRead)
+        }
+        return work()
+      })
+    const use = <A>(work: () => A) =>
+      attempt(() => {
+        endRead()
+        return work()
+      })
 
     // A first write creates the WAL file, which is opened to be synced.
     statements.probe.run(Date.now())
@@ -210,6 +236,7 @@ const make = (config: StoreSettings) =>
       const batch = waiting.splice(0, MAX_BATCH)
       let outcome: ReturnType<typeof commit>
       try {
+        endRead()
         outcome = commit(batch, Date.now())
       } catch (error) {
         for (const pending of batch) pending.done(Effect.fail(unavailable(error)))
@@ -231,6 +258,7 @@ const make = (config: StoreSettings) =>
         },
         (error) => {
           try {
+            endRead()
             takeBack(queued.flatMap((pending) => pending.notification.id ?? []), outcome.seqs)
           } catch {
             // The store is failing as a whole; /readyz says so, and nothing here was acknowledged.
@@ -258,7 +286,7 @@ const make = (config: StoreSettings) =>
       })
     )
 
-    yield* attempt(() => {
+    yield* use(() => {
       statements.prune.run(Date.now() - windowMs)
       rows = statements.count.get()!
     }).pipe(
@@ -294,15 +322,15 @@ const make = (config: StoreSettings) =>
     const applyMirror = db.transaction((changes: ReadonlyArray<MirrorChange>) => changes.map(mirror))
 
     return Outbox.of({
-      seen: (id) => attempt(() => statements.seen.get(id, Date.now() - windowMs) !== undefined),
+      seen: (id) => read(() => statements.seen.get(id, Date.now() - windowMs) !== undefined),
       accept: (notification, sinks, changes = []) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
           : accept(notification, sinks, changes),
-      applyMirror: (changes) => attempt(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
+      applyMirror: (changes) => use(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
       mirrorCounts,
       due: (sink, now, limit) =>
-        attempt(() => {
+        use(() => {
           // From the head up to the first delivery still waiting for its retry: nothing overtakes a waiting head. The
           // rows are read one by one, so a round reads at most `limit + 1` of them, however long the queue.
           const entries: Array<OutboxEntry> = []
@@ -312,15 +340,15 @@ const make = (config: StoreSettings) =>
           }
           return entries
         }),
-      nextDue: (sink) => attempt(() => Option.fromNullable(statements.headDue.get(sink))),
+      nextDue: (sink) => use(() => Option.fromNullable(statements.headDue.get(sink))),
       delivered: (seqs) =>
-        attempt(() => {
+        use(() => {
           db.transaction(() => seqs.forEach((seq) => statements.delete.run(seq)))()
           rows -= seqs.length
         }),
-      retryLater: (seq, attempts, at, error) => attempt(() => void statements.retryLater.run(attempts, at, error, seq)),
+      retryLater: (seq, attempts, at, error) => use(() => void statements.retryLater.run(attempts, at, error, seq)),
       bury: (entry, reason, error, attempts) =>
-        attempt(() =>
+        use(() =>
           db.transaction(() => {
             const taken = statements.take.all(entry.seq)
             rows -= taken.length
@@ -339,7 +367,7 @@ const make = (config: StoreSettings) =>
           })()
         ),
       addDeadLetter: (notification, reason, error) =>
-        attempt(() =>
+        use(() =>
           insertDeadLetter({
             sink: null,
             reason,
@@ -354,7 +382,7 @@ const make = (config: StoreSettings) =>
           })
         ).pipe(Effect.zipLeft(syncWal)),
       replay: (filter) =>
-        attempt(() => {
+        use(() => {
           const now = Date.now()
           const conditions = ["replayed_at IS NULL"]
           const params: Array<string | number> = []
@@ -386,11 +414,11 @@ const make = (config: StoreSettings) =>
           Effect.tap((sinks) => Effect.sync(() => wake(sinks))),
           Effect.map((sinks) => sinks.length)
         ),
-      depth: attempt(() => {
+      depth: use(() => {
         const { n, oldest } = statements.depth.get()!
         return { count: n, oldest: Option.map(Option.fromNullable(oldest), (at) => new Date(at)) }
       }),
-      probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
+      probe: use(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
       waitQueued,
       // One process owns an SQLite store: its one worker per sink is the only one.
       exclusive: (_sink, work) => work
