@@ -12,8 +12,19 @@ const plain = FastCheck.oneof(
 )
 const fields = FastCheck.dictionary(FastCheck.string({ minLength: 1 }), plain)
 
-const options = (message: unknown, annotations = HashMap.empty<string, unknown>()) => ({
-  fiberId: FiberId.runtime(7, 1_000),
+const runtimeId = FastCheck.nat().map((id) => FiberId.runtime(id, 1_000))
+const fiberIds = FastCheck.oneof(
+  runtimeId,
+  FastCheck.constant(FiberId.none),
+  FastCheck.tuple(runtimeId, runtimeId).map(([left, right]) => FiberId.composite(left, right))
+)
+
+const options = (
+  message: unknown,
+  annotations = HashMap.empty<string, unknown>(),
+  fiberId: FiberId.FiberId = FiberId.runtime(7, 1_000)
+) => ({
+  fiberId,
   logLevel: LogLevel.Info,
   message,
   cause: Cause.empty,
@@ -24,22 +35,22 @@ const options = (message: unknown, annotations = HashMap.empty<string, unknown>(
 })
 
 /** What Effect's own JSON logger writes for the same line, its fields given as the fiber's annotations. */
-const effects = (message: Annotated, annotations = HashMap.empty<string, unknown>()) =>
+const effects = (message: Annotated, fiberId?: FiberId.FiberId) =>
   Logger.jsonLogger.log(
-    options(message.message, HashMap.union(annotations, HashMap.fromIterable(Object.entries(message.annotations))))
+    options(message.message, HashMap.fromIterable(Object.entries(message.annotations)), fiberId)
   )
 
 describe("log lines", () => {
   it.prop(
     "an Annotated line of plain values is the line Effect's JSON logger writes (its fields in their own order)",
-    [FastCheck.string(), fields],
-    ([text, values]) => {
+    [FastCheck.string(), fields, fiberIds],
+    ([text, values, fiberId]) => {
       const message = new Annotated(text, values)
-      const line = plainJsonLine(options(message))
+      const line = plainJsonLine(options(message, undefined, fiberId))
       if (Object.hasOwn(values, "__proto__")) return assert.isUndefined(line)
       assert.isDefined(line)
-      assert.deepStrictEqual(JSON.parse(line!), JSON.parse(effects(message)))
-      assert.strictEqual(plainJsonLine(options([message])), line)
+      assert.deepStrictEqual(JSON.parse(line!), JSON.parse(effects(message, fiberId)))
+      assert.strictEqual(plainJsonLine(options([message], undefined, fiberId)), line)
     },
     { fastCheck: { numRuns: 500 } }
   )

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import { execFile } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import parsePrometheus, { type Sample } from "parse-prometheus-text-format"
+import { Annotated } from "../src/ops/LogLines.js"
 import { eventually } from "./support/Eventually.js"
 import { fixturesDir, loadFixtures } from "./support/Fixtures.js"
 import { spawnService } from "./support/Service.js"
@@ -134,6 +135,32 @@ describe("operations", () => {
       for (const logged of service.stderr().split("\n").filter((text) => text.length > 0)) JSON.parse(logged)
       assert.notInclude(service.stderr(), SECRET)
       assert.notInclude(service.stderr(), "Søren")
+    }))
+
+  it.scopedLive("logs: the request line goes to the app's loggers at info, and not when the level is above it", () =>
+    Effect.gen(function*() {
+      const requestLines = (level: LogLevel.LogLevel) =>
+        Effect.gen(function*() {
+          const lines: Array<unknown> = []
+          const capturing = Logger.make(({ logLevel, message }) => {
+            const [annotated] = message as ReadonlyArray<unknown>
+            if (annotated instanceof Annotated && annotated.message === "webhook") {
+              lines.push([logLevel.label, annotated])
+            }
+          })
+          const server = yield* startServer(
+            { SINKS: "file" },
+            Layer.merge(Logger.replace(Logger.defaultLogger, capturing), Logger.minimumLogLevel(level))
+          )
+          assert.strictEqual((yield* server.post(fixture("contacts.created").bytes)).status, 200)
+          return lines
+        })
+      assert.deepStrictEqual(yield* requestLines(LogLevel.Warning), [])
+      const [line, ...others] = yield* requestLines(LogLevel.Info)
+      assert.deepStrictEqual(others, [])
+      const [label, annotated] = line as [string, Annotated]
+      assert.strictEqual(label, "INFO")
+      assert.include(annotated.annotations, { status: 200, topic: "contacts.created", outcome: "accepted" })
     }))
 
   it.scopedLive("schema drift: capture, review, add as a fixture, regenerate", () =>

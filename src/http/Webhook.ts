@@ -1,4 +1,4 @@
-import { Cause, Effect, Either, Exit, FiberId, Runtime } from "effect"
+import { Cause, Effect, Either, Exit, FiberId, FiberRef, FiberRefs, HashMap, List, LogLevel, Runtime } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Annotated } from "../ops/LogLines.js"
 import type { Metrics } from "../ops/Metrics.js"
@@ -160,23 +160,49 @@ const count = (metrics: Metrics["Type"], received: Received) => {
   if (notification.schemaMismatch !== undefined) metrics.decodeFailures.inc({ topic: notification.topic ?? "none" })
 }
 
+/**
+ * Writes an info line through the runtime's loggers as `Effect.logInfo` in a fiber of that runtime would (same loggers,
+ * same minimum level, no annotations or spans, which the request's fiber never has), from its observer: logging from
+ * inside the fiber copied the fiber's locals for every line. Undefined when info lines are not logged.
+ */
+const infoLine = (runtime: Runtime.Runtime<never>) => {
+  const context = runtime.fiberRefs
+  const loggers = FiberRefs.getOrDefault(context, FiberRef.currentLoggers)
+  if (LogLevel.greaterThan(FiberRefs.getOrDefault(context, FiberRef.currentMinimumLogLevel), LogLevel.Info)) return
+  const annotations = HashMap.empty<string, unknown>()
+  const spans = List.empty<never>()
+  return (fiberId: FiberId.FiberId, message: Annotated) => {
+    const date = new Date()
+    for (const logger of loggers) {
+      logger.log({
+        fiberId,
+        logLevel: LogLevel.Info,
+        message: [message],
+        cause: Cause.empty,
+        context,
+        spans,
+        annotations,
+        date
+      })
+    }
+  }
+}
+
 /** The request's one log line, its fields carried by the message (see `Annotated`). */
-const logLine = ({ answer, error, received }: Handled, started: number) =>
-  Effect.logInfo(
-    new Annotated("webhook", {
-      status: answer.status,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
-      ...(received === undefined ? {} : {
-        topic: received.notification.topic ?? "none",
-        intercom_topic: received.notification.intercomTopic,
-        id: received.notification.id ?? "-",
-        outcome: received.status,
-        ...(received.notification.schemaMismatch === undefined ? {} : { schema: "mismatch" }),
-        secret_index: received.secretIndex
-      }),
-      ...(error === undefined ? {} : { error })
-    })
-  )
+const requestLine = ({ answer, error, received }: Handled, started: number) =>
+  new Annotated("webhook", {
+    status: answer.status,
+    duration_ms: Math.round((performance.now() - started) * 100) / 100,
+    ...(received === undefined ? {} : {
+      topic: received.notification.topic ?? "none",
+      intercom_topic: received.notification.intercomTopic,
+      id: received.notification.id ?? "-",
+      outcome: received.status,
+      ...(received.notification.schemaMismatch === undefined ? {} : { schema: "mismatch" }),
+      secret_index: received.secretIndex
+    }),
+    ...(error === undefined ? {} : { error })
+  })
 
 const send = (response: ServerResponse, { body, headers, status }: Answer) => {
   const json = JSON.stringify(body)
@@ -189,44 +215,48 @@ const send = (response: ServerResponse, { body, headers, status }: Answer) => {
 }
 
 /**
- * The webhook endpoint as a Node `request` listener: each request is one fiber of the app's runtime, which answers,
- * counts, and writes one log line. It is served outside `HttpServer.serve`, whose request and response wrappers, context
- * and response effects cost about as much as the rest of the HTTP handling here; a client that goes away before its
- * answer interrupts the fiber, as the platform's handler does. The request's share of `BODY_BUDGET_BYTES` is given back
- * when its fiber ends, however it ends.
+ * The webhook endpoint as a Node `request` listener: each request is one fiber of the app's runtime, which decides the
+ * answer; its observer counts, writes the request's log line and answers. It is served outside `HttpServer.serve`, whose
+ * request and response wrappers, context and response effects cost about as much as the rest of the HTTP handling here;
+ * a client that goes away before its answer interrupts the fiber, as the platform's handler does. The request's share
+ * of `BODY_BUDGET_BYTES` is given back when its fiber ends, however it ends.
  */
 export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
   Effect.gen(function*() {
     const receiver = yield* Receiver
     const signature = yield* Signature
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const log = infoLine(runtime)
     return (request: IncomingMessage, response: ServerResponse): void => {
       const started = performance.now()
       const share = settings.budget.share()
       const fiber = runFork(
-        handle(receiver, signature, metrics, settings, request, share).pipe(
-          Effect.catchAllDefect(unexpected(metrics)),
-          Effect.tap((handled) => {
-            if (handled.received !== undefined) count(metrics, handled.received)
-            return logLine(handled, started)
-          })
-        )
+        Effect.catchAllDefect(handle(receiver, signature, metrics, settings, request, share), unexpected(metrics))
       )
       const answered = (handled: Handled) => {
         if (response.writableEnded) return
         metrics.requests.inc({ status: String(handled.answer.status) })
         send(response, handled.answer)
       }
+      // Anything thrown after the answer was decided (counting, logging) is still answered 500, counted and logged.
+      const failed = (defect: unknown) =>
+        runFork(unexpected(metrics)(defect)).addObserver(Exit.match({ onFailure: () => {}, onSuccess: answered }))
       fiber.addObserver((exit) => {
         share.release()
-        if (Exit.isSuccess(exit)) return answered(exit.value)
-        // Interrupted: the client went away. Anything else failed after the answer was decided (counting, logging).
-        if (!Cause.isInterruptedOnly(exit.cause)) {
-          runFork(unexpected(metrics)(Cause.squash(exit.cause))).addObserver(Exit.match({
-            onFailure: () => {},
-            onSuccess: answered
-          }))
+        // Interrupted: the client went away.
+        if (Exit.isFailure(exit)) {
+          return Cause.isInterruptedOnly(exit.cause)
+            ? undefined
+            : failed(Cause.squash(exit.cause))
         }
+        try {
+          if (exit.value.received !== undefined) count(metrics, exit.value.received)
+          log?.(fiber.id(), requestLine(exit.value, started))
+        } catch (defect) {
+          return failed(defect)
+        }
+        answered(exit.value)
       })
       response.once("close", () => {
         if (!response.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)

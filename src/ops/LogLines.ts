@@ -33,6 +33,10 @@ export const expandAnnotated = <Output>(logger: Logger.Logger<unknown, Output>):
     return logger.log(message === undefined ? options : expand(options, message))
   })
 
+/** `FiberId.threadName`, without its set of ids for the usual case of one fiber's id. */
+const threadName = (fiberId: FiberId.FiberId) =>
+  fiberId._tag === "Runtime" ? `#${fiberId.id}` : FiberId.threadName(fiberId)
+
 const isPlain = (value: unknown) =>
   value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean"
 
@@ -54,7 +58,7 @@ export const plainJsonLine = (options: Options): string | undefined => {
     timestamp: options.date.toISOString(),
     annotations: message.annotations,
     spans: {},
-    fiberId: FiberId.threadName(options.fiberId)
+    fiberId: threadName(options.fiberId)
   })
 }
 
