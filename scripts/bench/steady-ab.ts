@@ -1,0 +1,71 @@
+/**
+ * Latency at a steady rate for several server scripts or flag sets, alternating: the p99 target's before/after.
+ * Usage: npx tsx scripts/bench/steady-ab.ts [--runs N] [--rate R] [--seconds S] name=path[+VAR=value] ...
+ * (`+NODE_FLAGS=a,b` replaces `npm start`'s V8 flags, as in ab.ts).
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { writeRequests } from "./requests.js"
+import { nodeFlags, startServer } from "./server.js"
+import { steady } from "./steady.js"
+
+const args = process.argv.slice(2)
+const option = (name: string, fallback: number) => {
+  const at = args.indexOf(name)
+  if (at === -1) return fallback
+  const value = Number(args[at + 1])
+  args.splice(at, 2)
+  return value
+}
+const runs = option("--runs", 3)
+const rate = option("--rate", 1000)
+const seconds = option("--seconds", 10)
+const servers = args.map((arg) => {
+  const at = arg.indexOf("=")
+  const [path, ...settings] = arg.slice(at + 1).split("+") as [string, ...Array<string>]
+  const env = Object.fromEntries(
+    settings.map((setting) => [setting.slice(0, setting.indexOf("=")), setting.slice(setting.indexOf("=") + 1)])
+  )
+  return { name: arg.slice(0, at), path, env }
+})
+const secret = "bench-secret"
+const work = mkdtempSync(join(tmpdir(), "steady-ab-"))
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+const main = async () => {
+  const results = new Map(servers.map(({ name }) => [name, [] as Array<{ p50: number; p99: number }>]))
+  for (let run = 0; run < runs; run++) {
+    const line: Array<string> = []
+    for (const { env, name, path } of servers) {
+      const file = join(work, `requests-${name}-${run}.txt`)
+      writeRequests(file, 0, rate * seconds, secret, `${name}${run}`)
+      const flags = env.NODE_FLAGS === undefined ? nodeFlags : env.NODE_FLAGS.split(",").filter((flag) => flag !== "")
+      const server = await startServer({ script: path, port: 18_195, flags, work, secret, sinks: "file", env })
+      const paced = await steady(`${server.url}/webhooks/intercom`, file, rate, seconds)
+      await server.stop()
+      const result = { p50: paced.p50_us / 1000, p99: paced.p99_us / 1000 }
+      results.get(name)!.push(result)
+      line.push(
+        `${name} p50 ${result.p50.toFixed(1)} p99 ${result.p99.toFixed(1)} ms${
+          paced.failures > 0 ? ` (${paced.failures} failed)` : ""
+        }`
+      )
+    }
+    console.log(`run ${run + 1}: ${line.join(", ")}`)
+  }
+  for (const { name } of servers) {
+    const all = results.get(name)!
+    console.log(
+      `${name}: p50 median ${median(all.map((r) => r.p50)).toFixed(1)} ms, p99 ${
+        all.map((r) => r.p99.toFixed(1)).join(" / ")
+      } ms`
+    )
+  }
+  rmSync(work, { recursive: true, force: true })
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})
