@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { writeRequests } from "./requests.js"
-import { nodeFlags, peakRss, root, startServer } from "./server.js"
+import { flagsOf, peakRss, root, serverSpecs, startServer } from "./server.js"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: string) => {
@@ -26,14 +26,7 @@ const rounds = Number(option("--rounds", "4"))
 const seconds = Number(option("--seconds", "6"))
 const size = Number(option("--size", "0"))
 const sinks = option("--sinks", "file")
-const servers = args.map((arg) => {
-  const at = arg.indexOf("=")
-  const [path, ...settings] = arg.slice(at + 1).split("+") as [string, ...Array<string>]
-  const env = Object.fromEntries(
-    settings.map((setting) => [setting.slice(0, setting.indexOf("=")), setting.slice(setting.indexOf("=") + 1)])
-  )
-  return { name: arg.slice(0, at), path, env }
-})
+const servers = serverSpecs(args)
 const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "ab-"))
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
@@ -44,7 +37,7 @@ const cpuMs = (pid: number) => {
 }
 
 const run = async (path: string, extra: Record<string, string>, file: string, warm: string) => {
-  const flags = extra.NODE_FLAGS === undefined ? nodeFlags : extra.NODE_FLAGS.split(",").filter((flag) => flag !== "")
+  const flags = flagsOf(extra)
   const { pid, stop, url } = await startServer({ script: path, port: 18_190, flags, work, secret, sinks, env: extra })
   const wrk = (requests: string, duration: number) =>
     JSON.parse(

@@ -15,6 +15,27 @@ export const root = new URL("../..", import.meta.url).pathname
 export const nodeFlags: ReadonlyArray<string> = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).config
   .nodeFlags.split(" ").filter((flag: string) => flag.length > 0)
 
+/** A server named on the command line of `ab.ts` or `steady-ab.ts`: `name=path[+VAR=value]...`. */
+export interface ServerSpec {
+  readonly name: string
+  readonly path: string
+  readonly env: Record<string, string>
+}
+
+export const serverSpecs = (args: ReadonlyArray<string>): Array<ServerSpec> =>
+  args.map((arg) => {
+    const at = arg.indexOf("=")
+    const [path, ...settings] = arg.slice(at + 1).split("+") as [string, ...Array<string>]
+    const env = Object.fromEntries(
+      settings.map((setting) => [setting.slice(0, setting.indexOf("=")), setting.slice(setting.indexOf("=") + 1)])
+    )
+    return { name: arg.slice(0, at), path, env }
+  })
+
+/** The V8 flags of a spec: `npm start`'s, or `+NODE_FLAGS=a,b` in their place. */
+export const flagsOf = (env: Record<string, string>): ReadonlyArray<string> =>
+  env.NODE_FLAGS === undefined ? nodeFlags : env.NODE_FLAGS.split(",").filter((flag) => flag !== "")
+
 /** Peak resident memory of a process so far, in MB. */
 export const peakRss = (pid: number) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024

@@ -1,5 +1,6 @@
 /**
- * Latency at a steady rate for several server scripts or flag sets, alternating: the p99 target's before/after.
+ * Latency at a steady rate for several server scripts or flag sets, alternating, each after 2 s at the rate to warm
+ * up: the p99 target's before/after.
  * Usage: npx tsx scripts/bench/steady-ab.ts [--runs N] [--rate R] [--seconds S] name=path[+VAR=value] ...
  * (`+NODE_FLAGS=a,b` replaces `npm start`'s V8 flags, as in ab.ts).
  */
@@ -7,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { writeRequests } from "./requests.js"
-import { nodeFlags, startServer } from "./server.js"
+import { flagsOf, serverSpecs, startServer } from "./server.js"
 import { steady } from "./steady.js"
 
 const args = process.argv.slice(2)
@@ -21,27 +22,30 @@ const option = (name: string, fallback: number) => {
 const runs = option("--runs", 3)
 const rate = option("--rate", 1000)
 const seconds = option("--seconds", 10)
-const servers = args.map((arg) => {
-  const at = arg.indexOf("=")
-  const [path, ...settings] = arg.slice(at + 1).split("+") as [string, ...Array<string>]
-  const env = Object.fromEntries(
-    settings.map((setting) => [setting.slice(0, setting.indexOf("=")), setting.slice(setting.indexOf("=") + 1)])
-  )
-  return { name: arg.slice(0, at), path, env }
-})
+const servers = serverSpecs(args)
 const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "steady-ab-"))
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 const main = async () => {
+  // Two seconds at the rate first, as `npm run bench` warms up before its steady runs.
+  const warm = join(work, "warm.txt")
+  writeRequests(warm, 0, rate * 2, secret, "warm")
   const results = new Map(servers.map(({ name }) => [name, [] as Array<{ p50: number; p99: number }>]))
   for (let run = 0; run < runs; run++) {
     const line: Array<string> = []
     for (const { env, name, path } of servers) {
       const file = join(work, `requests-${name}-${run}.txt`)
       writeRequests(file, 0, rate * seconds, secret, `${name}${run}`)
-      const flags = env.NODE_FLAGS === undefined ? nodeFlags : env.NODE_FLAGS.split(",").filter((flag) => flag !== "")
-      const server = await startServer({ script: path, port: 18_195, flags, work, secret, sinks: "file", env })
+      const server = await startServer({
+        script: path,
+        port: 18_195,
+        flags: flagsOf(env),
+        work,
+        secret,
+        sinks: "file",
+        env
+      })
       const paced = await steady(`${server.url}/webhooks/intercom`, file, rate, seconds)
       await server.stop()
       const result = { p50: paced.p50_us / 1000, p99: paced.p99_us / 1000 }
