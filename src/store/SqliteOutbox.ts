@@ -146,19 +146,23 @@ const make = (config: StoreSettings) =>
 
     // The dedupe reads of one turn of the event loop share one read transaction: taking and releasing SQLite's locks
     // for each read costs several times the lookup. Everything else the store does ends that transaction first, so no
-    // write ever joins it and every read made after a commit sees that commit.
-    let reading = false
+    // write ever joins it and every read made after a commit sees that commit. (Store calls never run inside one of
+    // the `db.transaction` functions, so an open transaction outside them is the shared read.)
     const endRead = () => {
-      if (!reading) return
-      reading = false
-      if (db.open) statements.end.run()
+      if (db.open && db.inTransaction) statements.end.run()
+    }
+    const endReadLater = () => {
+      try {
+        endRead()
+      } catch {
+        // Still open: the next store call ends it before anything else, or fails with StoreUnavailable.
+      }
     }
     const read = <A>(work: () => A) =>
       attempt(() => {
-        if (!reading) {
+        if (!db.inTransaction) {
           statements.begin.run()
-          reading = true
-          setImmediate(endRead)
+          setImmediate(endReadLater)
         }
         return work()
       })
