@@ -15,6 +15,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { decodeCosts } from "./bench/decode.js"
+import { median } from "./bench/median.js"
 import { templatePath, writeRequests } from "./bench/requests.js"
 import { nodeFlags, peakRss, root, type Server, startServer } from "./bench/server.js"
 import { compareSinks, parseSinks } from "./bench/sinks.js"
@@ -30,7 +31,6 @@ const pairs = option("--rounds", 3)
 const seconds = option("--seconds", 8)
 const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "bench-"))
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 const ensureWrk = () => {
   try {

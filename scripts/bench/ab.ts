@@ -11,6 +11,7 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { median } from "./median.js"
 import { writeRequests } from "./requests.js"
 import { flagsOf, peakRss, root, serverSpecs, startServer } from "./server.js"
 
@@ -29,7 +30,6 @@ const sinks = option("--sinks", "file")
 const servers = serverSpecs(args)
 const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "ab-"))
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 const cpuMs = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")

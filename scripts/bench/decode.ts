@@ -1,8 +1,7 @@
 import { Schema } from "effect"
 import { topicSchemas } from "../../src/generated/index.js"
+import { median } from "./median.js"
 import { notificationOfSize } from "./requests.js"
-
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 /** Microseconds per call of `work`, median of `rounds` timed loops. */
 const time = (work: () => void, iterations: number, rounds = 7): number => {

@@ -9,6 +9,7 @@ import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
 import pg from "pg"
+import { median } from "./median.js"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) => {
@@ -21,8 +22,6 @@ const admin = process.env.PG_BENCH_URL ?? "postgres://postgres@127.0.0.1:5432/po
 const database = `receiver_bench_${process.pid}`
 const url = new URL(admin)
 url.pathname = `/${database}`
-
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 const SEEN = "SELECT 1 FROM seen WHERE notification_id = $1 AND seen_at >= $2"
 const ACCEPT = `WITH claimed AS (

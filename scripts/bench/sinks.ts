@@ -10,6 +10,7 @@ import { connect } from "@nats-io/transport-node"
 import amqp from "amqplib"
 import { Redis } from "ioredis"
 import { join } from "node:path"
+import { median } from "./median.js"
 import { writeRequests } from "./requests.js"
 import type { Harness } from "./stores.js"
 
@@ -74,7 +75,6 @@ const mirrorWrites = async (url: string) => {
   return `, conversation rows written: ${found.length > 0 ? found.join(", ") : "none"}`
 }
 
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const fmt = (value: number, digits = 0) => value.toFixed(digits)
 
 export const parseSinks = (text: string | undefined): ReadonlyArray<BenchSink> => {

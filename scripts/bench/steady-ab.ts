@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { median } from "./median.js"
 import { writeRequests } from "./requests.js"
 import { flagsOf, serverSpecs, startServer } from "./server.js"
 import { steady } from "./steady.js"
@@ -25,7 +26,6 @@ const seconds = option("--seconds", 10)
 const servers = serverSpecs(args)
 const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "steady-ab-"))
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 const main = async () => {
   // Two seconds at the rate first, as `npm run bench` warms up before its steady runs.

@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import pg from "pg"
+import { median } from "./median.js"
 import { writeRequests } from "./requests.js"
 
 interface Measured {
@@ -62,7 +63,6 @@ const postgresCpuUs = (): number =>
     }
   }, 0)
 
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const fmt = (value: number, digits = 0) => value.toFixed(digits)
 
 const onAdmin = async (statement: string) => {

@@ -42,12 +42,12 @@ const readiness = Effect.gen(function*() {
     : reply(503, { status: "unready", problems }, { "retry-after": "10" })
 })
 
+const pathOf = (url: string) => url.split("?", 1)[0]
+
 /**
  * The router matches paths loosely (case, repeated slashes, percent-encoding); the webhook path is served only when the
  * request names it exactly, so what the README documents is what is served.
  */
-const pathOf = (url: string) => url.split("?", 1)[0]
-
 const exactly = <E, R>(path: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.flatMap(
     HttpServerRequest.HttpServerRequest,
@@ -72,8 +72,9 @@ const routes = (path: string) => {
 }
 
 /**
- * Serves the webhook endpoint and the routes on the Node server under the provided `HttpServer`. On shutdown it first stops accepting connections and lets
- * requests in flight finish (up to `SHUTDOWN_TIMEOUT`), answering them with `Connection: close`.
+ * Serves the webhook endpoint and the routes on the Node server under the provided `HttpServer`. On shutdown it first
+ * stops accepting connections and lets requests in flight finish (up to `SHUTDOWN_TIMEOUT`), answering them with
+ * `Connection: close`.
  */
 export const layer = Layer.scopedDiscard(
   Effect.gen(function*() {

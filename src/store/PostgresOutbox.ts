@@ -225,6 +225,5 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
     })
   })
 
-/** The store's URL without its password. */
 /** PostgreSQL at `url`, migrated to the current schema before anything else. */
 export const layerWith = (config: StoreSettings, url: Redacted.Redacted<URL>) => Layer.scoped(Outbox, make(config, url))
