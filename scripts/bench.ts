@@ -16,7 +16,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { decodeCosts } from "./bench/decode.js"
 import { median } from "./bench/median.js"
-import { templatePath, writeRequests } from "./bench/requests.js"
+import { templatePath, warmCount, writeRequests } from "./bench/requests.js"
 import { nodeFlags, peakRss, root, type Server, startServer } from "./bench/server.js"
 import { compareSinks, parseSinks } from "./bench/sinks.js"
 import { steady } from "./bench/steady.js"
@@ -165,7 +165,7 @@ const main = async () => {
     const warm = join(work, `warm-${size}.txt`)
     const bytes = writeRequests(file, size, count, secret)
     if (size === 0) await checkAccepted(file)
-    writeRequests(warm, size, Math.min(count, 2_000), secret, "warm")
+    writeRequests(warm, size, warmCount(size), secret, "warm")
     const duration = size > 10_000 ? Math.max(3, Math.floor(seconds / 2)) : seconds
     const results: Record<Kind, Array<Round>> = { floor: [], fastify: [], express: [], platform: [], receiver: [] }
     for (let pair = 0; pair < pairs; pair++) {

@@ -3,7 +3,7 @@
  * saved with `cp dist/bundle/main.mjs dist/ab/<name>.mjs`, or the floors), each on a fresh data folder, driven by wrk
  * like `npm run bench`. Prints req/s, p99 and the server's CPU time per request (utime + stime from /proc) per round,
  * then medians and each one's ratio to the first.
- * Usage: npx tsx scripts/bench/ab.ts [--rounds N] [--seconds S] [--size BYTES] [--sinks file] name=path[+VAR=value] ...
+ * Usage: npx tsx scripts/bench/ab.ts [--rounds N] [--seconds S] [--warm S] [--size BYTES] [--sinks file] name=path[+VAR=value] ...
  * (`+VAR=value` adds to the server's environment, e.g. `quiet=dist/ab/base.mjs+LOG_LEVEL=none`; `+NODE_FLAGS=...`
  * replaces the V8 flags of `npm start`, spaces written as commas).
  */
@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { median } from "./median.js"
-import { writeRequests } from "./requests.js"
+import { warmCount, writeRequests } from "./requests.js"
 import { flagsOf, peakRss, root, serverSpecs, startServer } from "./server.js"
 
 const args = process.argv.slice(2)
@@ -26,6 +26,7 @@ const option = (name: string, fallback: string) => {
 const rounds = Number(option("--rounds", "4"))
 const seconds = Number(option("--seconds", "6"))
 const size = Number(option("--size", "0"))
+const warmSeconds = Number(option("--warm", "2"))
 const sinks = option("--sinks", "file")
 const servers = serverSpecs(args)
 const secret = "bench-secret"
@@ -47,7 +48,7 @@ const run = async (path: string, extra: Record<string, string>, file: string, wa
         { env: { ...process.env, REQUESTS_FILE: requests, LIMIT: "1e12" }, encoding: "utf8", maxBuffer: 1 << 24 }
       ).trim().split("\n").pop()!
     )
-  wrk(warm, 2)
+  wrk(warm, warmSeconds)
   const before = cpuMs(pid)
   const summary = wrk(file, seconds)
   const cpu = cpuMs(pid) - before
@@ -66,7 +67,7 @@ const main = async () => {
   const file = join(work, "requests.txt")
   const warm = join(work, "warm.txt")
   const bytes = writeRequests(file, size, size > 10_000 ? 1_000 : 50_000, secret)
-  writeRequests(warm, size, 2_000, secret, "warm")
+  writeRequests(warm, size, warmCount(size), secret, "warm")
   console.log(`${bytes} B notifications, SINKS=${sinks}, ${rounds} rounds of ${seconds} s, wrk -c32`)
   const results = new Map(servers.map(({ name }) => [name, [] as Array<Awaited<ReturnType<typeof run>>>]))
   for (let round = 0; round < rounds; round++) {

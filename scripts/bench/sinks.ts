@@ -11,7 +11,7 @@ import amqp from "amqplib"
 import { Redis } from "ioredis"
 import { join } from "node:path"
 import { median } from "./median.js"
-import { writeRequests } from "./requests.js"
+import { warmCount, writeRequests } from "./requests.js"
 import type { Harness } from "./stores.js"
 
 const brokerSinks = ["nats", "rabbitmq", "redis"] as const
@@ -88,7 +88,7 @@ export const compareSinks = async (harness: Harness, sinks: ReadonlyArray<BenchS
   const file = join(harness.work, "sinks-requests.txt")
   const warm = join(harness.work, "sinks-warm.txt")
   const bytes = writeRequests(file, 0, 60_000, harness.secret, "sinks")
-  writeRequests(warm, 0, 2_000, harness.secret, "warm")
+  writeRequests(warm, 0, warmCount(0), harness.secret, "warm")
   const setups = ["file", ...sinks] as const
   const results = setups.map(() => [] as Array<{ reqPerSec: number; p50Ms: number; p99Ms: number; drained: number }>)
   for (let pair = 0; pair < harness.pairs; pair++) {

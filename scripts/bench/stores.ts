@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import pg from "pg"
 import { median } from "./median.js"
-import { writeRequests } from "./requests.js"
+import { warmCount, writeRequests } from "./requests.js"
 
 interface Measured {
   readonly requests: number
@@ -90,7 +90,7 @@ export const compareStores = async (harness: Harness) => {
     const file = join(harness.work, `store-requests-${instance}.txt`)
     const warm = join(harness.work, `store-warm-${instance}.txt`)
     writeRequests(file, 0, 40_000, harness.secret, `store${instance}`)
-    writeRequests(warm, 0, 2_000, harness.secret, `warm${instance}`)
+    writeRequests(warm, 0, warmCount(0), harness.secret, `warm${instance}`)
     return { file, warm }
   })
   const rows: Array<string> = []
