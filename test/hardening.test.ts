@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { request } from "node:http"
+import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { sign } from "../src/pipeline/Signature.js"
@@ -123,6 +124,34 @@ describe("hardening (against anyone on the internet)", () => {
       // 1,577 MB), so 60 at once would pass this bound twice over.
       assert.isBelow(grown, (6 * budget) / MiB + 32, `peak RSS grew by ${grown} MB with a ${budget / MiB} MiB budget`)
       assert.strictEqual((yield* Effect.promise(() => fetch(`${service.url}/healthz`))).status, 200)
+    }))
+
+  it.scopedLive("a client that goes away mid-body gives its share of BODY_BUDGET_BYTES back", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ BODY_BUDGET_BYTES: `${MiB}`, MAX_BODY_BYTES: `${MiB}` })
+      const body = paddedPing(900 * 1024)
+      const signature = sign(SECRET, body)
+      for (let round = 0; round < 3; round++) {
+        // Declares 900 KiB of a 1 MiB budget, sends a tenth of it and goes away: nothing else fits while it holds them.
+        yield* Effect.async<void>((resume) => {
+          const { hostname, port } = new URL(server.baseUrl)
+          const socket = connect(Number(port), hostname, () => {
+            socket.write(
+              `POST /webhooks/intercom HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+                `content-length: ${body.length}\r\nx-hub-signature: ${signature}\r\n\r\n`
+            )
+            socket.write(body.subarray(0, body.length / 10), () => setTimeout(() => socket.destroy(), 100))
+          })
+          socket.on("error", () => undefined)
+          socket.once("close", () => resume(Effect.void))
+        })
+        yield* eventually(
+          "the whole budget free again",
+          post(server.baseUrl, body, signature),
+          (status) => status === 200,
+          "3 seconds"
+        )
+      }
     }))
 
   it.scopedLive("no connection over MAX_CONNECTIONS: one more is answered 503 at once and closed", () =>

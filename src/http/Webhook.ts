@@ -1,11 +1,24 @@
-import { Cause, Effect, Either, Exit, FiberId, FiberRef, FiberRefs, HashMap, List, LogLevel, Runtime } from "effect"
+import {
+  Cause,
+  Effect,
+  Either,
+  Exit,
+  type Fiber,
+  FiberId,
+  FiberRef,
+  FiberRefs,
+  HashMap,
+  List,
+  LogLevel,
+  Runtime
+} from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Annotated } from "../ops/LogLines.js"
 import type { Metrics } from "../ops/Metrics.js"
 import { type Outcome, type ReceiveError, Receiver } from "../pipeline/Receiver.js"
-import { Signature, type SignatureError } from "../pipeline/Signature.js"
-import { readBody } from "./Body.js"
-import type { BodyBudget, Share } from "./BodyBudget.js"
+import { Signature, type SignatureError, type Verified, type Verifier } from "../pipeline/Signature.js"
+import { type BodyError, readBody } from "./Body.js"
+import type { BodyBudget } from "./BodyBudget.js"
 
 /** Said when the body was left unread: the connection cannot carry another request. */
 const CLOSE = { connection: "close" }
@@ -60,78 +73,74 @@ export interface WebhookSettings {
   readonly budget: BodyBudget
 }
 
-/** POST on the webhook path: every answer the endpoint gives is decided here. */
-const handle = (
-  receiver: Receiver["Type"],
+/** Refusals decided from the headers alone, before any byte of the body is read. */
+const admit = (
   signature: Signature["Type"],
   metrics: Metrics["Type"],
-  settings: WebhookSettings,
-  request: IncomingMessage,
-  share: Share
-): Effect.Effect<Handled> => {
+  request: IncomingMessage
+): Either.Either<Verifier, Handled> => {
   if (!isJson(request.headers["content-type"] ?? "")) {
-    return Effect.succeed(refused(415, "unsupported_media_type", "Content-Type must be application/json", CLOSE))
+    return Either.left(refused(415, "unsupported_media_type", "Content-Type must be application/json", CLOSE))
   }
   const verifier = signature.begin(request.headers)
-  if (Either.isLeft(verifier)) {
-    metrics.signatureFailures.inc({ reason: verifier.left.reason })
-    return Effect.succeed({
-      ...refused(401, "invalid_signature", verifier.left.message, CLOSE),
-      error: `signature_${verifier.left.reason}`
-    })
-  }
-  return Effect.flatMap(
-    readBody(request, settings.maxBodyBytes, share, verifier.right.update),
-    (body): Effect.Effect<Handled, SignatureError | ReceiveError> => {
-      const verified = verifier.right.finish(body)
-      if (Either.isLeft(verified)) return Effect.fail(verified.left)
-      return Effect.map(receiver.receive(verified.right), (outcome): Handled => {
-        const received = { ...outcome, secretIndex: verified.right.secretIndex }
-        return { answer: answer(received), received }
-      })
-    }
-  ).pipe(
-    Effect.catchTags({
-      BodyTooLarge: (error) =>
-        Effect.succeed(
-          refused(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, CLOSE)
-        ),
-      OverBudget: () =>
-        Effect.sync(() => {
-          metrics.overCapacity.inc({ limit: "body_budget" })
-          return refused(503, "busy", "too many bytes in flight; send it again later", {
-            ...CLOSE,
-            "retry-after": "10"
-          })
-        }),
-      BodyUnreadable: (error) =>
-        Effect.succeed(refused(400, "bad_request", `body could not be read: ${error.message}`)),
-      SignatureError: (error) =>
-        Effect.sync(() => {
-          metrics.signatureFailures.inc({ reason: error.reason })
-          return { ...refused(401, "invalid_signature", error.message), error: `signature_${error.reason}` }
-        }),
-      MalformedNotification: (error) => Effect.succeed(refused(400, "malformed_notification", error.message)),
-      SinksUnavailable: (error) =>
-        Effect.as(
-          Effect.logError("sink unavailable").pipe(
-            Effect.annotateLogs("failures", error.failures.map((failure) => `${failure.sink}: ${failure.message}`))
-          ),
-          unavailable("sink_unavailable", `${error.failures.map((failure) => failure.sink).join(", ")} unavailable`)
-        ),
-      StoreUnavailable: (error) =>
-        Effect.as(
-          Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
-          unavailable("storage_unavailable", "storage unavailable")
-        ),
-      OutboxFull: (error) =>
-        Effect.as(
-          Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
-          unavailable("outbox_full", "too many deliveries waiting")
-        )
-    })
-  )
+  if (Either.isRight(verifier)) return Either.right(verifier.right)
+  metrics.signatureFailures.inc({ reason: verifier.left.reason })
+  return Either.left({
+    ...refused(401, "invalid_signature", verifier.left.message, CLOSE),
+    error: `signature_${verifier.left.reason}`
+  })
 }
+
+const bodyRefused = (metrics: Metrics["Type"], error: BodyError): Handled => {
+  switch (error._tag) {
+    case "BodyTooLarge":
+      return refused(413, "payload_too_large", `body is over MAX_BODY_BYTES (${error.limit} bytes)`, CLOSE)
+    case "OverBudget":
+      metrics.overCapacity.inc({ limit: "body_budget" })
+      return refused(503, "busy", "too many bytes in flight; send it again later", { ...CLOSE, "retry-after": "10" })
+    case "BodyUnreadable":
+      return refused(400, "bad_request", `body could not be read: ${error.message}`)
+  }
+}
+
+const signatureRefused = (metrics: Metrics["Type"], error: SignatureError): Handled => {
+  metrics.signatureFailures.inc({ reason: error.reason })
+  return { ...refused(401, "invalid_signature", error.message), error: `signature_${error.reason}` }
+}
+
+const receiveRefused = (error: ReceiveError): Effect.Effect<Handled> => {
+  switch (error._tag) {
+    case "MalformedNotification":
+      return Effect.succeed(refused(400, "malformed_notification", error.message))
+    case "SinksUnavailable":
+      return Effect.as(
+        Effect.logError("sink unavailable").pipe(
+          Effect.annotateLogs("failures", error.failures.map((failure) => `${failure.sink}: ${failure.message}`))
+        ),
+        unavailable("sink_unavailable", `${error.failures.map((failure) => failure.sink).join(", ")} unavailable`)
+      )
+    case "StoreUnavailable":
+      return Effect.as(
+        Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
+        unavailable("storage_unavailable", "storage unavailable")
+      )
+    case "OutboxFull":
+      return Effect.as(
+        Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),
+        unavailable("outbox_full", "too many deliveries waiting")
+      )
+  }
+}
+
+/** A verified body through the pipeline (decode, dedupe, route, deliver): the part of a request that is a fiber. */
+const receive = (receiver: Receiver["Type"], verified: Verified): Effect.Effect<Handled> =>
+  Effect.catchAll(
+    Effect.map(receiver.receive(verified), (outcome): Handled => {
+      const received = { ...outcome, secretIndex: verified.secretIndex }
+      return { answer: answer(received), received }
+    }),
+    receiveRefused
+  )
 
 /** The longest part of an unexpected error's description that is logged. */
 const MAX_DEFECT_LOG = 2000
@@ -215,11 +224,12 @@ const send = (response: ServerResponse, { body, headers, status }: Answer) => {
 }
 
 /**
- * The webhook endpoint as a Node `request` listener: each request is one fiber of the app's runtime, which decides the
- * answer; its observer counts, writes the request's log line and answers. It is served outside `HttpServer.serve`, whose
- * request and response wrappers, context and response effects cost about as much as the rest of the HTTP handling here;
- * a client that goes away before its answer interrupts the fiber, as the platform's handler does. The request's share
- * of `BODY_BUDGET_BYTES` is given back when its fiber ends, however it ends.
+ * The webhook endpoint as a Node `request` listener. The headers and the body are checked here, with plain callbacks
+ * (a refusal needs no fiber); a verified body then runs through the pipeline as one fiber of the app's runtime, whose
+ * observer answers. Every answer is counted and logged (one line) before it is written. It is served outside
+ * `HttpServer.serve`, whose request and response wrappers, context and response effects cost about as much as the rest
+ * of the HTTP handling here. A client that goes away stops the reading of its body, or interrupts the fiber, as the
+ * platform's handler does. The request's share of `BODY_BUDGET_BYTES` is given back once it is answered or abandoned.
  */
 export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
   Effect.gen(function*() {
@@ -230,10 +240,6 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
     const log = infoLine(runtime)
     return (request: IncomingMessage, response: ServerResponse): void => {
       const started = performance.now()
-      const share = settings.budget.share()
-      const fiber = runFork(
-        Effect.catchAllDefect(handle(receiver, signature, metrics, settings, request, share), unexpected(metrics))
-      )
       const answered = (handled: Handled) => {
         if (response.writableEnded) return
         metrics.requests.inc({ status: String(handled.answer.status) })
@@ -242,24 +248,50 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
       // Anything thrown after the answer was decided (counting, logging) is still answered 500, counted and logged.
       const failed = (defect: unknown) =>
         runFork(unexpected(metrics)(defect)).addObserver(Exit.match({ onFailure: () => {}, onSuccess: answered }))
-      fiber.addObserver((exit) => {
-        share.release()
-        // Interrupted: the client went away.
-        if (Exit.isFailure(exit)) {
-          return Cause.isInterruptedOnly(exit.cause)
-            ? undefined
-            : failed(Cause.squash(exit.cause))
-        }
+      const finish = (handled: Handled, fiberId: FiberId.FiberId) => {
         try {
-          if (exit.value.received !== undefined) count(metrics, exit.value.received)
-          log?.(fiber.id(), requestLine(exit.value, started))
+          if (handled.received !== undefined) count(metrics, handled.received)
+          log?.(fiberId, requestLine(handled, started))
         } catch (defect) {
           return failed(defect)
         }
-        answered(exit.value)
+        answered(handled)
+      }
+
+      const admitted = admit(signature, metrics, request)
+      if (Either.isLeft(admitted)) return finish(admitted.left, FiberId.none)
+      const verifier = admitted.right
+      const share = settings.budget.share()
+      let fiber: Fiber.RuntimeFiber<Handled> | undefined
+      let reading = true
+      const stopReading = readBody(request, settings.maxBodyBytes, share, verifier.update, (body) => {
+        reading = false
+        const verified = Either.flatMap(
+          Either.mapLeft(body, (error) => bodyRefused(metrics, error)),
+          (bytes) => Either.mapLeft(verifier.finish(bytes), (error) => signatureRefused(metrics, error))
+        )
+        if (Either.isLeft(verified)) {
+          share.release()
+          return finish(verified.left, FiberId.none)
+        }
+        const running = runFork(Effect.catchAllDefect(receive(receiver, verified.right), unexpected(metrics)))
+        fiber = running
+        running.addObserver((exit) => {
+          share.release()
+          // Interrupted: the client went away.
+          if (Exit.isFailure(exit)) {
+            return Cause.isInterruptedOnly(exit.cause) ? undefined : failed(Cause.squash(exit.cause))
+          }
+          finish(exit.value, running.id())
+        })
       })
       response.once("close", () => {
-        if (!response.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
+        if (response.writableEnded) return
+        if (reading) {
+          reading = false
+          stopReading()
+          share.release()
+        } else fiber?.unsafeInterruptAsFork(FiberId.none)
       })
     }
   })
