@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs"
 import { sign } from "../../src/pipeline/Signature.js"
 
@@ -27,6 +28,19 @@ export const notificationOfSize = (size: number) => {
 }
 
 /**
+ * An id shaped as Intercom's are (`notif_` and a version 4 UUID), derived from `prefix` and `index`: the same in every
+ * run, and as scattered as real ids over the store's index of seen ids (sequential ids made every insert land on the
+ * same index page, which real traffic never does).
+ */
+export const intercomId = (prefix: string, index: number) => {
+  const hex = createHash("sha1").update(`${prefix}:${index}`).digest("hex")
+  const variant = "89ab"[Number.parseInt(hex[16]!, 16) % 4]
+  return `notif_${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${
+    hex.slice(20, 32)
+  }`
+}
+
+/**
  * Writes `count` signed requests, one `signature<TAB>body` per line, each with its own notification id and about one of
  * a thousand conversations, a thousand lines at a time (200,000 of them are more than one string can hold).
  */
@@ -36,7 +50,7 @@ export const writeRequests = (path: string, size: number, count: number, secret:
   let bytes = 0
   let lines: Array<string> = []
   for (let index = 0; index < count; index++) {
-    notification.id = `notif_${prefix}_${index.toString().padStart(8, "0")}`
+    notification.id = intercomId(prefix, index)
     notification.data.item.id = String(1_000_000_000 + (index % 1000))
     const body = JSON.stringify(notification)
     bytes = body.length
