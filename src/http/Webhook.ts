@@ -73,6 +73,15 @@ export interface WebhookSettings {
   readonly budget: BodyBudget
 }
 
+const signatureRefused = (
+  metrics: Metrics["Type"],
+  error: SignatureError,
+  headers: Record<string, string> = {}
+): Handled => {
+  metrics.signatureFailures.inc({ reason: error.reason })
+  return { ...refused(401, "invalid_signature", error.message, headers), error: `signature_${error.reason}` }
+}
+
 /** Refusals decided from the headers alone, before any byte of the body is read. */
 const admit = (
   signature: Signature["Type"],
@@ -82,13 +91,7 @@ const admit = (
   if (!isJson(request.headers["content-type"] ?? "")) {
     return Either.left(refused(415, "unsupported_media_type", "Content-Type must be application/json", CLOSE))
   }
-  const verifier = signature.begin(request.headers)
-  if (Either.isRight(verifier)) return Either.right(verifier.right)
-  metrics.signatureFailures.inc({ reason: verifier.left.reason })
-  return Either.left({
-    ...refused(401, "invalid_signature", verifier.left.message, CLOSE),
-    error: `signature_${verifier.left.reason}`
-  })
+  return Either.mapLeft(signature.begin(request.headers), (error) => signatureRefused(metrics, error, CLOSE))
 }
 
 const bodyRefused = (metrics: Metrics["Type"], error: BodyError): Handled => {
@@ -101,11 +104,6 @@ const bodyRefused = (metrics: Metrics["Type"], error: BodyError): Handled => {
     case "BodyUnreadable":
       return refused(400, "bad_request", `body could not be read: ${error.message}`)
   }
-}
-
-const signatureRefused = (metrics: Metrics["Type"], error: SignatureError): Handled => {
-  metrics.signatureFailures.inc({ reason: error.reason })
-  return { ...refused(401, "invalid_signature", error.message), error: `signature_${error.reason}` }
 }
 
 const receiveRefused = (error: ReceiveError): Effect.Effect<Handled> => {
@@ -277,10 +275,17 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
       let reading = true
       const stopReading = readBody(request, settings.maxBodyBytes, share, verifier.update, (body) => {
         reading = false
-        const verified = Either.flatMap(
-          Either.mapLeft(body, (error) => bodyRefused(metrics, error)),
-          (bytes) => Either.mapLeft(verifier.finish(bytes), (error) => signatureRefused(metrics, error))
-        )
+        let verified: Either.Either<Verified, Handled>
+        try {
+          verified = Either.flatMap(
+            Either.mapLeft(body, (error) => bodyRefused(metrics, error)),
+            (bytes) => Either.mapLeft(verifier.finish(bytes), (error) => signatureRefused(metrics, error))
+          )
+        } catch (defect) {
+          // Thrown from a stream's event: without this, the process would crash rather than answer 500.
+          share.release()
+          return failed(defect)
+        }
         if (Either.isLeft(verified)) {
           share.release()
           return finish(verified.left, FiberId.none)
