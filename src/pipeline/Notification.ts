@@ -100,16 +100,12 @@ export const decodeNotification = (
     ? String(envelope.id)
     : null
   const appId = typeof envelope.app_id === "string" ? envelope.app_id : null
-  const received = (decoded: Decoded | undefined, schemaMismatch: string | undefined) =>
-    Either.right(
-      new ReceivedNotification(receivedAt, topic, envelope.topic, id, appId, body, payload, decoded, schemaMismatch)
-    )
-  if (topic === null) return received(undefined, undefined)
   // The compiled validator gives the schema's verdict in plain code; the schema itself runs only to say what is wrong.
-  const problem = validators[topic](payload) ? undefined : checkers[topic](payload)
-  return problem === undefined
-    ? received(new DecodedAs(topic, payload) as Decoded, undefined)
-    : received(undefined, problem)
+  const problem = topic === null || validators[topic](payload) ? undefined : checkers[topic](payload)
+  const decoded = topic === null || problem !== undefined ? undefined : new DecodedAs(topic, payload) as Decoded
+  return Either.right(
+    new ReceivedNotification(receivedAt, topic, envelope.topic, id, appId, body, payload, decoded, problem)
+  )
 }
 
 /*
