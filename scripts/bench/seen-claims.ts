@@ -1,5 +1,5 @@
 /**
- * What one dedupe claim costs the SQLite store's event loop: the `seen` table as SqliteOutbox makes it, filled with
+ * What one dedupe claim costs the SQLite store's event loop: SqliteOutbox's own `seen` table and statements, filled with
  * ids shaped as Intercom's (random UUIDs), then a dedupe read and a claim per notification, claims committed in batches
  * of 16 as concurrent accepts are. WAL checkpoints run inside those commits, on the caller's thread.
  * Usage: npx tsx scripts/bench/seen-claims.ts [rows already seen, default 100000] [wal_autocheckpoint pages, default 1000]
@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { CLAIM_QUERY, SEEN_MIGRATION, SEEN_QUERY } from "../../src/store/SqliteOutbox.js"
 import { median } from "./median.js"
 
 const rows = Number(process.argv[2] ?? 100_000)
@@ -18,14 +19,9 @@ const db = new Database(join(folder, "seen.db"))
 db.pragma("journal_mode = WAL")
 db.pragma("synchronous = NORMAL")
 db.pragma(`wal_autocheckpoint = ${checkpointPages}`)
-db.exec("CREATE TABLE seen (notification_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID")
-db.exec("CREATE INDEX seen_at ON seen (seen_at)")
-const seen = db.prepare("SELECT 1 FROM seen WHERE notification_id = ? AND seen_at >= ?").pluck()
-const claim = db.prepare(
-  `INSERT INTO seen (notification_id, seen_at) VALUES (?, ?)
-  ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ?
-  RETURNING notification_id`
-).pluck()
+for (const statement of SEEN_MIGRATION) db.exec(statement)
+const seen = db.prepare(SEEN_QUERY).pluck()
+const claim = db.prepare(CLAIM_QUERY).pluck()
 const batch = db.transaction((ids: ReadonlyArray<string>, now: number) => {
   for (const id of ids) claim.get(id, now, now - 86_400_000)
 })

@@ -13,6 +13,18 @@ import { queuedSignals } from "./QueuedSignals.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 import { type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
 
+/** The ids accepted within the dedupe window, and the two statements every notification with an id runs on them. */
+export const SEEN_MIGRATION = [
+  "CREATE TABLE IF NOT EXISTS seen (notification_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID",
+  "CREATE INDEX IF NOT EXISTS seen_at ON seen (seen_at)"
+]
+/** Is this id in the window (id, oldest `seen_at` still in it)? */
+export const SEEN_QUERY = "SELECT 1 FROM seen WHERE notification_id = ? AND seen_at >= ?"
+/** Claims an id (id, now, oldest `seen_at` still in the window); returns it unless it was claimed within the window. */
+export const CLAIM_QUERY = `INSERT INTO seen (notification_id, seen_at) VALUES (?, ?)
+  ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ?
+  RETURNING notification_id`
+
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -30,8 +42,7 @@ const MIGRATION = [
   // Deliveries are read per sink from the oldest on, never by due time (that let later ones overtake a waiting head).
   "CREATE INDEX IF NOT EXISTS outbox_order ON outbox (sink, seq)",
   "DROP INDEX IF EXISTS outbox_due",
-  "CREATE TABLE IF NOT EXISTS seen (notification_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID",
-  "CREATE INDEX IF NOT EXISTS seen_at ON seen (seen_at)",
+  ...SEEN_MIGRATION,
   `CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sink TEXT,
@@ -100,14 +111,8 @@ const make = (config: StoreSettings) =>
 
     const statements = {
       count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
-      seen: db.prepare<[string, number], number>(
-        "SELECT 1 FROM seen WHERE notification_id = ? AND seen_at >= ?"
-      ).pluck(),
-      claim: db.prepare<[string, number, number], string>(
-        `INSERT INTO seen (notification_id, seen_at) VALUES (?, ?)
-        ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ?
-        RETURNING notification_id`
-      ).pluck(),
+      seen: db.prepare<[string, number], number>(SEEN_QUERY).pluck(),
+      claim: db.prepare<[string, number, number], string>(CLAIM_QUERY).pluck(),
       prune: db.prepare<[number]>("DELETE FROM seen WHERE seen_at < ?"),
       queue: db.prepare(
         `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
