@@ -77,7 +77,7 @@ describe("the mirror sink (SQLite)", () => {
         const ids = found.map((row) => row.id as string)
         assert.strictEqual(new Set(ids).size, ids.length, "one row per contact")
         for (const id of acked) assert.include(ids, id, `${id} acknowledged but not mirrored`)
-        const seen = yield* sqliteRows(dataDir, "SELECT COUNT(*) AS n FROM seen")
+        const seen = yield* sqliteRows(dataDir, "SELECT COUNT(*) AS n FROM seen_log")
         assert.strictEqual(seen[0]!.n, ids.length, "each row's notification id recorded in the same commit")
       }),
     60_000

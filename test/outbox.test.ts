@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { loadFixtures } from "./support/Fixtures.js"
 import { outboxSuite } from "./support/OutboxSuite.js"
@@ -31,6 +33,24 @@ describe("the outbox (SQLite)", () => {
       assert.strictEqual(locked.status, 503)
       assert.strictEqual(locked.json.error, "storage_unavailable")
       assert.strictEqual((yield* server.post(fixture("contacts.deleted").bytes)).json.status, "accepted")
+    }))
+
+  it.scopedLive("a store written before seen_log keeps its dedupe memory: an id it took is a duplicate after the upgrade", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* Effect.acquireRelease(
+        Effect.promise(() => mkdtemp(join(tmpdir(), "receiver-upgrade-"))),
+        (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+      )
+      const taken = fixture("contacts.created")
+      const before = new Database(join(dataDir, "receiver.db"))
+      before.exec("CREATE TABLE seen (notification_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID")
+      before.exec("CREATE INDEX seen_at ON seen (seen_at)")
+      before.prepare("INSERT INTO seen VALUES (?, ?)").run((taken.json as { id: string }).id, Date.now() - 60_000)
+      before.close()
+      const server = yield* startServer({ SINKS: "file", DATA_DIR: dataDir })
+      assert.strictEqual((yield* server.post(taken.bytes)).json.status, "duplicate")
+      assert.strictEqual((yield* server.post(fixture("contacts.deleted").bytes)).json.status, "accepted")
+      assert.strictEqual((yield* server.records()).length, 1)
     }))
 
   it.scopedLive("STORE_BUSY_TIMEOUT_MS is how long a write waits: a lock held a little longer by another process gives 503", () =>

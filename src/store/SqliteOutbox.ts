@@ -11,19 +11,8 @@ import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
+import { SEEN_MIGRATION, seenIds } from "./SqliteSeen.js"
 import { type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
-
-/** The ids accepted within the dedupe window, and the two statements every notification with an id runs on them. */
-export const SEEN_MIGRATION = [
-  "CREATE TABLE IF NOT EXISTS seen (notification_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID",
-  "CREATE INDEX IF NOT EXISTS seen_at ON seen (seen_at)"
-]
-/** Is this id in the window (id, oldest `seen_at` still in it)? */
-export const SEEN_QUERY = "SELECT 1 FROM seen WHERE notification_id = ? AND seen_at >= ?"
-/** Claims an id (id, now, oldest `seen_at` still in the window); returns it unless it was claimed within the window. */
-export const CLAIM_QUERY = `INSERT INTO seen (notification_id, seen_at) VALUES (?, ?)
-  ON CONFLICT (notification_id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen.seen_at < ?
-  RETURNING notification_id`
 
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (
@@ -76,6 +65,8 @@ interface SqliteOutboxRow extends OutboxRow {
 
 const MAX_BATCH = 512
 
+const notSeen = Effect.succeed(false)
+
 const unavailable = (error: unknown) =>
   new StoreUnavailable({ message: error instanceof Error ? error.message : String(error) })
 
@@ -111,9 +102,6 @@ const make = (config: StoreSettings) =>
 
     const statements = {
       count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
-      seen: db.prepare<[string, number], number>(SEEN_QUERY).pluck(),
-      claim: db.prepare<[string, number, number], string>(CLAIM_QUERY).pluck(),
-      prune: db.prepare<[number]>("DELETE FROM seen WHERE seen_at < ?"),
       queue: db.prepare(
         `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -126,7 +114,6 @@ const make = (config: StoreSettings) =>
         "SELECT next_attempt_at FROM outbox WHERE sink = ? ORDER BY seq LIMIT 1"
       ).pluck(),
       delete: db.prepare<[number]>("DELETE FROM outbox WHERE seq = ?"),
-      unclaim: db.prepare<[string]>("DELETE FROM seen WHERE notification_id = ?"),
       retryLater: db.prepare<[number, number, string, number]>(
         "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?"
       ),
@@ -188,19 +175,23 @@ const make = (config: StoreSettings) =>
     const syncWal = Effect.tryPromise({ try: () => datasync(walPath, wal), catch: unavailable })
 
     const windowMs = Duration.toMillis(config.dedupeWindow)
+    const seen = yield* attempt(() => seenIds(db, windowMs, Date.now()))
     const mirror = prepareMirror(db)
     const mirrorCounts = new MirrorCounts()
     let rows = statements.count.get()!
     const { waitQueued, wake } = queuedSignals()
 
-    /** Records each new id in `seen` and queues the new notifications for their sinks; an id twice is new once. */
+    /** Claims each new id and queues the new notifications for their sinks; an id twice is new once. */
     const commit = db.transaction((batch: ReadonlyArray<Pending>, now: number) => {
       let queued = 0
       const mirrored: Array<MirrorOutcome> = []
       const seqs: Array<number> = []
+      const claims: Array<number | undefined> = []
       const results = batch.map(({ changes, notification, sinks }): Accepted => {
         const id = notification.id
-        if (id !== null && statements.claim.get(id, now, now - windowMs) === undefined) return "duplicate"
+        const claim = id === null ? undefined : seen.claim(id, now, now - windowMs)
+        claims.push(claim)
+        if (id !== null && claim === undefined) return "duplicate"
         for (const change of changes) mirrored.push(mirror(change))
         for (const sink of sinks) {
           const { lastInsertRowid } = statements.queue.run(
@@ -218,7 +209,7 @@ const make = (config: StoreSettings) =>
         }
         return "accepted"
       })
-      return { results, queued, mirrored, seqs }
+      return { results, claims, queued, mirrored, seqs }
     })
 
     /**
@@ -226,8 +217,8 @@ const make = (config: StoreSettings) =>
      * `duplicate` of something that may never reach the disk. They are taken back, ids and deliveries, so the retry is
      * accepted again (its mirror changes, if any, are applied again by the same version rules).
      */
-    const takeBack = db.transaction((claimed: ReadonlyArray<string>, seqs: ReadonlyArray<number>) => {
-      for (const id of claimed) statements.unclaim.run(id)
+    const takeBack = db.transaction((claims: ReadonlyArray<number>, seqs: ReadonlyArray<number>) => {
+      seen.unclaim(claims)
       for (const seq of seqs) statements.delete.run(seq)
     })
 
@@ -251,9 +242,14 @@ const make = (config: StoreSettings) =>
         for (const pending of batch) pending.done(Effect.fail(unavailable(error)))
         return flush()
       }
+      const claims: Array<number> = []
       const queued = batch.filter((pending, index) => {
         const result = outcome.results[index]!
-        if (result === "accepted" && (pending.sinks.length > 0 || pending.changes.length > 0)) return true
+        if (result === "accepted" && (pending.sinks.length > 0 || pending.changes.length > 0)) {
+          const claim = outcome.claims[index]
+          if (claim !== undefined) claims.push(claim)
+          return true
+        }
         pending.done(Effect.succeed(result))
         return false
       })
@@ -268,7 +264,7 @@ const make = (config: StoreSettings) =>
         (error) => {
           try {
             endRead()
-            takeBack(queued.flatMap((pending) => pending.notification.id ?? []), outcome.seqs)
+            takeBack(claims, outcome.seqs)
           } catch {
             // The store is failing as a whole; /readyz says so, and nothing here was acknowledged.
           }
@@ -296,7 +292,7 @@ const make = (config: StoreSettings) =>
     )
 
     yield* use(() => {
-      statements.prune.run(Date.now() - windowMs)
+      seen.prune(Date.now() - windowMs)
       rows = statements.count.get()!
     }).pipe(
       Effect.ignore,
@@ -331,7 +327,7 @@ const make = (config: StoreSettings) =>
     const applyMirror = db.transaction((changes: ReadonlyArray<MirrorChange>) => changes.map(mirror))
 
     return Outbox.of({
-      seen: (id) => read(() => statements.seen.get(id, Date.now() - windowMs) !== undefined),
+      seen: (id) => seen.mayHave(id) ? read(() => seen.has(id, Date.now() - windowMs)) : notSeen,
       accept: (notification, sinks, changes = []) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
