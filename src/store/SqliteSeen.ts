@@ -23,6 +23,32 @@ const moveOldSeen = (db: Database.Database) => {
   })()
 }
 
+const LOAD_CHUNK = 4096
+
+/**
+ * Indexes every row, a few thousand at a time, so that the strings read stay young garbage, and column by column:
+ * better-sqlite3 makes a row object or array far more slowly than it reads three plain columns.
+ */
+const load = (db: Database.Database, index: SeenIndex) => {
+  const seqs = db.prepare<[number], number>(`SELECT seq FROM seen_log WHERE seq > ? ORDER BY seq LIMIT ${LOAD_CHUNK}`)
+    .pluck()
+  const column = <A>(name: string) =>
+    db.prepare<[number, number], A>(`SELECT ${name} FROM seen_log WHERE seq > ? AND seq <= ? ORDER BY seq`).pluck()
+  const ids = column<string>("notification_id")
+  const times = column<number>("seen_at")
+  db.transaction(() => {
+    for (let after = 0;;) {
+      const chunk = seqs.all(after)
+      if (chunk.length === 0) return
+      const last = chunk[chunk.length - 1]!
+      const chunkIds = ids.all(after, last)
+      const chunkTimes = times.all(after, last)
+      for (let row = 0; row < chunk.length; row++) index.add(chunkIds[row]!, chunk[row]!, chunkTimes[row]!)
+      after = last
+    }
+  })()
+}
+
 export interface SeenIds {
   /** Whether `id` may have been claimed: false means it was not, without reading the store. */
   readonly mayHave: (id: string) => boolean
@@ -70,14 +96,7 @@ export const seenIds = (db: Database.Database, windowMs: number, now: number): S
   }
 
   prune(now - windowMs)
-  // Column by column: better-sqlite3 makes a row object or array far more slowly than it reads three plain columns.
-  db.transaction(() => {
-    const column = <A>(name: string) => db.prepare<[], A>(`SELECT ${name} FROM seen_log ORDER BY seq`).pluck().all()
-    const seqs = column<number>("seq")
-    const ids = column<string>("notification_id")
-    const times = column<number>("seen_at")
-    for (let row = 0; row < seqs.length; row++) index.add(ids[row]!, seqs[row]!, times[row]!)
-  })()
+  load(db, index)
 
   return {
     mayHave: (id) => index.rows(id).length > 0,
