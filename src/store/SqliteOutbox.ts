@@ -131,38 +131,8 @@ const make = (config: StoreSettings) =>
       ),
       probe: db.prepare<[number]>(
         "INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
-      ),
-      begin: db.prepare("BEGIN"),
-      end: db.prepare("COMMIT")
+      )
     }
-
-    // The dedupe reads of one turn of the event loop share one read transaction: taking and releasing SQLite's locks
-    // for each read costs several times the lookup. Everything else the store does ends that transaction first, so no
-    // write ever joins it and every read made after a commit sees that commit. (Store calls never run inside one of
-    // the `db.transaction` functions, so an open transaction outside them is the shared read.)
-    const endRead = () => {
-      if (db.open && db.inTransaction) statements.end.run()
-    }
-    const endReadLater = () => {
-      try {
-        endRead()
-      } catch {
-        // Still open: the next store call ends it before anything else, or fails with StoreUnavailable.
-      }
-    }
-    const read = <A>(work: () => A) =>
-      attempt(() => {
-        if (!db.inTransaction) {
-          statements.begin.run()
-          setImmediate(endReadLater)
-        }
-        return work()
-      })
-    const use = <A>(work: () => A) =>
-      attempt(() => {
-        endRead()
-        return work()
-      })
 
     // A first write creates the WAL file, which is opened to be synced.
     statements.probe.run(Date.now())
@@ -236,7 +206,6 @@ const make = (config: StoreSettings) =>
       const batch = waiting.splice(0, MAX_BATCH)
       let outcome: ReturnType<typeof commit>
       try {
-        endRead()
         outcome = commit(batch, Date.now())
       } catch (error) {
         for (const pending of batch) pending.done(Effect.fail(unavailable(error)))
@@ -263,7 +232,6 @@ const make = (config: StoreSettings) =>
         },
         (error) => {
           try {
-            endRead()
             takeBack(claims, outcome.seqs)
           } catch {
             // The store is failing as a whole; /readyz says so, and nothing here was acknowledged.
@@ -291,7 +259,7 @@ const make = (config: StoreSettings) =>
       })
     )
 
-    yield* use(() => {
+    yield* attempt(() => {
       seen.prune(Date.now() - windowMs)
       rows = statements.count.get()!
     }).pipe(
@@ -327,15 +295,15 @@ const make = (config: StoreSettings) =>
     const applyMirror = db.transaction((changes: ReadonlyArray<MirrorChange>) => changes.map(mirror))
 
     return Outbox.of({
-      seen: (id) => seen.mayHave(id) ? read(() => seen.has(id, Date.now() - windowMs)) : notSeen,
+      seen: (id) => seen.mayHave(id) ? attempt(() => seen.has(id, Date.now() - windowMs)) : notSeen,
       accept: (notification, sinks, changes = []) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
           : accept(notification, sinks, changes),
-      applyMirror: (changes) => use(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
+      applyMirror: (changes) => attempt(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
       mirrorCounts,
       due: (sink, now, limit) =>
-        use(() => {
+        attempt(() => {
           // From the head up to the first delivery still waiting for its retry: nothing overtakes a waiting head. The
           // rows are read one by one, so a round reads at most `limit + 1` of them, however long the queue.
           const entries: Array<OutboxEntry> = []
@@ -345,15 +313,15 @@ const make = (config: StoreSettings) =>
           }
           return entries
         }),
-      nextDue: (sink) => use(() => Option.fromNullable(statements.headDue.get(sink))),
+      nextDue: (sink) => attempt(() => Option.fromNullable(statements.headDue.get(sink))),
       delivered: (seqs) =>
-        use(() => {
+        attempt(() => {
           db.transaction(() => seqs.forEach((seq) => statements.delete.run(seq)))()
           rows -= seqs.length
         }),
-      retryLater: (seq, attempts, at, error) => use(() => void statements.retryLater.run(attempts, at, error, seq)),
+      retryLater: (seq, attempts, at, error) => attempt(() => void statements.retryLater.run(attempts, at, error, seq)),
       bury: (entry, reason, error, attempts) =>
-        use(() =>
+        attempt(() =>
           db.transaction(() => {
             const taken = statements.take.all(entry.seq)
             rows -= taken.length
@@ -372,7 +340,7 @@ const make = (config: StoreSettings) =>
           })()
         ),
       addDeadLetter: (notification, reason, error) =>
-        use(() =>
+        attempt(() =>
           insertDeadLetter({
             sink: null,
             reason,
@@ -387,7 +355,7 @@ const make = (config: StoreSettings) =>
           })
         ).pipe(Effect.zipLeft(syncWal)),
       replay: (filter) =>
-        use(() => {
+        attempt(() => {
           const now = Date.now()
           const conditions = ["replayed_at IS NULL"]
           const params: Array<string | number> = []
@@ -419,11 +387,11 @@ const make = (config: StoreSettings) =>
           Effect.tap((sinks) => Effect.sync(() => wake(sinks))),
           Effect.map((sinks) => sinks.length)
         ),
-      depth: use(() => {
+      depth: attempt(() => {
         const { n, oldest } = statements.depth.get()!
         return { count: n, oldest: Option.map(Option.fromNullable(oldest), (at) => new Date(at)) }
       }),
-      probe: use(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
+      probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
       waitQueued,
       // One process owns an SQLite store: its one worker per sink is the only one.
       exclusive: (_sink, work) => work
