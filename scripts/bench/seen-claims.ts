@@ -62,6 +62,8 @@ rmSync(folder, { recursive: true, force: true })
 console.log(
   `${rows} ids seen, wal_autocheckpoint ${checkpointPages}: ${median(rounds).toFixed(1)} µs per read + claim ` +
     `(median of ${rounds.map((us) => us.toFixed(1)).join(" / ")}); opening the store ${openMs.toFixed(0)} ms; ` +
-    `index ${indexMb.toFixed(1)} MB; a commit of 16 claims: p99 ${commits[Math.floor(commits.length * 0.99)]!.toFixed(2)} ms, ` +
+    `index ${indexMb.toFixed(1)} MB; a commit of 16 claims: p99 ${
+      commits[Math.floor(commits.length * 0.99)]!.toFixed(2)
+    } ms, ` +
     `longest ${commits[commits.length - 1]!.toFixed(1)} ms`
 )
