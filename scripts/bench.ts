@@ -3,7 +3,8 @@
  * user would write instead: the same verify + parse + durable append on bare node:http (the floor), Fastify 5,
  * Express 5, and @effect/platform alone; driven by wrk with pre-signed requests, each with its own notification id,
  * in alternating rounds A B C D E A B C D E.
- * Options: --rounds N (default 3), --seconds S (per round, default 8), --skip-rss (skip the 200,000 run).
+ * Options: --rounds N (default 5: one round moves by a quarter on a shared machine), --seconds S (per round, default
+ * 8), --skip-rss (skip the 200,000 run).
  * --store postgres: instead, the receiver on SQLite against the receiver on PostgreSQL, one instance and two
  * (scripts/bench/stores.ts).
  * --sinks nats,rabbitmq,redis,mirror: instead, each broker sink or the mirror against SINKS=file, alternating
@@ -28,7 +29,7 @@ const option = (name: string, fallback: number) => {
   const at = args.indexOf(name)
   return at === -1 ? fallback : Number(args[at + 1])
 }
-const pairs = option("--rounds", 3)
+const pairs = option("--rounds", 5)
 const seconds = option("--seconds", 8)
 const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "bench-"))
