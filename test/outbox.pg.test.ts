@@ -90,8 +90,6 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
           id,
           appId: null,
           body: notification(id),
-          payload: {},
-          decoded: undefined,
           schemaMismatch: undefined
         }, ["http"])
       // A lock on the table holds both stores' statements back, then lets them run at the same moment.

@@ -4,7 +4,7 @@ import { Metrics } from "../ops/Metrics.js"
 import * as DurableFile from "../sinks/DurableFile.js"
 import { record } from "../sinks/Sink.js"
 import { type DeadLetter, type DeadLetterReason, Outbox, type OutboxEntry, StoreUnavailable } from "../store/Outbox.js"
-import type { Notification } from "./Notification.js"
+import type { NotificationBytes } from "./Notification.js"
 
 /**
  * Notifications that were verified but could not be delivered, never dropped: kept in the store (where
@@ -14,7 +14,7 @@ export class DeadLetters extends Context.Tag("DeadLetters")<DeadLetters, {
   readonly path: string
   /** A notification that never reached the outbox (schema mismatch, no route). */
   readonly add: (
-    notification: Notification,
+    notification: NotificationBytes,
     reason: DeadLetterReason,
     error: string
   ) => Effect.Effect<DeadLetter, StoreUnavailable>

@@ -10,8 +10,8 @@ export type Decoded = {
   [T in CanonicalTopic]: { readonly topic: T; readonly value: NotificationOf<T> }
 }[CanonicalTopic]
 
-/** A verified notification as the sinks receive it. */
-export interface Notification {
+/** A verified notification without its parsed body: what the store keeps and the answer reports. */
+export interface NotificationBytes {
   readonly receivedAt: Date
   /** Canonical topic, or null for an Intercom topic this service has no schema for. */
   readonly topic: CanonicalTopic | null
@@ -21,12 +21,16 @@ export interface Notification {
   readonly appId: string | null
   /** The request body exactly as received. */
   readonly body: Uint8Array
+  /** Why a notification of a known topic does not match its schema, on one line; undefined when it does. */
+  readonly schemaMismatch: string | undefined
+}
+
+/** A verified notification as the sinks receive it. */
+export interface Notification extends NotificationBytes {
   /** The parsed body, every field kept. */
   readonly payload: unknown
   /** Present when `topic` is and the notification matches that topic's schema. */
   readonly decoded: Decoded | undefined
-  /** Why a notification of a known topic does not match its schema, on one line; undefined when it does. */
-  readonly schemaMismatch: string | undefined
 }
 
 /** The body is not JSON, or not a notification envelope: the client's mistake (400). */
@@ -125,6 +129,33 @@ class ReceivedNotification implements Notification {
     readonly body: Uint8Array,
     readonly payload: unknown,
     readonly decoded: Decoded | undefined,
+    readonly schemaMismatch: string | undefined
+  ) {}
+}
+
+/**
+ * The notification without its parsed body, for what outlives the sinks' deliveries (the store's commit, the answer):
+ * a parsed body held while the file and the store sync outlives young collections, to be copied and promoted.
+ */
+export const withoutPayload = (notification: NotificationBytes): NotificationBytes =>
+  new BytesOf(
+    notification.receivedAt,
+    notification.topic,
+    notification.intercomTopic,
+    notification.id,
+    notification.appId,
+    notification.body,
+    notification.schemaMismatch
+  )
+
+class BytesOf implements NotificationBytes {
+  constructor(
+    readonly receivedAt: Date,
+    readonly topic: CanonicalTopic | null,
+    readonly intercomTopic: string,
+    readonly id: string | null,
+    readonly appId: string | null,
+    readonly body: Uint8Array,
     readonly schemaMismatch: string | undefined
   ) {}
 }

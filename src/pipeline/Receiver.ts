@@ -4,7 +4,13 @@ import { DriftCapture } from "../ops/DriftCapture.js"
 import type { Sink, SinkError } from "../sinks/Sink.js"
 import { Outbox, type OutboxFull, type StoreUnavailable } from "../store/Outbox.js"
 import { DeadLetters } from "./DeadLetters.js"
-import { Decoder, type MalformedNotification, type Notification } from "./Notification.js"
+import {
+  Decoder,
+  type MalformedNotification,
+  type Notification,
+  type NotificationBytes,
+  withoutPayload
+} from "./Notification.js"
 import { Router } from "./Router.js"
 import type { Verified } from "./Signature.js"
 
@@ -12,13 +18,13 @@ import type { Verified } from "./Signature.js"
 export type Outcome =
   | {
     readonly status: "accepted"
-    readonly notification: Notification
+    readonly notification: NotificationBytes
     /** Routed sinks; `queued` ones are in the durable outbox, the others already have it. */
     readonly sinks: ReadonlyArray<string>
     readonly queued: ReadonlyArray<string>
   }
-  | { readonly status: "duplicate"; readonly notification: Notification }
-  | { readonly status: "dead_lettered"; readonly notification: Notification; readonly reason: "no_route" }
+  | { readonly status: "duplicate"; readonly notification: NotificationBytes }
+  | { readonly status: "dead_lettered"; readonly notification: NotificationBytes; readonly reason: "no_route" }
 
 /** Some inline sink could not take the notification: answer 503 so that Intercom sends it again. */
 export class SinksUnavailable extends Data.TaggedError("SinksUnavailable")<{
@@ -44,7 +50,7 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
       const deadLetters = yield* DeadLetters
       const drift = yield* DriftCapture
 
-      const noRoute = (notification: Notification) =>
+      const noRoute = (notification: NotificationBytes) =>
         deadLetters.add(notification, "no_route", "no rule of ROUTES matches this topic").pipe(
           Effect.as<Outcome>({ status: "dead_lettered", notification, reason: "no_route" })
         )
@@ -78,7 +84,10 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
       // Written as one chain of steps rather than a generator: this runs for every request.
       const routed = (notification: Notification): Effect.Effect<Outcome, ReceiveError> => {
         const sinks = router.route(notification)
-        if (sinks.length === 0) return noRoute(notification)
+        // The inline sinks take what they need as their deliveries are made, the store sinks' changes are computed
+        // here: what waits for the file and the store to sync keeps only the bytes (see `withoutPayload`).
+        const kept = withoutPayload(notification)
+        if (sinks.length === 0) return noRoute(kept)
         const inline = sinks.filter((sink) => sink.mode === "inline")
         const queued = sinks.filter((sink) => sink.mode === "outbox").map((sink) => sink.name)
         // A store sink's changes commit with the notification; one it cannot take now goes through the outbox.
@@ -90,11 +99,11 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           else queued.push(sink.name)
         }
         const accept = Effect.map(
-          outbox.accept(notification, queued, changes),
+          outbox.accept(kept, queued, changes),
           (result): Outcome =>
             result === "duplicate"
-              ? { status: "duplicate", notification }
-              : { status: "accepted", notification, sinks: sinks.map((sink) => sink.name), queued }
+              ? { status: "duplicate", notification: kept }
+              : { status: "accepted", notification: kept, sinks: sinks.map((sink) => sink.name), queued }
         )
         return inline.length === 0 ? accept : Effect.zipRight(deliverInline(inline, notification), accept)
       }

@@ -1,6 +1,6 @@
 import { Context, Data, type Effect, type Option } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
-import type { Notification } from "../pipeline/Notification.js"
+import type { NotificationBytes } from "../pipeline/Notification.js"
 import type { MirrorCounts } from "./Mirror.js"
 
 /** The store cannot take or give data right now (disk full, locked past its deadline, closed). */
@@ -56,7 +56,7 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
    * meanwhile (nothing queued, nothing changed). Concurrent calls share a commit.
    */
   readonly accept: (
-    notification: Notification,
+    notification: NotificationBytes,
     sinks: ReadonlyArray<string>,
     changes?: ReadonlyArray<MirrorChange>
   ) => Effect.Effect<"accepted" | "duplicate", StoreUnavailable | OutboxFull>
@@ -91,7 +91,7 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   ) => Effect.Effect<DeadLetter, StoreUnavailable>
   /** Adds a dead letter for a notification that never reached the outbox. */
   readonly addDeadLetter: (
-    notification: Notification,
+    notification: NotificationBytes,
     reason: DeadLetterReason,
     error: string
   ) => Effect.Effect<DeadLetter, StoreUnavailable>

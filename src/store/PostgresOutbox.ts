@@ -2,7 +2,7 @@ import type { Redacted } from "effect"
 import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
-import { asBuffer, type Notification } from "../pipeline/Notification.js"
+import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import * as Database from "./Postgres/Database.js"
@@ -110,7 +110,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
      * deliveries and its changes commit together, so it is applied once whichever instance takes it.
      */
     const acceptMirrored = (
-      notification: Notification,
+      notification: NotificationBytes,
       sinks: ReadonlyArray<string>,
       changes: ReadonlyArray<MirrorChange>
     ) =>

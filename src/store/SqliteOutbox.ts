@@ -5,7 +5,7 @@ import { open } from "node:fs/promises"
 import { dirname } from "node:path"
 import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
-import { asBuffer, type Notification } from "../pipeline/Notification.js"
+import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
@@ -53,7 +53,7 @@ const MIGRATION = [
 type Accepted = "accepted" | "duplicate"
 
 interface Pending {
-  readonly notification: Notification
+  readonly notification: NotificationBytes
   readonly sinks: ReadonlyArray<string>
   readonly changes: ReadonlyArray<MirrorChange>
   readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
@@ -285,7 +285,11 @@ const make = (config: StoreSettings) =>
         )!
       )
 
-    const accept = (notification: Notification, sinks: ReadonlyArray<string>, changes: ReadonlyArray<MirrorChange>) =>
+    const accept = (
+      notification: NotificationBytes,
+      sinks: ReadonlyArray<string>,
+      changes: ReadonlyArray<MirrorChange>
+    ) =>
       Effect.async<Accepted, StoreUnavailable>((resume) => {
         if (closed) return resume(Effect.fail(new StoreUnavailable({ message: "the store is closed" })))
         waiting.push({ notification, sinks, changes, done: resume })

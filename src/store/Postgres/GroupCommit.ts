@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { asBuffer, type Notification } from "../../pipeline/Notification.js"
+import { asBuffer, type NotificationBytes } from "../../pipeline/Notification.js"
 import { StoreUnavailable } from "../Outbox.js"
 import type { Database } from "./Database.js"
 import { ACCEPT, SEEN } from "./Statements.js"
@@ -7,7 +7,7 @@ import { ACCEPT, SEEN } from "./Statements.js"
 type Accepted = "accepted" | "duplicate"
 
 interface Pending {
-  readonly notification: Notification
+  readonly notification: NotificationBytes
   readonly sinks: ReadonlyArray<string>
   readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
 }
@@ -121,7 +121,7 @@ export const make = (db: Database, windowMs: number, onQueued: (sinks: ReadonlyA
       })
     )
 
-    const accept = (notification: Notification, sinks: ReadonlyArray<string>) =>
+    const accept = (notification: NotificationBytes, sinks: ReadonlyArray<string>) =>
       Effect.async<Accepted, StoreUnavailable>((resume) => {
         if (closed) return resume(Effect.fail(new StoreUnavailable({ message: "the store is closed" })))
         waiting.push({ notification, sinks, done: resume })
