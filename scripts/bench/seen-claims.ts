@@ -1,6 +1,6 @@
 /**
- * What one dedupe claim costs the SQLite store's event loop: SqliteOutbox's own dedupe memory (`seen_log` and its
- * in-memory index), filled with ids shaped as Intercom's (random UUIDs), then a dedupe read and a claim per
+ * What one dedupe claim costs the SQLite store's event loop: the store's own dedupe memory (`SqliteSeen`: `seen_log` and
+ * its in-memory index), filled with ids shaped as Intercom's (random UUIDs), then a dedupe read and a claim per
  * notification, claims committed in batches of 16 as concurrent accepts are. WAL checkpoints run inside those commits,
  * on the caller's thread. Also prints how long opening a store with that many ids takes, and the index's memory.
  * Usage: npx tsx scripts/bench/seen-claims.ts [rows already seen, default 100000] [wal_autocheckpoint pages, default 1000]

@@ -68,7 +68,7 @@ export class SeenIndex {
   constructor(private readonly span: number) {}
 
   /** FNV-1a over the id's UTF-16 units from a per-process seed, then murmur3's finaliser; never 0 (an empty slot). */
-  hash(id: string): number {
+  private hash(id: string): number {
     let hash = this.seed ^ 0x811c9dc5
     for (let index = 0; index < id.length; index++) hash = Math.imul(hash ^ id.charCodeAt(index), 0x01000193)
     hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b)

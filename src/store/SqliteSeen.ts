@@ -69,7 +69,7 @@ export interface SeenIds {
 }
 
 /** The store's dedupe memory: moves an older store's ids over, prunes, and indexes the claims still in the window. */
-export const seenIds = (db: Database.Database, windowMs: number, now: number): SeenIds => {
+export const seenIds = (db: Database.Database, windowMs: number, openedAt: number): SeenIds => {
   moveOldSeen(db)
   const statements = {
     append: db.prepare<[string, number]>("INSERT INTO seen_log (notification_id, seen_at) VALUES (?, ?)"),
@@ -95,7 +95,7 @@ export const seenIds = (db: Database.Database, windowMs: number, now: number): S
     index.forget(oldest)
   }
 
-  prune(now - windowMs)
+  prune(openedAt - windowMs)
   load(db, index)
 
   return {
