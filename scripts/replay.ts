@@ -36,7 +36,7 @@ const program = Effect.gen(function*() {
   const replayed = yield* Effect.flatMap(
     Outbox,
     (outbox) => outbox.replay({ sink: option("--sink"), topic: option("--topic"), since: sinceDate })
-  ).pipe(Effect.provide(Store.layerWith(config)))
+  ).pipe(Effect.provide(Store.layerWith(config, "tool")))
   yield* Console.log(`replayed ${replayed} dead letter(s) from ${Store.describe(config)}`)
 })
 

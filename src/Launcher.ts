@@ -69,9 +69,16 @@ export const run = <E>(extra: Layer.Layer<never, E> = Layer.empty): void =>
     Layer.launch,
     Effect.tapErrorCause((cause) => {
       const failure = Cause.failureOption(cause)
-      return failure._tag === "Some" && ConfigError.isConfigError(failure.value)
-        ? Console.error(messages(failure.value).map((message) => `Configuration error: ${message}`).join("\n"))
-        : Console.error(Cause.pretty(cause))
+      if (failure._tag === "None") return Console.error(Cause.pretty(cause))
+      const error = failure.value
+      if (ConfigError.isConfigError(error)) {
+        return Console.error(messages(error).map((message) => `Configuration error: ${message}`).join("\n"))
+      }
+      // The service's own failures at start (a store in use or unreachable, a broker refusing) say what to fix:
+      // their stack would only bury it.
+      return Console.error(
+        error instanceof Error && error.message.length > 0 ? `${error.name}: ${error.message}` : Cause.pretty(cause)
+      )
     }),
     NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
   )

@@ -3,7 +3,7 @@ import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { dirname } from "node:path"
-import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
+import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
@@ -13,6 +13,7 @@ import { queuedSignals } from "./QueuedSignals.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 import { SEEN_MIGRATION, seenIds } from "./SqliteSeen.js"
 import { type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
+import { holdStoreLock } from "./StoreLock.js"
 
 const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS outbox (
@@ -77,7 +78,6 @@ const openDatabase = (config: StoreSettings) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
-        mkdirSync(dirname(config.storePath), { recursive: true })
         const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
         for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
         for (const statement of [...MIGRATION, ...MIRROR_MIGRATION]) db.exec(statement)
@@ -95,8 +95,14 @@ const openDatabase = (config: StoreSettings) =>
  * not synced; checkpoints still sync) and the WAL is then fdatasync'ed in the thread pool before anyone is told. A
  * dedupe id alone is answered once committed (see `flush`).
  */
-const make = (config: StoreSettings) =>
+const make = (config: StoreSettings, role: StoreRole) =>
   Effect.gen(function*() {
+    yield* Effect.try({
+      try: () => mkdirSync(dirname(config.storePath), { recursive: true }),
+      catch: (error) =>
+        new StoreUnavailable({ message: `cannot create the folder of ${config.storePath}: ${String(error)}` })
+    })
+    if (role === "service") yield* holdStoreLock(config.storePath)
     const db = yield* openDatabase(config)
     const datasync = yield* DataSync
 
@@ -402,8 +408,11 @@ const make = (config: StoreSettings) =>
     })
   })
 
-/** SQLite at `storePath`, its folder created when missing. */
-export const layerWith = (config: StoreSettings) => Layer.scoped(Outbox, make(config))
+/**
+ * Who opens the store: the `service` (one at a time, see `holdStoreLock`) or a `tool` such as `npm run replay`, which
+ * may run beside it.
+ */
+export type StoreRole = "service" | "tool"
 
-/** SQLite at `STORE_PATH` (default `$DATA_DIR/receiver.db`). */
-export const layer = Layer.unwrapEffect(Effect.map(ReceiverConfig, layerWith))
+/** SQLite at `storePath`, its folder created when missing. */
+export const layerWith = (config: StoreSettings, role: StoreRole) => Layer.scoped(Outbox, make(config, role))

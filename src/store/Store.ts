@@ -3,9 +3,9 @@ import { displayUrl, ReceiverConfig, type StoreSettings } from "../config/Receiv
 import * as SqliteOutbox from "./SqliteOutbox.js"
 
 /** The store the settings choose: PostgreSQL when `STORE_URL` is set, else the embedded SQLite at `STORE_PATH`. */
-export const layerWith = (config: StoreSettings) =>
+export const layerWith = (config: StoreSettings, role: SqliteOutbox.StoreRole) =>
   Option.match(config.storeUrl, {
-    onNone: () => SqliteOutbox.layerWith(config),
+    onNone: () => SqliteOutbox.layerWith(config, role),
     // Loaded only when chosen: the PostgreSQL client costs megabytes of memory at start.
     onSome: (url) =>
       Layer.unwrapEffect(
@@ -20,10 +20,10 @@ export const describe = (config: StoreSettings): string =>
     onSome: (url) => `PostgreSQL at ${displayUrl(Redacted.value(url))}`
   })
 
-/** The store of `ReceiverConfig`. */
+/** The service's store, as `ReceiverConfig` says. */
 export const layer = Layer.unwrapEffect(
   Effect.map(ReceiverConfig, (config) =>
-    layerWith(config).pipe(
+    layerWith(config, "service").pipe(
       Layer.tap(() => Effect.logInfo("store open").pipe(Effect.annotateLogs("store", describe(config))))
     ))
 )
