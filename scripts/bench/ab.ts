@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { median } from "./median.js"
-import { warmCount, writeRequests } from "./requests.js"
+import { measuredCount, warmCount, writeRequests } from "./requests.js"
 import { flagsOf, peakRss, root, serverSpecs, startServer } from "./server.js"
 
 const args = process.argv.slice(2)
@@ -66,7 +66,7 @@ const run = async (path: string, extra: Record<string, string>, file: string, wa
 const main = async () => {
   const file = join(work, "requests.txt")
   const warm = join(work, "warm.txt")
-  const bytes = writeRequests(file, size, size > 10_000 ? 1_000 : 50_000, secret)
+  const bytes = writeRequests(file, size, measuredCount(size, seconds), secret)
   writeRequests(warm, size, warmCount(size), secret, "warm")
   console.log(`${bytes} B notifications, SINKS=${sinks}, ${rounds} rounds of ${seconds} s, wrk -c32`)
   const results = new Map(servers.map(({ name }) => [name, [] as Array<Awaited<ReturnType<typeof run>>>]))

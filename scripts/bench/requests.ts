@@ -65,6 +65,13 @@ export const writeRequests = (path: string, size: number, count: number, secret:
 }
 
 /**
+ * How many notifications a measured run of `seconds` needs so that no id repeats at the fastest rate this machine has
+ * seen (500 a second at 300 KB, 8,000 at 2.8 KB): a repeated id takes the service's duplicate path, which writes
+ * nothing, while the other servers write every body. 1,000 at 300 KB repeated a third of each 4-second round.
+ */
+export const measuredCount = (size: number, seconds: number) => Math.ceil(seconds * (size > 10_000 ? 500 : 8_000))
+
+/**
  * How many warm-up notifications to write: enough that no id repeats during a warm-up at the fastest server's rate.
  * A repeated id takes the service's duplicate path, which the measured run never takes: with 2,000 cycled ids most of
  * the warm-up was duplicates, and V8 was still compiling the accept path in the measured run (`--trace-opt`: 208

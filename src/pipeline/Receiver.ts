@@ -14,6 +14,21 @@ import {
 import { Router } from "./Router.js"
 import type { Verified } from "./Signature.js"
 
+/**
+ * A function that returns `value` once and then forgets it. A fiber keeps an effect that an `onExit` or a `catchAll`
+ * wraps until the wrapper completes, and with it every closure inside, and V8 keeps a variable for every closure of the
+ * function that declared it once one of them uses it: a notification captured along those paths kept its parsed
+ * payload through the file's and the store's syncs, where young collections copied it again and again.
+ */
+const handOver = <A>(value: A): () => A => {
+  let held: A | undefined = value
+  return () => {
+    const taken = held!
+    held = undefined
+    return taken
+  }
+}
+
 /** What became of a verified notification. */
 export type Outcome =
   | {
@@ -37,6 +52,24 @@ export type ReceiveError =
   | StoreUnavailable
   | OutboxFull
 
+const oneFailed = (error: SinkError) => new SinksUnavailable({ failures: [error] })
+
+/** Runs the deliveries one after the other, failing at the end with every failure if any failed. */
+const inTurn = (deliveries: ReadonlyArray<Effect.Effect<void, SinkError>>): Effect.Effect<void, SinksUnavailable> => {
+  const failures: Array<SinkError> = []
+  const next = (index: number): Effect.Effect<void, SinksUnavailable> =>
+    index === deliveries.length
+      ? failures.length === 0 ? Effect.void : Effect.fail(new SinksUnavailable({ failures }))
+      : Effect.matchEffect(deliveries[index]!, {
+        onFailure: (error) => {
+          failures.push(error)
+          return next(index + 1)
+        },
+        onSuccess: () => next(index + 1)
+      })
+  return next(0)
+}
+
 /** Decode, dedupe, route, deliver or queue a verified body: the pipeline behind the webhook endpoint. */
 export class Receiver extends Context.Tag("Receiver")<Receiver, {
   readonly receive: (verified: Verified) => Effect.Effect<Outcome, ReceiveError>
@@ -55,31 +88,18 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           Effect.as<Outcome>({ status: "dead_lettered", notification, reason: "no_route" })
         )
 
-      /** Each inline sink in turn (a fiber per sink costs more than the few microseconds a console sink takes). */
+      /**
+       * Each inline sink in turn (a fiber per sink costs more than the few microseconds a console sink takes). Every
+       * delivery is made before the first runs: no step left waiting holds the notification (see `handOver`).
+       */
       const deliverInline = (
         inline: ReadonlyArray<Sink>,
         notification: Notification
-      ): Effect.Effect<void, SinksUnavailable> => {
-        // One sink, the usual case: the same outcome as the fold below, without its steps on every request.
-        if (inline.length === 1) {
-          return Effect.mapError(
-            inline[0]!.deliver(notification),
-            (error) => new SinksUnavailable({ failures: [error] })
-          )
-        }
-        const failures: Array<SinkError> = []
-        const next = (index: number): Effect.Effect<void, SinksUnavailable> =>
-          index === inline.length
-            ? failures.length === 0 ? Effect.void : Effect.fail(new SinksUnavailable({ failures }))
-            : Effect.matchEffect(inline[index]!.deliver(notification), {
-              onFailure: (error) => {
-                failures.push(error)
-                return next(index + 1)
-              },
-              onSuccess: () => next(index + 1)
-            })
-        return next(0)
-      }
+      ): Effect.Effect<void, SinksUnavailable> =>
+        // One sink, the usual case: the same outcome as `inTurn`, without its steps on every request.
+        inline.length === 1
+          ? Effect.mapError(inline[0]!.deliver(notification), oneFailed)
+          : inTurn(inline.map((sink) => sink.deliver(notification)))
 
       // Written as one chain of steps rather than a generator: this runs for every request.
       const routed = (notification: Notification): Effect.Effect<Outcome, ReceiveError> => {
@@ -108,12 +128,14 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
         return inline.length === 0 ? accept : Effect.zipRight(deliverInline(inline, notification), accept)
       }
 
-      const deliverOnce = (notification: Notification): Effect.Effect<Outcome, ReceiveError> =>
-        notification.id === null ? routed(notification) : Effect.flatMap(
-          outbox.seen(notification.id),
-          (seen): Effect.Effect<Outcome, ReceiveError> =>
-            seen ? Effect.succeed({ status: "duplicate", notification }) : routed(notification)
-        )
+      const deliverOnce = (notification: Notification): Effect.Effect<Outcome, ReceiveError> => {
+        if (notification.id === null) return routed(notification)
+        const held = handOver(notification)
+        return Effect.flatMap(outbox.seen(notification.id), (seen): Effect.Effect<Outcome, ReceiveError> => {
+          const taken = held()
+          return seen ? Effect.succeed({ status: "duplicate", notification: withoutPayload(taken) }) : routed(taken)
+        })
+      }
 
       // Copies of one id arriving together (Intercom's retry racing a slow first attempt) wait for the first: once it
       // is taken they are answered `duplicate`, so inline sinks see an id once; if it fails, the next copy goes ahead.
@@ -124,29 +146,32 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
         const id = notification.id
         if (id === null) return deliverOnce(notification)
         const waiting = inFlight.get(id)
-        if (waiting !== undefined) {
-          return Effect.async<Outcome, ReceiveError>((resume) => {
-            waiting.push((taken) =>
-              resume(taken ? Effect.succeed({ status: "duplicate", notification }) : deliver(notification))
-            )
-          })
-        }
+        if (waiting !== undefined) return afterFirst(waiting, notification)
         inFlight.set(id, [])
-        return Effect.onExit(deliverOnce(notification), (exit) => {
-          const waiters = inFlight.get(id)!
-          inFlight.delete(id)
-          for (const waiter of waiters) waiter(Exit.isSuccess(exit))
-          return Effect.void
+        return Effect.onExit(deliverOnce(notification), settle(id))
+      }
+      const afterFirst = (waiting: Array<(taken: boolean) => void>, notification: Notification) =>
+        Effect.async<Outcome, ReceiveError>((resume) => {
+          waiting.push((taken) =>
+            resume(taken ? Effect.succeed({ status: "duplicate", notification }) : deliver(notification))
+          )
         })
+      const settle = (id: string) => (exit: Exit.Exit<Outcome, ReceiveError>) => {
+        const waiters = inFlight.get(id)!
+        inFlight.delete(id)
+        for (const waiter of waiters) waiter(Exit.isSuccess(exit))
+        return Effect.void
       }
 
       return Receiver.of({
-        receive: ({ body }) => {
-          const decoded = decoder.decode(body, new Date())
-          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-          drift.inspect(decoded.right)
-          return deliver(decoded.right)
-        }
+        // Suspended: whatever the decoding or a sink's delivery throws is a defect of the request's fiber.
+        receive: ({ body }) =>
+          Effect.suspend(() => {
+            const decoded = decoder.decode(body, new Date())
+            if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+            drift.inspect(decoded.right)
+            return deliver(decoded.right)
+          })
       })
     })
   )

@@ -7,31 +7,32 @@ import * as FileSink from "./FileSink.js"
 import { Handlers } from "./Handlers.js"
 import * as HttpSink from "./HttpSink.js"
 import * as MirrorSink from "./MirrorSink.js"
-import { type Sink, Sinks } from "./Sink.js"
+import { type Sink, type SinkError, Sinks } from "./Sink.js"
 
-/** Counts deliveries and failures and times them. */
+/**
+ * Counts deliveries and failures and times them. The delivery is made from the notification at once, so that nothing
+ * left waiting while it runs (its timing) holds the notification and its parsed payload.
+ */
 const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => {
   const labels = { sink: sink.name }
   const seconds = (started: number) => metrics.deliverySeconds.observe(labels, (performance.now() - started) / 1000)
-  return {
-    ...sink,
-    deliver: (notification) =>
-      Effect.suspend(() => {
-        const started = performance.now()
-        return Effect.matchEffect(sink.deliver(notification), {
-          onFailure: (error) => {
-            seconds(started)
-            metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
-            return Effect.fail(error)
-          },
-          onSuccess: () => {
-            seconds(started)
-            metrics.deliveries.inc(labels)
-            return Effect.void
-          }
-        })
+  const timed = (delivery: Effect.Effect<void, SinkError>) =>
+    Effect.suspend(() => {
+      const started = performance.now()
+      return Effect.matchEffect(delivery, {
+        onFailure: (error) => {
+          seconds(started)
+          metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
+          return Effect.fail(error)
+        },
+        onSuccess: () => {
+          seconds(started)
+          metrics.deliveries.inc(labels)
+          return Effect.void
+        }
       })
-  }
+    })
+  return { ...sink, deliver: (notification) => timed(sink.deliver(notification)) }
 }
 
 const broker = (url: Redacted.Redacted<URL>) => ({ url: Redacted.value(url), target: displayUrl(Redacted.value(url)) })
