@@ -1,6 +1,7 @@
 import { Data, Effect, Either } from "effect"
 import { isUtf8 } from "node:buffer"
 import { type CanonicalTopic, type NotificationOf, validators } from "../generated/index.js"
+import { parseJsonBytes } from "./LargeJson.js"
 import { kindOf, schemaChecks } from "./ParseProblem.js"
 import type { VerifiedBody } from "./Signature.js"
 import { canonicalTopic } from "./Topics.js"
@@ -90,7 +91,7 @@ export const decodeNotification = (
   if (!isUtf8(bytes)) return malformed("the body is not UTF-8 (JSON must be, RFC 8259)")
   let payload: unknown
   try {
-    payload = JSON.parse(bytes.toString("utf8"))
+    payload = parseJsonBytes(bytes)
   } catch (error) {
     return malformed(`the body is not JSON: ${(error as Error).message.slice(0, 200)}`)
   }
