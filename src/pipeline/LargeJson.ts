@@ -106,7 +106,6 @@ const walk = (bytes: Buffer, piece: number): unknown => {
         }
         index++
       }
-      opened.length = base
       throw unwalkable
     }
     let index = at
