@@ -46,6 +46,7 @@ const main = async () => {
         sinks: "file",
         env
       })
+      await steady(`${server.url}/webhooks/intercom`, warm, rate, 2)
       const paced = await steady(`${server.url}/webhooks/intercom`, file, rate, seconds)
       await server.stop()
       const result = { p50: paced.p50_us / 1000, p99: paced.p99_us / 1000 }

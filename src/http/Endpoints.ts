@@ -42,7 +42,10 @@ const readiness = Effect.gen(function*() {
     : reply(503, { status: "unready", problems }, { "retry-after": "10" })
 })
 
-const pathOf = (url: string) => url.split("?", 1)[0]
+const pathOf = (url: string) => {
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
 
 /**
  * The router matches paths loosely (case, repeated slashes, percent-encoding); the webhook path is served only when the

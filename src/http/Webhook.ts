@@ -24,6 +24,7 @@ import type { BodyBudget } from "./BodyBudget.js"
 const CLOSE = { connection: "close" }
 
 const isJson = (contentType: string): boolean => {
+  if (contentType === "application/json") return true
   const mediaType = contentType.split(";")[0]!.trim().toLowerCase()
   return mediaType === "application/json" || mediaType.endsWith("+json")
 }
@@ -129,16 +130,6 @@ const receiveRefused = (error: ReceiveError): Effect.Effect<Handled> => {
       )
   }
 }
-
-/** A verified body through the pipeline (decode, dedupe, route, deliver): the part of a request that is a fiber. */
-const receive = (receiver: Receiver["Type"], verified: Verified): Effect.Effect<Handled> =>
-  Effect.catchAll(
-    Effect.map(
-      receiver.receive(verified),
-      (outcome) => new Answered({ ...outcome, secretIndex: verified.secretIndex })
-    ),
-    receiveRefused
-  )
 
 /**
  * What the pipeline made of a verified body, built by a constructor rather than a literal for the reason given at
@@ -271,7 +262,7 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
       if (Either.isLeft(admitted)) return finish(admitted.left, FiberId.none)
       const verifier = admitted.right
       const share = settings.budget.share()
-      let fiber: Fiber.RuntimeFiber<Handled> | undefined
+      let fiber: Fiber.RuntimeFiber<Outcome, ReceiveError> | undefined
       let reading = true
       const stopReading = readBody(request, settings.maxBodyBytes, share, verifier.update, (body) => {
         reading = false
@@ -290,15 +281,22 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
           share.release()
           return finish(verified.left, FiberId.none)
         }
-        const running = runFork(Effect.catchAllDefect(receive(receiver, verified.right), unexpected(metrics)))
+        // The fiber runs the pipeline alone; its observer makes the answer, so a request takes no steps of its own.
+        const { secretIndex } = verified.right
+        const running = runFork(receiver.receive(verified.right))
         fiber = running
         running.addObserver((exit) => {
           share.release()
+          if (Exit.isSuccess(exit)) return finish(new Answered({ ...exit.value, secretIndex }), running.id())
           // Interrupted: the client went away.
-          if (Exit.isFailure(exit)) {
-            return Cause.isInterruptedOnly(exit.cause) ? undefined : failed(Cause.squash(exit.cause))
-          }
-          finish(exit.value, running.id())
+          if (Cause.isInterruptedOnly(exit.cause)) return
+          Either.match(Cause.failureOrCause(exit.cause), {
+            onLeft: (error) =>
+              runFork(Effect.catchAllDefect(receiveRefused(error), unexpected(metrics))).addObserver(
+                Exit.match({ onFailure: () => {}, onSuccess: (handled) => finish(handled, running.id()) })
+              ),
+            onRight: (cause) => failed(Cause.squash(cause))
+          })
         })
       })
       response.once("close", () => {

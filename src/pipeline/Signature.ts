@@ -46,29 +46,32 @@ export class Signature extends Context.Tag("Signature")<Signature, {
    */
   readonly begin: (headers: IncomingHttpHeaders) => Either.Either<Verifier, SignatureError>
 }>() {
-  static readonly make = (secrets: ReadonlyArray<Redacted.Redacted<string>>) =>
-    Signature.of({
+  static readonly make = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
+    const keys = secrets.map(Redacted.value)
+    return Signature.of({
       begin: (headers) => {
         const header = headers[HEADER]
         if (header === undefined) return Either.left(missing)
         const match = typeof header === "string" ? FORMAT.exec(header.trim()) : null
         if (match === null) return Either.left(malformed)
         const given = Buffer.from(match[1]!, "hex")
-        const hmacs: ReadonlyArray<Hmac> = secrets.map((secret) => createHmac("sha1", Redacted.value(secret)))
+        const hmacs: ReadonlyArray<Hmac> = keys.map((key) => createHmac("sha1", key))
         return Either.right({
           update: (chunk) => {
             for (const hmac of hmacs) hmac.update(chunk)
           },
           finish: (body) => {
+            // Every digest is compared, whichever matches first: the time taken does not tell which secret matched.
             let secretIndex = -1
-            hmacs.forEach((hmac, index) => {
-              if (timingSafeEqual(hmac.digest(), given) && secretIndex === -1) secretIndex = index
-            })
+            for (let index = 0; index < hmacs.length; index++) {
+              if (timingSafeEqual(hmacs[index]!.digest(), given) && secretIndex === -1) secretIndex = index
+            }
             return secretIndex === -1 ? Either.left(mismatch) : Either.right({ body: VerifiedBody(body), secretIndex })
           }
         })
       }
     })
+  }
 
   static readonly layer = Layer.effect(
     Signature,
