@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Console, Effect } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { request } from "node:http"
 import { connect } from "node:net"
@@ -213,6 +213,35 @@ describe("hardening (against anyone on the internet)", () => {
         }
       }
       assert.strictEqual(accepted, 12, "the last four positions are notifications at every depth")
+    }))
+
+  it.scopedLive("a sink that throws gets the request a 500, counted; its retry is taken, not a duplicate", () =>
+    Effect.gen(function*() {
+      let broken = true
+      const failing = Console.setConsole({
+        ...(yield* Effect.console),
+        log: () =>
+          Effect.sync(() => {
+            if (broken) throw new Error("stdout is gone")
+          })
+      })
+      const server = yield* startServer({ SINKS: "console" }, failing)
+      const body = JSON.stringify({
+        type: "notification_event",
+        topic: "ping",
+        id: "notif_defect",
+        data: { item: { type: "ping" } }
+      })
+      const first = yield* server.post(body)
+      assert.strictEqual(first.status, 500)
+      assert.strictEqual(first.json.error, "internal_error")
+      const metrics = (yield* server.request("/metrics")).text
+      assert.match(metrics, /intercom_webhook_unexpected_errors_total 1\b/)
+      assert.match(metrics, /intercom_webhook_requests_total\{status="500"\} 1\b/)
+      broken = false
+      const retry = yield* server.post(body)
+      assert.strictEqual(retry.status, 200)
+      assert.strictEqual(retry.json.status, "accepted")
     }))
 
   it.scopedLive("metric labels stay bounded whatever topics arrive", () =>
