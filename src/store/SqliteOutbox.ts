@@ -74,27 +74,12 @@ const unavailable = (error: unknown) =>
 /** Runs synchronous store work, a failure becoming `StoreUnavailable`. */
 const attempt = <A>(work: () => A): Effect.Effect<A, StoreUnavailable> => Effect.try({ try: work, catch: unavailable })
 
-/**
- * WAL pages after which a commit checkpoints (SQLite's default is 1,000). A checkpoint runs inside the commit that
- * crosses the mark, on the event loop, and syncs the WAL and the database file: 14-19 ms here, every 1.3 s at 1,000
- * notifications a second, since every commit writes a page or two. At 10,000 it comes ten times less often, for a WAL
- * of up to about 40 MB.
- */
-const WAL_AUTOCHECKPOINT_PAGES = 10_000
-
-const PRAGMAS = [
-  "journal_mode = WAL",
-  "synchronous = NORMAL",
-  "foreign_keys = ON",
-  `wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`
-]
-
 const openDatabase = (config: StoreSettings) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
         const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
-        for (const pragma of PRAGMAS) db.pragma(pragma)
+        for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
         for (const statement of [...MIGRATION, ...MIRROR_MIGRATION]) db.exec(statement)
         return db
       },
