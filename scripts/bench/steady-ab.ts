@@ -28,7 +28,7 @@ const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "steady-ab-"))
 
 const main = async () => {
-  // Two seconds at the rate first, as `npm run bench` warms up before its steady runs.
+  // Two seconds at the rate first, on ids of their own (`npm run bench` warms up with 2 s of wrk instead).
   const warm = join(work, "warm.txt")
   writeRequests(warm, 0, rate * 2, secret, "warm")
   const results = new Map(servers.map(({ name }) => [name, [] as Array<{ p50: number; p99: number }>]))

@@ -281,7 +281,7 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
           share.release()
           return finish(verified.left, FiberId.none)
         }
-        // The fiber runs the pipeline alone; its observer makes the answer, so a request takes no steps of its own.
+        // The fiber runs the pipeline alone: the answer, a refusal and a defect's 500 are made by its observer.
         const { secretIndex } = verified.right
         const running = runFork(receiver.receive(verified.right))
         fiber = running
