@@ -1,6 +1,6 @@
 /** A server under test as a child process: started on a fresh data folder, ready once /healthz stops answering 503. */
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 
 export interface Server {
@@ -50,6 +50,8 @@ export interface ServerOptions {
   readonly secret: string
   readonly sinks: string
   readonly env?: Record<string, string>
+  /** A file for the server's stderr (its log); discarded if not given. */
+  readonly stderr?: string
 }
 
 export const startServer = async (options: ServerOptions): Promise<Server> => {
@@ -66,7 +68,12 @@ export const startServer = async (options: ServerOptions): Promise<Server> => {
     RETRY_BASE_DELAY: "10m",
     ...options.env
   }
-  const child = spawn(process.execPath, [...options.flags, join(root, options.script)], { env, stdio: "ignore" })
+  const log = options.stderr === undefined ? "ignore" : openSync(options.stderr, "w")
+  const child = spawn(process.execPath, [...options.flags, join(root, options.script)], {
+    env,
+    stdio: ["ignore", "ignore", log]
+  })
+  if (log !== "ignore") closeSync(log)
   const url = `http://127.0.0.1:${options.port}`
   for (let attempt = 0; attempt < 100; attempt++) {
     const up = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(

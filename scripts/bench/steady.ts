@@ -1,8 +1,17 @@
 import { readFileSync } from "node:fs"
 import { Pool } from "undici"
 
-/** Sends the requests of `file` at a steady `rate` per second for `seconds`; latency percentiles in microseconds. */
-export const steady = async (url: string, file: string, rate: number, seconds: number) => {
+/** When a request was sent (ms after the first) and how long its answer took (ms). */
+export interface Sample {
+  readonly sentMs: number
+  readonly latencyMs: number
+}
+
+/**
+ * Sends the requests of `file` at a steady `rate` per second for `seconds`; latency percentiles in microseconds.
+ * `samples`, if given, receives each answered request's sample at its line's index.
+ */
+export const steady = async (url: string, file: string, rate: number, seconds: number, samples?: Array<Sample>) => {
   const lines = readFileSync(file, "utf8").split("\n").filter((line) => line.length > 0)
   const total = Math.min(lines.length, rate * seconds)
   const origin = new URL(url)
@@ -27,7 +36,9 @@ export const steady = async (url: string, file: string, rate: number, seconds: n
       }).then(async (response) => {
         await response.body.dump()
         if (response.statusCode !== 200) failures++
-        latencies.push((performance.now() - sent) * 1000)
+        const latencyMs = performance.now() - sent
+        latencies.push(latencyMs * 1000)
+        if (samples !== undefined) samples[index] = { sentMs: sent - started, latencyMs }
       }, () => void failures++)
     )
   }
@@ -35,5 +46,13 @@ export const steady = async (url: string, file: string, rate: number, seconds: n
   await pool.close()
   latencies.sort((a, b) => a - b)
   const at = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0)
-  return { requests: total, failures, p50_us: at(0.5), p99_us: at(0.99), max_us: at(1) }
+  return {
+    requests: total,
+    failures,
+    p50_us: at(0.5),
+    p99_us: at(0.99),
+    max_us: at(1),
+    /** When the first request was sent, in ms since the epoch (a sample's `sentMs` counts from it). */
+    startedAt: performance.timeOrigin + started
+  }
 }
