@@ -11,18 +11,13 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { takeOption } from "./args.js"
 import { median } from "./median.js"
 import { measuredCount, warmCount, writeRequests } from "./requests.js"
 import { flagsOf, peakRss, root, serverSpecs, startServer } from "./server.js"
 
 const args = process.argv.slice(2)
-const option = (name: string, fallback: string) => {
-  const at = args.indexOf(name)
-  if (at === -1) return fallback
-  const value = args[at + 1]!
-  args.splice(at, 2)
-  return value
-}
+const option = (name: string, fallback: string) => takeOption(args, name, fallback)
 const rounds = Number(option("--rounds", "4"))
 const seconds = Number(option("--seconds", "6"))
 const size = Number(option("--size", "0"))

@@ -10,24 +10,14 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { takeFlag, takeOption } from "./args.js"
 import { intercomId, warmCount, writeRequests } from "./requests.js"
 import { flagsOf, root, serverSpecs, startServer } from "./server.js"
 import { type Sample, steady } from "./steady.js"
 
 const args = process.argv.slice(2)
-const flag = (name: string) => {
-  const at = args.indexOf(name)
-  if (at !== -1) args.splice(at, 1)
-  return at !== -1
-}
-const option = (name: string, fallback: number) => {
-  const at = args.indexOf(name)
-  if (at === -1) return fallback
-  const value = Number(args[at + 1])
-  args.splice(at, 2)
-  return value
-}
-const burst = flag("--burst")
+const option = (name: string, fallback: number) => Number(takeOption(args, name, String(fallback)))
+const burst = takeFlag(args, "--burst")
 const runs = option("--runs", 3)
 const rate = option("--rate", 1000)
 const seconds = option("--seconds", 10)

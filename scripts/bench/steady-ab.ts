@@ -7,19 +7,14 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { takeOption } from "./args.js"
 import { median } from "./median.js"
 import { writeRequests } from "./requests.js"
 import { flagsOf, serverSpecs, startServer } from "./server.js"
 import { steady } from "./steady.js"
 
 const args = process.argv.slice(2)
-const option = (name: string, fallback: number) => {
-  const at = args.indexOf(name)
-  if (at === -1) return fallback
-  const value = Number(args[at + 1])
-  args.splice(at, 2)
-  return value
-}
+const option = (name: string, fallback: number) => Number(takeOption(args, name, String(fallback)))
 const runs = option("--runs", 3)
 const rate = option("--rate", 1000)
 const seconds = option("--seconds", 10)
