@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { takeFlag, takeOption } from "./args.js"
+import { percentile } from "./median.js"
 import { intercomId, warmCount, writeRequests } from "./requests.js"
 import { flagsOf, root, serverSpecs, startServer } from "./server.js"
 import { type Sample, steady } from "./steady.js"
@@ -27,9 +28,6 @@ const secret = "bench-secret"
 const work = mkdtempSync(join(tmpdir(), "latency-split-"))
 /** Requests sent within this many ms of each other are one cluster. */
 const CLUSTER_GAP_MS = 50
-
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN
 
 /** The service's `duration_ms` per notification id, from its JSON request log. */
 const serviceTimes = (log: string) => {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs"
 import { Pool } from "undici"
+import { percentile } from "./median.js"
 
 /** When a request was sent (ms after the first) and how long its answer took (ms). */
 export interface Sample {
@@ -45,7 +46,7 @@ export const steady = async (url: string, file: string, rate: number, seconds: n
   await Promise.all(inFlight)
   await pool.close()
   latencies.sort((a, b) => a - b)
-  const at = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0)
+  const at = (p: number) => Math.round(percentile(latencies, p) || 0)
   return {
     requests: total,
     failures,
