@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 import { Metrics } from "../ops/Metrics.js"
+import { InFlight } from "./InFlight.js"
 
 /** The Node server under the `HttpServer`, for what the platform does not expose: start-up and draining. */
 export class NodeServer extends Context.Tag("NodeServer")<NodeServer, {
@@ -61,18 +62,19 @@ export const layer = Layer.unwrapEffect(
         socket.end(busy, () => socket.destroy())
       }
     })
-    const inFlight = new Set<ServerResponse>()
+    const inFlight = new InFlight()
     let draining = false
     server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
       inFlight.add(response)
-      response.once("close", () => inFlight.delete(response))
       if (draining) response.setHeader("connection", "close")
     })
     server.on("request", starting)
     const drain = Effect.suspend(() => {
       draining = true
       // A request that arrived before the drain (its body may still be coming) must not leave its connection open.
-      for (const response of inFlight) if (!response.headersSent) response.setHeader("connection", "close")
+      inFlight.forEach((response) => {
+        if (!response.headersSent) response.setHeader("connection", "close")
+      })
       server.close()
       server.closeIdleConnections()
       return Effect.sync(() => inFlight.size).pipe(

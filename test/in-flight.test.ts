@@ -1,0 +1,93 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { createServer, request, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { InFlight } from "../src/http/InFlight.js"
+
+/**
+ * A real server whose requests stay open until answered by the test: `held` lists them in arrival order, `inFlight`
+ * tracks them as the service's server does.
+ */
+const holdingServer = Effect.acquireRelease(
+  Effect.async<{ port: number; held: Array<ServerResponse>; inFlight: InFlight; close: () => void }>((resume) => {
+    const inFlight = new InFlight()
+    const held: Array<ServerResponse> = []
+    const server = createServer((_request, response) => {
+      inFlight.add(response)
+      held.push(response)
+    })
+    server.listen(0, "127.0.0.1", () =>
+      resume(Effect.succeed({
+        port: (server.address() as AddressInfo).port,
+        held,
+        inFlight,
+        close: () => {
+          server.closeAllConnections()
+          server.close()
+        }
+      })))
+  }),
+  ({ close }) => Effect.sync(close)
+)
+
+/** Sends a GET on a connection of its own; resolves with the answer's status and `Connection` header. */
+const get = (port: number, path: string) =>
+  new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path, agent: false }, (response) => {
+      response.resume()
+      response.once("end", () => resolve({ status: response.statusCode!, connection: response.headers.connection }))
+    }).once("error", reject).end()
+  })
+
+const until = (condition: () => boolean) =>
+  Effect.promise(async () => {
+    for (let attempt = 0; attempt < 500 && !condition(); attempt++) await new Promise((r) => setTimeout(r, 10))
+    assert.isTrue(condition(), "timed out waiting")
+  })
+
+describe("InFlight", () => {
+  it.scopedLive("counts the responses not yet closed and lists exactly those, whichever closes first", () =>
+    Effect.gen(function*() {
+      const { held, inFlight, port } = yield* holdingServer
+      const answers = ["/a", "/b", "/c", "/d"].map((path) => get(port, path))
+      yield* until(() => held.length === 4)
+      assert.strictEqual(inFlight.size, 4)
+
+      const paths = () => {
+        const seen: Array<string> = []
+        inFlight.forEach((response) => seen.push(response.req.url!))
+        return seen.sort()
+      }
+      // The middle of the list, then its first and last entries.
+      const byPath = (path: string) => held.find((response) => response.req.url === path)!
+      for (const [path, left] of [["/b", ["/a", "/c", "/d"]], ["/d", ["/a", "/c"]], ["/a", ["/c"]]] as const) {
+        byPath(path).end()
+        yield* until(() => inFlight.size === left.length)
+        assert.deepStrictEqual(paths(), [...left])
+      }
+
+      // What draining does: the one left is answered with `Connection: close`.
+      inFlight.forEach((response) => response.setHeader("connection", "close"))
+      byPath("/c").end()
+      yield* until(() => inFlight.size === 0)
+      assert.deepStrictEqual(paths(), [])
+      const statuses = yield* Effect.promise(() => Promise.all(answers))
+      assert.deepStrictEqual(statuses.map((answer) => answer.status), [200, 200, 200, 200])
+      assert.strictEqual(statuses[2]!.connection, "close")
+    }))
+
+  it.scopedLive("drops a response whose client went away before it was answered", () =>
+    Effect.gen(function*() {
+      const { held, inFlight, port } = yield* holdingServer
+      const client = request({ host: "127.0.0.1", port, path: "/gone", agent: false })
+      client.once("error", () => {})
+      client.end()
+      yield* until(() => held.length === 1)
+      assert.strictEqual(inFlight.size, 1)
+      client.destroy()
+      yield* until(() => inFlight.size === 0)
+      const seen: Array<ServerResponse> = []
+      inFlight.forEach((response) => seen.push(response))
+      assert.deepStrictEqual(seen, [])
+    }))
+})
