@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { createServer, request, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { InFlight } from "../src/http/InFlight.js"
+import { eventually } from "./support/Eventually.js"
 
 /**
  * A real server whose requests stay open until answered by the test: `held` lists them in arrival order, `inFlight`
@@ -39,18 +40,12 @@ const get = (port: number, path: string) =>
     }).once("error", reject).end()
   })
 
-const until = (condition: () => boolean) =>
-  Effect.promise(async () => {
-    for (let attempt = 0; attempt < 500 && !condition(); attempt++) await new Promise((r) => setTimeout(r, 10))
-    assert.isTrue(condition(), "timed out waiting")
-  })
-
 describe("InFlight", () => {
   it.scopedLive("counts the responses not yet closed and lists exactly those, whichever closes first", () =>
     Effect.gen(function*() {
       const { held, inFlight, port } = yield* holdingServer
       const answers = ["/a", "/b", "/c", "/d"].map((path) => get(port, path))
-      yield* until(() => held.length === 4)
+      yield* eventually("four requests held", Effect.sync(() => held.length), (n) => n === 4)
       assert.strictEqual(inFlight.size, 4)
 
       const paths = () => {
@@ -62,14 +57,14 @@ describe("InFlight", () => {
       const byPath = (path: string) => held.find((response) => response.req.url === path)!
       for (const [path, left] of [["/b", ["/a", "/c", "/d"]], ["/d", ["/a", "/c"]], ["/a", ["/c"]]] as const) {
         byPath(path).end()
-        yield* until(() => inFlight.size === left.length)
+        yield* eventually(`${path} closed`, Effect.sync(() => inFlight.size), (n) => n === left.length)
         assert.deepStrictEqual(paths(), [...left])
       }
 
       // What draining does: the one left is answered with `Connection: close`.
       inFlight.forEach((response) => response.setHeader("connection", "close"))
       byPath("/c").end()
-      yield* until(() => inFlight.size === 0)
+      yield* eventually("the last one closed", Effect.sync(() => inFlight.size), (n) => n === 0)
       assert.deepStrictEqual(paths(), [])
       const statuses = yield* Effect.promise(() => Promise.all(answers))
       assert.deepStrictEqual(statuses.map((answer) => answer.status), [200, 200, 200, 200])
@@ -82,10 +77,10 @@ describe("InFlight", () => {
       const client = request({ host: "127.0.0.1", port, path: "/gone", agent: false })
       client.once("error", () => {})
       client.end()
-      yield* until(() => held.length === 1)
+      yield* eventually("the request held", Effect.sync(() => held.length), (n) => n === 1)
       assert.strictEqual(inFlight.size, 1)
       client.destroy()
-      yield* until(() => inFlight.size === 0)
+      yield* eventually("the response dropped", Effect.sync(() => inFlight.size), (n) => n === 0)
       const seen: Array<ServerResponse> = []
       inFlight.forEach((response) => seen.push(response))
       assert.deepStrictEqual(seen, [])
