@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { createServer, request, type ServerResponse } from "node:http"
+import { Agent, createServer, request, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { InFlight } from "../src/http/InFlight.js"
 import { eventually } from "./support/Eventually.js"
@@ -31,10 +31,13 @@ const holdingServer = Effect.acquireRelease(
   ({ close }) => Effect.sync(close)
 )
 
-/** Sends a GET on a connection of its own; resolves with the answer's status and `Connection` header. */
-const get = (port: number, path: string) =>
+/**
+ * Sends a GET on a keep-alive connection (the server answers `Connection: keep-alive` unless told otherwise); resolves
+ * with the answer's status and `Connection` header.
+ */
+const get = (agent: Agent, port: number, path: string) =>
   new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-    request({ host: "127.0.0.1", port, path, agent: false }, (response) => {
+    request({ host: "127.0.0.1", port, path, agent }, (response) => {
       response.resume()
       response.once("end", () => resolve({ status: response.statusCode!, connection: response.headers.connection }))
     }).once("error", reject).end()
@@ -44,7 +47,11 @@ describe("InFlight", () => {
   it.scopedLive("counts the responses not yet closed and lists exactly those, whichever closes first", () =>
     Effect.gen(function*() {
       const { held, inFlight, port } = yield* holdingServer
-      const answers = ["/a", "/b", "/c", "/d"].map((path) => get(port, path))
+      const agent = yield* Effect.acquireRelease(
+        Effect.sync(() => new Agent({ keepAlive: true })),
+        (agent) => Effect.sync(() => agent.destroy())
+      )
+      const answers = ["/a", "/b", "/c", "/d"].map((path) => get(agent, port, path))
       yield* eventually("four requests held", Effect.sync(() => held.length), (n) => n === 4)
       assert.strictEqual(inFlight.size, 4)
 
@@ -68,7 +75,12 @@ describe("InFlight", () => {
       assert.deepStrictEqual(paths(), [])
       const statuses = yield* Effect.promise(() => Promise.all(answers))
       assert.deepStrictEqual(statuses.map((answer) => answer.status), [200, 200, 200, 200])
-      assert.strictEqual(statuses[2]!.connection, "close")
+      assert.deepStrictEqual(statuses.map((answer) => answer.connection), [
+        "keep-alive",
+        "keep-alive",
+        "close",
+        "keep-alive"
+      ])
     }))
 
   it.scopedLive("drops a response whose client went away before it was answered", () =>
