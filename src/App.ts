@@ -6,6 +6,7 @@ import { DriftCapture } from "./ops/DriftCapture.js"
 import { Metrics } from "./ops/Metrics.js"
 import { DeadLetters } from "./pipeline/DeadLetters.js"
 import * as Delivery from "./pipeline/Delivery.js"
+import { SinkHealths } from "./pipeline/Delivery/SinkHealth.js"
 import { Decoder } from "./pipeline/Notification.js"
 import { Receiver } from "./pipeline/Receiver.js"
 import { Router } from "./pipeline/Router.js"
@@ -22,6 +23,7 @@ export const CoreLive = Layer.mergeAll(
   DriftCapture.layer
 ).pipe(
   Layer.provideMerge(Metrics.layer),
+  Layer.provideMerge(SinkHealths.layer),
   Layer.provideMerge(Store.layer),
   Layer.provide(NodeHttpClient.layerUndici)
 )

@@ -56,7 +56,8 @@ describe("operations", () => {
         SINKS: "file,http",
         HTTP_FORWARD_URL: target.url,
         RETRY_BASE_DELAY: "10ms",
-        RETRY_MAX_DELAY: "20ms"
+        RETRY_MAX_DELAY: "20ms",
+        PROBE_INTERVAL: "100ms"
       })
       const contact = fixture("contacts.created")
       assert.strictEqual((yield* server.post(contact.bytes)).status, 200)
@@ -99,8 +100,14 @@ describe("operations", () => {
       assert.strictEqual(value(text, `${prefix}dead_letters_total`, { sink: "http", reason: "rejected" }), 1)
       assert.strictEqual(value(text, `${prefix}sink_deliveries_total`, { sink: "file" }), 2)
       assert.strictEqual(value(text, `${prefix}sink_deliveries_total`, { sink: "http" }), 1)
-      assert.strictEqual(value(text, `${prefix}sink_failures_total`, { sink: "http", retryable: "true" }), 1)
-      assert.strictEqual(value(text, `${prefix}sink_failures_total`, { sink: "http", retryable: "false" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_failures_total`, { sink: "http", kind: "unavailable" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_failures_total`, { sink: "http", kind: "rejected" }), 1)
+      assert.strictEqual(value(text, `${prefix}sink_available`, { sink: "http" }), 1, "the 500 was followed by a 200")
+      assert.strictEqual(value(text, `${prefix}sink_unavailable_seconds`, { sink: "http" }), 0)
+      assert.strictEqual(value(text, `${prefix}sink_outbox_depth`, { sink: "http" }), 0)
+      assert.strictEqual(value(text, `${prefix}sink_oldest_age_seconds`, { sink: "http" }), 0)
+      assert.strictEqual(value(text, `${prefix}delivery_defects_total`, { sink: "http" }), 0)
+      assert.strictEqual(value(text, `${prefix}delivery_worker_restarts_total`, { sink: "http" }), 0)
       const timings = histogram(text, `${prefix}sink_delivery_seconds`, "sink=\"http\"")
       assert.strictEqual(timings.type, "HISTOGRAM")
       assert.strictEqual(Number(timings.metrics[0]!.buckets!["+Inf"]), 3, "a failure, a delivery, a rejection")

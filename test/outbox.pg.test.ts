@@ -61,21 +61,6 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
       assert.deepStrictEqual(seen, ["order-1", "order-1", "order-1", ...ids])
     }))
 
-  it.scopedLive("nextDue is when the head falls due, even when a later delivery is due sooner", () =>
-    Effect.gen(function*() {
-      const url = databaseUrl(yield* freshDatabase)
-      const outbox = yield* openStore(url, yield* Effect.scope)
-      yield* queryDatabase(
-        url.split("/").pop()!,
-        `INSERT INTO outbox (sink, intercom_topic, received_at, body, next_attempt_at) VALUES
-        ('http', 'ping', 0, '\\x7b7d', 5000), ('http', 'ping', 0, '\\x7b7d', 1000), ('http', 'ping', 0, '\\x7b7d', 1000)`
-      )
-      assert.deepStrictEqual(yield* outbox.nextDue("http"), Option.some(5000))
-      assert.deepStrictEqual(yield* outbox.due("http", 2000, 10), [], "nothing overtakes the waiting head")
-      assert.deepStrictEqual((yield* outbox.due("http", 5000, 10)).map((entry) => entry.seq), [1, 2, 3])
-      assert.deepStrictEqual((yield* outbox.due("http", 5000, 2)).map((entry) => entry.seq), [1, 2])
-    }))
-
   it.scopedLive("two instances accepting the same ids at once in opposite orders: each once, no deadlock", () =>
     Effect.gen(function*() {
       const url = databaseUrl(yield* freshDatabase)
@@ -90,6 +75,7 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
           id,
           appId: null,
           body: notification(id),
+          deliveryKey: `notification:${id}`,
           schemaMismatch: undefined
         }, ["http"])
       // A lock on the table holds both stores' statements back, then lets them run at the same moment.

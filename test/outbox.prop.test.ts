@@ -47,6 +47,7 @@ describe("the outbox (properties)", () => {
           HTTP_FORWARD_TIMEOUT_MS: "100",
           RETRY_BASE_DELAY: "10ms",
           RETRY_MAX_DELAY: "40ms",
+          PROBE_INTERVAL: "100ms",
           MAX_ATTEMPTS: "1000"
         })
         run++

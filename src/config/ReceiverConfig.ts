@@ -42,6 +42,14 @@ export interface ReceiverSettings extends StoreSettings {
   readonly maxAge: Duration.Duration
   readonly retryBaseDelay: Duration.Duration
   readonly retryMaxDelay: Duration.Duration
+  /** Deliveries in flight at once per sink in this process, each of a different key. */
+  readonly deliveryConcurrency: number
+  /** `key`: one key's deliveries in receive order, keys side by side; `receive`: one at a time, in receive order. */
+  readonly deliveryOrder: "key" | "receive"
+  /** Longest wait between two probes of a sink whose target is unavailable. */
+  readonly probeInterval: Duration.Duration
+  /** Longest `Retry-After` a sink's target is obeyed for. */
+  readonly retryAfterMax: Duration.Duration
   readonly shutdownTimeout: Duration.Duration
   readonly requestTimeout: Duration.Duration
   readonly headersTimeout: Duration.Duration
@@ -274,6 +282,16 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   maxAge: duration("MAX_AGE", "72h"),
   retryBaseDelay: duration("RETRY_BASE_DELAY", "1s"),
   retryMaxDelay: duration("RETRY_MAX_DELAY", "10m"),
+  deliveryConcurrency: integer("DELIVERY_CONCURRENCY", 32, 1, 1024),
+  deliveryOrder: oneOf("DELIVERY_ORDER", ["key", "receive"] as const, "key"),
+  probeInterval: duration("PROBE_INTERVAL", "5s").pipe(
+    Config.mapOrFail((interval) =>
+      Duration.greaterThanOrEqualTo(interval, Duration.millis(100))
+        ? Either.right(interval)
+        : Either.left(invalid("PROBE_INTERVAL", `must be at least 100ms, got ${Duration.format(interval)}`))
+    )
+  ),
+  retryAfterMax: duration("RETRY_AFTER_MAX", "60s"),
   shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "10s"),
   requestTimeout: duration("REQUEST_TIMEOUT", "30s"),
   headersTimeout: duration("HEADERS_TIMEOUT", "10s"),

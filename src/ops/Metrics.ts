@@ -1,5 +1,6 @@
-import { Context, Effect, Layer, Option, Runtime } from "effect"
+import { Context, Effect, Layer, Runtime } from "effect"
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
+import { SinkHealths } from "../pipeline/Delivery/SinkHealth.js"
 import { intercomTopics } from "../pipeline/Topics.js"
 import { Outbox } from "../store/Outbox.js"
 
@@ -36,7 +37,9 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
   readonly signatureVerified: Counter<"secret_index">
   readonly decodeFailures: Counter<"topic">
   readonly deliveries: Counter<"sink">
-  readonly deliveryFailures: Counter<"sink" | "retryable">
+  readonly deliveryFailures: Counter<"sink" | "kind">
+  readonly deliveryDefects: Counter<"sink">
+  readonly workerRestarts: Counter<"sink">
   readonly deliverySeconds: Histogram<"sink">
   readonly deadLetters: Counter<"sink" | "reason">
   readonly dedupeHits: Counter
@@ -48,13 +51,15 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
     Metrics,
     Effect.gen(function*() {
       const outbox = yield* Outbox
+      const healths = yield* SinkHealths
       const runtime = yield* Effect.runtime<never>()
       const registry = new Registry()
       const registers = [registry]
-      // Both outbox gauges are collected in the same scrape: they share one query while it is in flight.
+      // The outbox gauges are collected in the same scrape: they share one query while it is in flight.
       let querying: ReturnType<typeof query> | undefined
-      const query = () => Runtime.runPromise(runtime)(Effect.orElseSucceed(outbox.depth, () => undefined))
+      const query = () => Runtime.runPromise(runtime)(Effect.orElseSucceed(outbox.depthBySink, () => undefined))
       const depth = () => (querying ??= query().finally(() => querying = undefined))
+      const ageOf = (oldest: number) => Math.max(0, (Date.now() - oldest) / 1000)
 
       new Gauge({
         name: `${PREFIX}outbox_depth`,
@@ -62,7 +67,7 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         registers,
         async collect() {
           const current = await depth()
-          if (current !== undefined) this.set(current.count)
+          if (current !== undefined) this.set(current.reduce((sum, { count }) => sum + Number(count), 0))
         }
       })
       new Gauge({
@@ -72,9 +77,54 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         async collect() {
           const current = await depth()
           if (current !== undefined) {
-            this.set(
-              Option.match(current.oldest, { onNone: () => 0, onSome: (at) => (Date.now() - at.getTime()) / 1000 })
-            )
+            this.set(current.length === 0 ? 0 : ageOf(Math.min(...current.map(({ oldest }) => Number(oldest)))))
+          }
+        }
+      })
+      new Gauge({
+        name: `${PREFIX}sink_outbox_depth`,
+        help: "Deliveries waiting in the outbox, by sink",
+        labelNames: ["sink"],
+        registers,
+        async collect() {
+          const current = await depth()
+          if (current === undefined) return
+          this.reset()
+          for (const name of healths.keys()) this.set({ sink: name }, 0)
+          for (const { count, sink } of current) this.set({ sink }, Number(count))
+        }
+      })
+      new Gauge({
+        name: `${PREFIX}sink_oldest_age_seconds`,
+        help: "Age of the oldest notification waiting for a sink (0 when none waits): alert when it keeps growing",
+        labelNames: ["sink"],
+        registers,
+        async collect() {
+          const current = await depth()
+          if (current === undefined) return
+          this.reset()
+          for (const name of healths.keys()) this.set({ sink: name }, 0)
+          for (const { oldest, sink } of current) this.set({ sink }, ageOf(Number(oldest)))
+        }
+      })
+      new Gauge({
+        name: `${PREFIX}sink_available`,
+        help: "1 while a sink's target takes deliveries, 0 while it is unavailable and probed",
+        labelNames: ["sink"],
+        registers,
+        collect() {
+          for (const [sink, health] of healths) this.set({ sink }, health.failing ? 0 : 1)
+        }
+      })
+      new Gauge({
+        name: `${PREFIX}sink_unavailable_seconds`,
+        help: "How long a sink's target has been unavailable (0 while it is available)",
+        labelNames: ["sink"],
+        registers,
+        collect() {
+          for (const [sink, health] of healths) {
+            const state = health.state
+            this.set({ sink }, state._tag === "failing" ? ageOf(state.since) : 0)
           }
         }
       })
@@ -133,8 +183,21 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         }),
         deliveryFailures: new Counter({
           name: `${PREFIX}sink_failures_total`,
-          help: "Failed deliveries by sink and whether they will be retried",
-          labelNames: ["sink", "retryable"],
+          help: "Failed deliveries by sink and kind (unavailable: the target is unwell; failed: this notification, " +
+            "retried; rejected: a dead letter)",
+          labelNames: ["sink", "kind"],
+          registers
+        }),
+        deliveryDefects: new Counter({
+          name: `${PREFIX}delivery_defects_total`,
+          help: "Deliveries a sink failed unexpectedly (each one a dead letter, logged at ERROR); should stay 0",
+          labelNames: ["sink"],
+          registers
+        }),
+        workerRestarts: new Counter({
+          name: `${PREFIX}delivery_worker_restarts_total`,
+          help: "Delivery workers that stopped unexpectedly and were started again (logged at ERROR); should stay 0",
+          labelNames: ["sink"],
           registers
         }),
         deliverySeconds: new Histogram({

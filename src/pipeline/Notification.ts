@@ -1,6 +1,7 @@
 import { Data, Effect, Either } from "effect"
 import { isUtf8 } from "node:buffer"
 import { type CanonicalTopic, type NotificationOf, validators } from "../generated/index.js"
+import { deliveryKey } from "./DeliveryKey.js"
 import { parseJsonBytes } from "./LargeJson.js"
 import { kindOf, schemaChecks } from "./ParseProblem.js"
 import type { VerifiedBody } from "./Signature.js"
@@ -22,6 +23,8 @@ export interface NotificationBytes {
   readonly appId: string | null
   /** The request body exactly as received. */
   readonly body: Uint8Array
+  /** What its deliveries are ordered by (see `deliveryKey`). */
+  readonly deliveryKey: string
   /** Why a notification of a known topic does not match its schema, on one line; undefined when it does. */
   readonly schemaMismatch: string | undefined
 }
@@ -109,7 +112,18 @@ export const decodeNotification = (
   const problem = topic === null || validators[topic](payload) ? undefined : checkers[topic](payload)
   const decoded = topic === null || problem !== undefined ? undefined : new DecodedAs(topic, payload) as Decoded
   return Either.right(
-    new ReceivedNotification(receivedAt, topic, envelope.topic, id, appId, body, payload, decoded, problem)
+    new ReceivedNotification(
+      receivedAt,
+      topic,
+      envelope.topic,
+      id,
+      appId,
+      body,
+      deliveryKey(payload, id, envelope.topic),
+      payload,
+      decoded,
+      problem
+    )
   )
 }
 
@@ -128,6 +142,7 @@ class ReceivedNotification implements Notification {
     readonly id: string | null,
     readonly appId: string | null,
     readonly body: Uint8Array,
+    readonly deliveryKey: string,
     readonly payload: unknown,
     readonly decoded: Decoded | undefined,
     readonly schemaMismatch: string | undefined
@@ -146,6 +161,7 @@ export const withoutPayload = (notification: NotificationBytes): NotificationByt
     notification.id,
     notification.appId,
     notification.body,
+    notification.deliveryKey,
     notification.schemaMismatch
   )
 
@@ -157,6 +173,7 @@ class BytesOf implements NotificationBytes {
     readonly id: string | null,
     readonly appId: string | null,
     readonly body: Uint8Array,
+    readonly deliveryKey: string,
     readonly schemaMismatch: string | undefined
   ) {}
 }

@@ -29,21 +29,18 @@ export const opening = <C>(start: () => Promise<C>, release: (connection: C) => 
 
 export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
-/** A broker's error as the sink's failure, retried unless `isRefusal` says retrying cannot fix it. */
+/** A broker's error as the sink's failure: the broker unavailable, unless `isRefusal` says it refused the message. */
 export const failure = (sink: string, target: string, isRefusal: (error: unknown) => boolean) => (error: unknown) =>
-  new SinkError({
-    sink,
-    message: `${target}: ${messageOf(error)}`,
-    retryable: !isRefusal(error),
-    retryAfter: Option.none()
-  })
+  isRefusal(error)
+    ? SinkError.rejected(sink, `${target}: ${messageOf(error)}`)
+    : SinkError.unavailable(sink, `${target}: ${messageOf(error)}`)
 
 export interface BrokerConnectionOptions<C> {
   readonly sink: string
   /** Where the broker is, as it may be shown (no password). */
   readonly target: string
   readonly timeout: Duration.Duration
-  /** Connects and declares what the sink publishes to; a refusal that retrying cannot fix is not retryable. */
+  /** Connects and declares what the sink publishes to; a refusal that retrying cannot fix is `rejected`. */
   readonly open: Effect.Effect<C, SinkError>
   readonly isOpen: (connection: C) => boolean
   readonly close: (connection: C) => Effect.Effect<void>
@@ -59,7 +56,7 @@ export const connection = <C>(options: BrokerConnectionOptions<C>) =>
   Effect.gen(function*() {
     const current = yield* ScopedRef.make(() => Option.none<C>())
     const timedOut = (what: string) => () =>
-      SinkError.retry(options.sink, `${options.target}: ${what} within ${Duration.format(options.timeout)}`)
+      SinkError.unavailable(options.sink, `${options.target}: ${what} within ${Duration.format(options.timeout)}`)
     // Acquire and release run uninterruptibly: the timeouts are let in explicitly, so that a broker that no longer
     // answers can hold up neither a delivery nor shutdown.
     const opened = Effect.acquireRelease(
@@ -98,7 +95,7 @@ export const connection = <C>(options: BrokerConnectionOptions<C>) =>
             Effect.timeoutFail({ duration: options.timeout, onTimeout: timedOut("no acknowledgement") })
           )
         ),
-        Effect.tapError((error) => error.retryable ? drop : Effect.void)
+        Effect.tapError((error) => error.kind === "unavailable" ? drop : Effect.void)
       )
 
     /** Connects at start when the broker is there, so the first notification does not wait; logs when it is not. */

@@ -11,6 +11,6 @@ export const make = (path: string): Effect.Effect<Sink, DurableFile.FileWriteErr
     problem: Effect.map(file.healthy, (healthy) => healthy ? Option.none() : Option.some(`cannot write ${path}`)),
     deliver: (notification) =>
       file.append(recordParts(notification)).pipe(
-        Effect.mapError((error) => SinkError.retry("file", `cannot write ${path}: ${error.message}`))
+        Effect.mapError((error) => SinkError.unavailable("file", `cannot write ${path}: ${error.message}`))
       )
   }))

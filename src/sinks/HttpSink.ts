@@ -33,14 +33,14 @@ const standardWebhookHeaders = (
 
 /**
  * POSTs the original body bytes to `url`; any 2xx within the timeout is a delivery. 5xx, 408, 429, timeouts and
- * network errors are worth retrying; any other answer rejects the notification.
+ * network errors say the target is unavailable; any other answer rejects the notification.
  */
 export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const key = Option.map(options.signingSecret, (secret) => signingKey(Redacted.value(secret)))
     const target = options.url.toString()
-    const failed = (message: string) => SinkError.retry("http", `${target}: ${message}`)
+    const failed = (message: string) => SinkError.unavailable("http", `${target}: ${message}`)
 
     return {
       name: "http",
@@ -62,14 +62,11 @@ export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpC
           Effect.flatMap((response) => {
             const status = response.status
             if (status >= 200 && status < 300) return Effect.void
-            const retryable = status >= 500 || status === 408 || status === 429
+            const message = `${target}: answered ${status}`
             return Effect.fail(
-              new SinkError({
-                sink: "http",
-                message: `${target}: answered ${status}`,
-                retryable,
-                retryAfter: parseRetryAfter(response.headers["retry-after"])
-              })
+              status >= 500 || status === 408 || status === 429
+                ? SinkError.unavailable("http", message, parseRetryAfter(response.headers["retry-after"]))
+                : SinkError.rejected("http", message)
             )
           }),
           Effect.scoped,

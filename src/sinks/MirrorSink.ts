@@ -1,4 +1,4 @@
-import { Effect, Either, Option } from "effect"
+import { Effect, Either } from "effect"
 import { mirrorChanges, unixSeconds } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
 import type { Outbox } from "../store/Outbox.js"
@@ -26,11 +26,12 @@ export const make = (outbox: Outbox["Type"]): Sink => ({
   changes,
   deliver: (notification) =>
     Either.match(changes(notification), {
-      onLeft: (reason) =>
-        Effect.fail(new SinkError({ sink: "mirror", message: reason, retryable: false, retryAfter: Option.none() })),
+      onLeft: (reason) => Effect.fail(SinkError.rejected("mirror", reason)),
       onRight: (found) =>
         outbox.applyMirror(found).pipe(
-          Effect.mapError((error) => SinkError.retry("mirror", `the store cannot take the changes: ${error.message}`))
+          Effect.mapError((error) =>
+            SinkError.unavailable("mirror", `the store cannot take the changes: ${error.message}`)
+          )
         )
     })
 })

@@ -88,7 +88,10 @@ export const make = (options: RabbitSinkOptions) =>
                     error === null || error === undefined
                       ? Effect.void
                       : Effect.fail(
-                        SinkError.retry("rabbitmq", `${options.target}: not confirmed: ${Broker.messageOf(error)}`)
+                        SinkError.unavailable(
+                          "rabbitmq",
+                          `${options.target}: not confirmed: ${Broker.messageOf(error)}`
+                        )
                       )
                   )
               )

@@ -60,7 +60,9 @@ export const make = (options: RedisSinkOptions) =>
           return client
         },
         (client) => client.disconnect()
-      ).pipe(Effect.mapError((error) => SinkError.retry("redis", `${options.target}: ${Broker.messageOf(error)}`))),
+      ).pipe(
+        Effect.mapError((error) => SinkError.unavailable("redis", `${options.target}: ${Broker.messageOf(error)}`))
+      ),
       isOpen: (client) => client.status === "ready",
       close: (client) => Effect.sync(() => client.disconnect())
     })

@@ -2,17 +2,30 @@ import { Context, Data, type Duration, type Effect, type Either, Option } from "
 import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
 
+/**
+ * What a failed delivery says, and so what happens next:
+ * - `unavailable`: the target is unwell (unreachable, timing out, 5xx, 408, 429, a broker that cannot take writes). The
+ *   sink stops and probes the target with one delivery at a time until one succeeds; the notification spends no attempt.
+ * - `failed`: this notification could not be taken now (a handler failed): retried with backoff, only its key waiting
+ *   behind it, a dead letter (`exhausted`) after `MAX_ATTEMPTS`.
+ * - `rejected`: sending it again cannot succeed (a 4xx, a broker's refusal): a dead letter at once.
+ */
+export type FailureKind = "unavailable" | "failed" | "rejected"
+
 /** A sink could not take a notification. */
 export class SinkError extends Data.TaggedError("SinkError")<{
   readonly sink: string
   readonly message: string
-  /** False when sending the same notification again cannot succeed (the target rejected it). */
-  readonly retryable: boolean
+  readonly kind: FailureKind
   /** How long the target asked us to wait. */
   readonly retryAfter: Option.Option<Duration.Duration>
 }> {
-  static readonly retry = (sink: string, message: string, retryAfter = Option.none<Duration.Duration>()) =>
-    new SinkError({ sink, message, retryable: true, retryAfter })
+  static readonly unavailable = (sink: string, message: string, retryAfter = Option.none<Duration.Duration>()) =>
+    new SinkError({ sink, message, kind: "unavailable", retryAfter })
+  static readonly failed = (sink: string, message: string) =>
+    new SinkError({ sink, message, kind: "failed", retryAfter: Option.none() })
+  static readonly rejected = (sink: string, message: string) =>
+    new SinkError({ sink, message, kind: "rejected", retryAfter: Option.none() })
 }
 
 /** A destination for notifications. */

@@ -22,7 +22,7 @@ const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => {
       return Effect.matchEffect(delivery, {
         onFailure: (error) => {
           seconds(started)
-          metrics.deliveryFailures.inc({ sink: sink.name, retryable: String(error.retryable) })
+          metrics.deliveryFailures.inc({ sink: sink.name, kind: error.kind })
           return Effect.fail(error)
         },
         onSuccess: () => {

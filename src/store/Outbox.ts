@@ -13,11 +13,25 @@ export class OutboxFull extends Data.TaggedError("OutboxFull")<{ readonly limit:
 export interface OutboxEntry {
   readonly seq: number
   readonly sink: string
+  /** Deliveries of one key reach a sink in receive order (see `deliveryKey`). */
+  readonly key: string
   readonly notificationId: string | null
   readonly intercomTopic: string
   readonly receivedAt: Date
   readonly body: Uint8Array
   readonly attempts: number
+}
+
+/**
+ * Which deliveries `due` hands out. `key`: of each key, its deliveries from its oldest on, up to the first one waiting
+ * for its retry, none of the keys in `busy` (in flight). `receive`: the sink's deliveries from its oldest on, up to the
+ * first one waiting, whatever their keys (strict receive order).
+ */
+export interface DueQuery {
+  readonly now: number
+  readonly limit: number
+  readonly order: "key" | "receive"
+  readonly busy: ReadonlyArray<string>
 }
 
 export type DeadLetterReason = "schema_mismatch" | "no_route" | "rejected" | "exhausted" | "expired"
@@ -35,6 +49,9 @@ export interface DeadLetter {
   readonly receivedAt: Date
   readonly body: Uint8Array
 }
+
+/** Deliveries stored before delivery keys existed share this one: they stay in receive order among themselves. */
+export const LEGACY_KEY = "legacy"
 
 export interface ReplayFilter {
   readonly sink: Option.Option<string>
@@ -64,17 +81,10 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   readonly applyMirror: (changes: ReadonlyArray<MirrorChange>) => Effect.Effect<void, StoreUnavailable>
   /** Writes to the mirror tables since start, by table and outcome. */
   readonly mirrorCounts: MirrorCounts
-  /**
-   * Deliveries of `sink` due at `now`, in receive order, starting with the oldest one: none while that one waits for
-   * its retry, and none behind a later one that waits.
-   */
-  readonly due: (
-    sink: string,
-    now: number,
-    limit: number
-  ) => Effect.Effect<ReadonlyArray<OutboxEntry>, StoreUnavailable>
-  /** When the oldest delivery of `sink` falls due (the ones behind it wait for it), if any is queued. */
-  readonly nextDue: (sink: string) => Effect.Effect<Option.Option<number>, StoreUnavailable>
+  /** Deliveries of `sink` due at `query.now`, in receive order, at most `query.limit` (see `DueQuery`). */
+  readonly due: (sink: string, query: DueQuery) => Effect.Effect<ReadonlyArray<OutboxEntry>, StoreUnavailable>
+  /** The earliest time after `now` at which a delivery of `sink` waiting for its retry falls due, if any waits. */
+  readonly nextDue: (sink: string, now: number) => Effect.Effect<Option.Option<number>, StoreUnavailable>
   readonly delivered: (seqs: ReadonlyArray<number>) => Effect.Effect<void, StoreUnavailable>
   readonly retryLater: (
     seq: number,
@@ -98,6 +108,11 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   /** Puts matching dead letters back into the outbox (to `sink` when given); returns how many. */
   readonly replay: (filter: ReplayFilter) => Effect.Effect<number, StoreUnavailable>
   readonly depth: Effect.Effect<{ readonly count: number; readonly oldest: Option.Option<Date> }, StoreUnavailable>
+  /** Deliveries waiting per sink, with the receive time (epoch milliseconds) of each sink's oldest. */
+  readonly depthBySink: Effect.Effect<
+    ReadonlyArray<{ readonly sink: string; readonly count: number; readonly oldest: number }>,
+    StoreUnavailable
+  >
   /** Fails unless the store can commit a write now. */
   readonly probe: Effect.Effect<void, StoreUnavailable>
   /** Completes when deliveries for `sink` were queued by this process (other writers are found by polling). */

@@ -4,13 +4,13 @@ import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
-import { Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
+import { LEGACY_KEY, Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import * as Database from "./Postgres/Database.js"
 import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
 import { migrate } from "./Postgres/Migrations.js"
 import { applyChange } from "./Postgres/Mirror.js"
-import { ADD_DEAD_LETTER, BURY, CLAIM, DUE, first, QUEUE } from "./Postgres/Statements.js"
+import { ADD_DEAD_LETTER, BURY, CLAIM, DUE_BY_KEY, DUE_IN_RECEIVE_ORDER, first, QUEUE } from "./Postgres/Statements.js"
 import { queuedSignals } from "./QueuedSignals.js"
 import { type DeadLetterRow, type OutboxRow, toEntry } from "./StoredRows.js"
 
@@ -78,10 +78,12 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         query(
           `WITH picked AS (
             UPDATE dead_letters SET replayed_at = $1 WHERE ${conditions.join(" AND ")}
-            RETURNING id, sink, notification_id, topic, intercom_topic, app_id, received_at, body
+            RETURNING id, sink, delivery_key, notification_id, topic, intercom_topic, app_id, received_at, body
           )
-          INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
-          SELECT COALESCE($2, sink), notification_id, topic, intercom_topic, app_id, received_at, body, $1
+          INSERT INTO outbox
+            (sink, delivery_key, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+          SELECT COALESCE($2, sink), COALESCE(delivery_key, '${LEGACY_KEY}'), notification_id, topic, intercom_topic,
+            app_id, received_at, body, $1
           FROM picked ORDER BY id
           RETURNING sink`,
           params
@@ -128,7 +130,8 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
             notification.appId,
             notification.receivedAt.getTime(),
             asBuffer(notification.body),
-            now
+            now,
+            notification.deliveryKey
           ])
         }
         const mirrored: Array<MirrorOutcome> = []
@@ -154,15 +157,20 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           return { mirrored }
         }).pipe(Effect.flatMap(recorded([]))),
       mirrorCounts,
-      due: (sink, now, limit) =>
-        Effect.map(db.query<OutboxRow>(DUE, [sink, now, limit]), (found) => found.map(toEntry)),
-      nextDue: (sink) =>
+      due: (sink, { busy, limit, now, order }) =>
         Effect.map(
-          db.query<{ next_attempt_at: number }>(
-            "SELECT next_attempt_at FROM outbox WHERE sink = $1 ORDER BY seq LIMIT 1",
-            [sink]
+          order === "key"
+            ? db.query<OutboxRow>(DUE_BY_KEY, [sink, now, limit, busy])
+            : db.query<OutboxRow>(DUE_IN_RECEIVE_ORDER, [sink, now, limit]),
+          (found) => found.map(toEntry)
+        ),
+      nextDue: (sink, now) =>
+        Effect.map(
+          db.query<{ at: number | null }>(
+            "SELECT min(next_attempt_at) AS at FROM outbox WHERE sink = $1 AND next_attempt_at > $2",
+            [sink, now]
           ),
-          (found) => Option.map(Option.fromNullable(found[0]), (row) => row.next_attempt_at)
+          (found) => Option.fromNullable(found[0]?.at)
         ),
       delivered: (seqs) =>
         seqs.length === 0 ? Effect.void : db.query("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [seqs]).pipe(
@@ -189,7 +197,8 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           entry.intercomTopic,
           entry.receivedAt.getTime(),
           asBuffer(entry.body),
-          Date.now()
+          Date.now(),
+          entry.key
         ]).pipe(Effect.tap(() => Effect.sync(() => rows--)), Effect.flatMap(first)),
       addDeadLetter: (notification, reason, error) =>
         Effect.flatMap(
@@ -202,7 +211,8 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
             notification.appId,
             notification.receivedAt.getTime(),
             asBuffer(notification.body),
-            Date.now()
+            Date.now(),
+            notification.deliveryKey
           ]),
           first
         ),
@@ -212,6 +222,9 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           "SELECT count(*)::bigint AS n, min(received_at) AS oldest FROM outbox"
         ),
         ([row]) => ({ count: row!.n, oldest: Option.map(Option.fromNullable(row!.oldest), (at) => new Date(at)) })
+      ),
+      depthBySink: db.query<{ sink: string; count: number; oldest: number }>(
+        "SELECT sink, count(*)::bigint AS count, min(received_at) AS oldest FROM outbox GROUP BY sink"
       ),
       probe: Effect.suspend(() =>
         Effect.asVoid(

@@ -8,7 +8,7 @@ import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
-import { Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
+import { LEGACY_KEY, Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 import { SEEN_MIGRATION, seenIds } from "./SqliteSeen.js"
@@ -51,6 +51,27 @@ const MIGRATION = [
   "CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)"
 ]
 
+/** Columns added since the tables were first released: (table, column, definition). */
+const ADDED_COLUMNS = [
+  ["outbox", "delivery_key", `TEXT NOT NULL DEFAULT '${LEGACY_KEY}'`],
+  ["dead_letters", "delivery_key", "TEXT"]
+] as const
+
+/** Finds, for a row, a delivery of its key that waits for its retry (a key's queue is read up to that one). */
+const KEY_INDEX = "CREATE INDEX IF NOT EXISTS outbox_key_waiting ON outbox (sink, delivery_key, next_attempt_at)"
+
+const addColumns = (db: Database.Database) => {
+  for (const [table, column, definition] of ADDED_COLUMNS) {
+    const columns = db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all()
+    if (!columns.some((found) => found.name === column)) {
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`)
+    }
+  }
+  db.exec(KEY_INDEX)
+}
+
+const COLUMNS = "seq, sink, delivery_key, notification_id, intercom_topic, received_at, body, attempts"
+
 type Accepted = "accepted" | "duplicate"
 
 interface Pending {
@@ -81,6 +102,7 @@ const openDatabase = (config: StoreSettings) =>
         const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
         for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
         for (const statement of [...MIGRATION, ...MIRROR_MIGRATION]) db.exec(statement)
+        addColumns(db)
         return db
       },
       catch: (error) => new StoreUnavailable({ message: `cannot open ${config.storePath}: ${String(error)}` })
@@ -109,15 +131,24 @@ const make = (config: StoreSettings, role: StoreRole) =>
     const statements = {
       count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
       queue: db.prepare(
-        `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+        `INSERT INTO outbox
+        (sink, delivery_key, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
       ),
       queued: db.prepare<[string], SqliteOutboxRow>(
-        `SELECT seq, next_attempt_at, sink, notification_id, intercom_topic, received_at, body, attempts FROM outbox
-        WHERE sink = ? ORDER BY seq`
+        `SELECT ${COLUMNS}, next_attempt_at FROM outbox WHERE sink = ? ORDER BY seq`
       ),
-      headDue: db.prepare<[string], number>(
-        "SELECT next_attempt_at FROM outbox WHERE sink = ? ORDER BY seq LIMIT 1"
+      dueByKey: db.prepare<[{ sink: string; now: number; busy: string; limit: number }], OutboxRow>(
+        `SELECT ${COLUMNS} FROM outbox AS o
+        WHERE sink = @sink AND next_attempt_at <= @now AND delivery_key NOT IN (SELECT value FROM json_each(@busy))
+        AND NOT EXISTS (
+          SELECT 1 FROM outbox AS w
+          WHERE w.sink = @sink AND w.delivery_key = o.delivery_key AND w.next_attempt_at > @now AND w.seq < o.seq
+        )
+        ORDER BY seq LIMIT @limit`
+      ),
+      nextDue: db.prepare<[string, number], number | null>(
+        "SELECT min(next_attempt_at) FROM outbox WHERE sink = ? AND next_attempt_at > ?"
       ).pluck(),
       delete: db.prepare<[number]>("DELETE FROM outbox WHERE seq = ?"),
       retryLater: db.prepare<[number, number, string, number]>(
@@ -128,12 +159,16 @@ const make = (config: StoreSettings, role: StoreRole) =>
       ),
       deadLetter: db.prepare<Array<unknown>, DeadLetterRow>(
         `INSERT INTO dead_letters
-        (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        (sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body, dead_at,
+        delivery_key)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         RETURNING id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body`
       ),
       depth: db.prepare<[], { n: number; oldest: number | null }>(
         "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM outbox"
+      ),
+      depthBySink: db.prepare<[], { sink: string; count: number; oldest: number }>(
+        "SELECT sink, COUNT(*) AS count, MIN(received_at) AS oldest FROM outbox GROUP BY sink"
       ),
       probe: db.prepare<[number]>(
         "INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
@@ -172,6 +207,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
         for (const sink of sinks) {
           const { lastInsertRowid } = statements.queue.run(
             sink,
+            notification.deliveryKey,
             id,
             notification.topic,
             notification.intercomTopic,
@@ -274,7 +310,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
       Effect.forkScoped
     )
 
-    const insertDeadLetter = (fields: Omit<DeadLetterRow, "id">) =>
+    const insertDeadLetter = (fields: Omit<DeadLetterRow, "id"> & { readonly delivery_key: string }) =>
       toDeadLetter(
         statements.deadLetter.get(
           fields.sink,
@@ -287,7 +323,8 @@ const make = (config: StoreSettings, role: StoreRole) =>
           fields.app_id,
           fields.received_at,
           asBuffer(fields.body),
-          Date.now()
+          Date.now(),
+          fields.delivery_key
         )!
       )
 
@@ -312,8 +349,11 @@ const make = (config: StoreSettings, role: StoreRole) =>
           : accept(notification, sinks, changes),
       applyMirror: (changes) => attempt(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
       mirrorCounts,
-      due: (sink, now, limit) =>
+      due: (sink, { busy, limit, now, order }) =>
         attempt(() => {
+          if (order === "key") {
+            return statements.dueByKey.all({ sink, now, busy: JSON.stringify(busy), limit }).map(toEntry)
+          }
           // From the head up to the first delivery still waiting for its retry: nothing overtakes a waiting head. The
           // rows are read one by one, so a round reads at most `limit + 1` of them, however long the queue.
           const entries: Array<OutboxEntry> = []
@@ -323,7 +363,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
           }
           return entries
         }),
-      nextDue: (sink) => attempt(() => Option.fromNullable(statements.headDue.get(sink))),
+      nextDue: (sink, now) => attempt(() => Option.fromNullable(statements.nextDue.get(sink, now))),
       delivered: (seqs) =>
         attempt(() => {
           db.transaction(() => seqs.forEach((seq) => statements.delete.run(seq)))()
@@ -341,6 +381,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
               error,
               attempts,
               notification_id: entry.notificationId,
+              delivery_key: entry.key,
               topic: taken[0]?.topic ?? null,
               intercom_topic: entry.intercomTopic,
               app_id: taken[0]?.app_id ?? null,
@@ -357,6 +398,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
             error,
             attempts: 0,
             notification_id: notification.id,
+            delivery_key: notification.deliveryKey,
             topic: notification.topic,
             intercom_topic: notification.intercomTopic,
             app_id: notification.appId,
@@ -384,8 +426,10 @@ const make = (config: StoreSettings, role: StoreRole) =>
           const where = conditions.join(" AND ")
           return db.transaction(() => {
             const replayed = db.prepare<Array<unknown>, { sink: string }>(
-              `INSERT INTO outbox (sink, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
-              SELECT COALESCE(?, sink), notification_id, topic, intercom_topic, app_id, received_at, body, ?
+              `INSERT INTO outbox
+              (sink, delivery_key, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
+              SELECT COALESCE(?, sink), COALESCE(delivery_key, '${LEGACY_KEY}'), notification_id, topic, intercom_topic,
+              app_id, received_at, body, ?
               FROM dead_letters WHERE ${where} ORDER BY id RETURNING sink`
             ).all(Option.getOrNull(filter.sink), now, ...params)
             db.prepare(`UPDATE dead_letters SET replayed_at = ? WHERE ${where}`).run(now, ...params)
@@ -401,6 +445,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
         const { n, oldest } = statements.depth.get()!
         return { count: n, oldest: Option.map(Option.fromNullable(oldest), (at) => new Date(at)) }
       }),
+      depthBySink: attempt(() => statements.depthBySink.all()),
       probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
       waitQueued,
       // One process owns an SQLite store: its one worker per sink is the only one.

@@ -4,6 +4,7 @@ import type { DeadLetter, DeadLetterReason, OutboxEntry } from "./Outbox.js"
 export interface OutboxRow {
   readonly seq: number
   readonly sink: string
+  readonly delivery_key: string
   readonly notification_id: string | null
   readonly intercom_topic: string
   readonly received_at: number
@@ -28,6 +29,7 @@ export interface DeadLetterRow {
 export const toEntry = (row: OutboxRow): OutboxEntry => ({
   seq: row.seq,
   sink: row.sink,
+  key: row.delivery_key,
   notificationId: row.notification_id,
   intercomTopic: row.intercom_topic,
   receivedAt: new Date(row.received_at),

@@ -45,13 +45,13 @@ const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic 
 const template = fixtures.find((candidate) => candidate.file === "conversation-admin-closed.json")!.json as object
 /** A notification of its own id, each one different. */
 const numbered = (n: number) => Buffer.from(JSON.stringify({ ...template, id: `notif_broker_${n}` }))
-const fast = { RETRY_BASE_DELAY: "20ms", RETRY_MAX_DELAY: "200ms" }
+const fast = { RETRY_BASE_DELAY: "20ms", RETRY_MAX_DELAY: "200ms", PROBE_INTERVAL: "200ms" }
 const idOf = (bytes: Buffer) => (JSON.parse(bytes.toString("utf8")).id as string | null) ?? undefined
 
 const failures = (server: TestServerShape, sink: string) =>
   Effect.map(server.request("/metrics"), (answer) => {
     const line = answer.text.split("\n").find((candidate) =>
-      candidate.startsWith(`intercom_webhook_sink_failures_total{sink="${sink}",retryable="true"}`)
+      candidate.startsWith(`intercom_webhook_sink_failures_total{sink="${sink}",kind="unavailable"}`)
     )
     return line === undefined ? 0 : Number(line.split(" ").pop())
   })

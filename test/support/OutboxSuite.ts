@@ -59,21 +59,53 @@ export const outboxSuite = (store: Effect.Effect<Record<string, string>, never, 
       assert.strictEqual(yield* server.outbox.replay(nothing), 0, "a dead letter is replayed once")
     }))
 
-  it.scopedLive("MAX_ATTEMPTS failures make a dead letter with reason exhausted", () =>
+  it.scopedLive("MAX_ATTEMPTS failures of a notification make a dead letter with reason exhausted", () =>
     Effect.gen(function*() {
-      const target = yield* startTarget(() => 503)
+      let calls = 0
+      const handlers = Handlers.layer({
+        ping: () => Effect.sync(() => calls++).pipe(Effect.zipRight(Effect.fail("not today")))
+      })
+      const server = yield* startServer({ ...(yield* store), SINKS: "file", MAX_ATTEMPTS: "3", ...fast }, handlers)
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      const [dead] = yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (r) => r.length === 1)
+      assert.strictEqual(dead!.reason, "exhausted")
+      assert.strictEqual(dead!.sink, "handlers")
+      assert.strictEqual(dead!.attempts, 3)
+      assert.include(dead!.error as string, "not today")
+      assert.strictEqual(calls, 3)
+    }))
+
+  it.scopedLive("a target that is down spends no attempt: probed, never exhausted, delivered once it is back", () =>
+    Effect.gen(function*() {
+      let answer = 503
+      const target = yield* startTarget(() => answer)
       const server = yield* startServer({
         ...(yield* store),
         SINKS: "http",
         HTTP_FORWARD_URL: target.url,
-        MAX_ATTEMPTS: "3",
+        MAX_ATTEMPTS: "2",
+        PROBE_INTERVAL: "200ms",
         ...fast
       })
-      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
-      const [dead] = yield* eventually("a dead letter", server.records("dead-letter.jsonl"), (r) => r.length === 1)
-      assert.strictEqual(dead!.reason, "exhausted")
-      assert.strictEqual(dead!.attempts, 3)
-      assert.strictEqual(target.requests.length, 3)
+      const sent = [fixture("ping"), fixture("contacts.created"), fixture("conversations.closed")]
+      for (const notification of sent) assert.strictEqual((yield* server.post(notification.bytes)).status, 200)
+      yield* eventually("several probes", Effect.sync(() => target.requests.length), (n) => n >= 6)
+      assert.deepStrictEqual(yield* server.records("dead-letter.jsonl"), [], "no attempt was spent")
+      const probes = target.requests.length
+      yield* Effect.sleep(Duration.millis(1000))
+      const perSecond = target.requests.length - probes
+      assert.isAtMost(perSecond, 8, "one probe at a time, at most every PROBE_INTERVAL once it has backed off")
+      assert.isAtLeast(perSecond, 3, "probed every PROBE_INTERVAL")
+      answer = 200
+      const startedAt = Date.now()
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      assert.isAtMost(Date.now() - startedAt, 1500, "delivered within a probe interval or so of its return")
+      const delivered = target.requests.slice(-3).map((request) => request.body)
+      assert.sameMembers(
+        delivered.map((body) => body.toString()),
+        sent.map((notification) => notification.bytes.toString())
+      )
+      assert.deepStrictEqual(yield* server.records("dead-letter.jsonl"), [])
     }))
 
   it.scopedLive("Retry-After is honoured", () =>
@@ -280,7 +312,7 @@ export const outboxSuite = (store: Effect.Effect<Record<string, string>, never, 
       assert.strictEqual(dead!.reason, "expired")
       assert.include(dead!.error as string, "MAX_AGE")
       assert.isAtLeast(target.requests.length, 1)
-      assert.strictEqual(dead!.attempts, target.requests.length, "the attempts made, not one more")
+      assert.strictEqual(dead!.attempts, 0, "a target that is down spends no attempt of the notification")
       assert.strictEqual(yield* server.outboxDepth, 0)
     }))
 

@@ -44,6 +44,7 @@ export const make = (db: Database, windowMs: number, onQueued: (sinks: ReadonlyA
       // The outbox rows, one array per column.
       const columns = {
         sink: [] as Array<string>,
+        key: [] as Array<string>,
         id: [] as Array<string | null>,
         topic: [] as Array<string | null>,
         intercomTopic: [] as Array<string>,
@@ -63,6 +64,7 @@ export const make = (db: Database, windowMs: number, onQueued: (sinks: ReadonlyA
         const buffer = asBuffer(notification.body)
         for (const sink of pending.sinks) {
           columns.sink.push(sink)
+          columns.key.push(notification.deliveryKey)
           columns.id.push(notification.id)
           columns.topic.push(notification.topic)
           columns.intercomTopic.push(notification.intercomTopic)
@@ -84,7 +86,8 @@ export const make = (db: Database, windowMs: number, onQueued: (sinks: ReadonlyA
           columns.intercomTopic,
           columns.appId,
           columns.receivedAt,
-          columns.body
+          columns.body,
+          columns.key
         ],
         (error, claimed) => {
           inFlight--

@@ -3,6 +3,7 @@ import type { Database } from "./Database.js"
 import * as CreateOutbox from "./migrations/00001_create_outbox.js"
 import * as CreateSinkLeases from "./migrations/00002_create_sink_leases.js"
 import * as CreateMirror from "./migrations/00003_create_mirror.js"
+import * as DeliveryKeys from "./migrations/00004_delivery_keys.js"
 
 export interface Migration {
   readonly id: number
@@ -14,7 +15,8 @@ export interface Migration {
 export const migrations: ReadonlyArray<Migration> = [
   { id: 1, name: "create_outbox", statements: CreateOutbox.statements },
   { id: 2, name: "create_sink_leases", statements: CreateSinkLeases.statements },
-  { id: 3, name: "create_mirror", statements: CreateMirror.statements }
+  { id: 3, name: "create_mirror", statements: CreateMirror.statements },
+  { id: 4, name: "delivery_keys", statements: DeliveryKeys.statements }
 ]
 
 /** Any fixed number, the same in every instance: the key of the lock that serialises migrations. */

@@ -1,0 +1,149 @@
+import { Cause, Duration, Effect, Option, type Scope } from "effect"
+import type { Sink } from "../../sinks/Sink.js"
+import type { OutboxEntry, StoreUnavailable } from "../../store/Outbox.js"
+import * as Attempt from "./Attempt.js"
+import * as Progress from "./Progress.js"
+import type { SinkHealth } from "./SinkHealth.js"
+
+/** Longest sleep between looks at the outbox: other processes (`npm run replay`) add rows without waking us. */
+const POLL = Duration.seconds(5)
+/** Deliveries handed out per look, per free slot: a key's run takes several of them. */
+const FETCH_PER_SLOT = 8
+/** The key every delivery shares when `DELIVERY_ORDER=receive`. */
+const ONE_QUEUE = "*"
+
+/** Entries grouped by key, each group in receive order, groups ordered by their oldest entry. */
+const byKey = (entries: ReadonlyArray<OutboxEntry>, keyOf: (entry: OutboxEntry) => string) => {
+  const groups = new Map<string, Array<OutboxEntry>>()
+  for (const entry of entries) {
+    const key = keyOf(entry)
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [entry])
+    else group.push(entry)
+  }
+  return groups
+}
+
+/**
+ * The deliveries of one sink: runs of one key each, up to `DELIVERY_CONCURRENCY` side by side, each run delivering its
+ * key's entries one after the other. A key is handed out again only once its run ended and what it delivered is
+ * recorded, so a key's notifications arrive in receive order. While the sink's target is unavailable nothing is
+ * handed out but one probe at a time (see `SinkHealth`).
+ */
+export const run = (sink: Sink, health: SinkHealth, context: Attempt.AttemptContext) =>
+  Effect.gen(function*() {
+    const { config, outbox } = context
+    const attempt = Attempt.make(sink, health, context)
+    const order = config.deliveryOrder
+    const concurrency = order === "receive" ? 1 : config.deliveryConcurrency
+    const keyOf = order === "receive" ? () => ONE_QUEUE : (entry: OutboxEntry) => entry.key
+    const fetchLimit = concurrency * FETCH_PER_SLOT
+
+    /** Something changed: a run ended, a key was released, deliveries were queued. */
+    const changed = yield* Effect.makeLatch(false)
+    /** Keys handed out and not yet released. */
+    const busy = new Set<string>()
+    /** Runs fetched and not started yet, oldest first. */
+    let ready: Array<[string, Array<OutboxEntry>]> = []
+    let running = 0
+
+    const progress = yield* Progress.make(outbox, sink.name, (keys) => {
+      for (const key of keys) busy.delete(key)
+      changed.unsafeOpen()
+    })
+    yield* outbox.waitQueued(sink.name).pipe(Effect.zipRight(changed.open), Effect.forever, Effect.forkScoped)
+
+    const deliverRun = (entries: ReadonlyArray<OutboxEntry>) =>
+      Effect.gen(function*() {
+        for (const [index, entry] of entries.entries()) {
+          // A run that began before the target failed stops; a probe (a run of one) goes ahead.
+          if (index > 0 && health.failing) return
+          const outcome = yield* attempt(entry)
+          if (outcome === "delivered") progress.delivered(entry.seq)
+          if (outcome === "held") return
+        }
+      })
+
+    const start = (key: string, entries: ReadonlyArray<OutboxEntry>) => {
+      running++
+      return deliverRun(entries).pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("a run of deliveries stopped").pipe(
+            Effect.annotateLogs({ sink: sink.name, key, error: Cause.pretty(cause) })
+          )
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          running--
+          progress.finished(key)
+        })),
+        Effect.forkScoped
+      )
+    }
+
+    const fetch = (limit: number) =>
+      Effect.suspend(() => outbox.due(sink.name, { now: Date.now(), limit, order, busy: [...busy] })).pipe(
+        Effect.map((entries) => {
+          const groups = [...byKey(entries, keyOf)]
+          for (const [key] of groups) busy.add(key)
+          return groups
+        })
+      )
+
+    /** Gives back runs fetched but not started (the sink failed meanwhile): they are fetched again later. */
+    const giveBack = () => {
+      for (const [key] of ready) busy.delete(key)
+      ready = []
+    }
+
+    /** One look: starts what it can and returns how long to wait for a change before looking again. */
+    const look: Effect.Effect<Option.Option<Duration.Duration>, StoreUnavailable, Scope.Scope> = Effect.gen(
+      function*() {
+        // In receive order a run's deliveries must be recorded before the queue is read again: the query cannot skip them.
+        if (order === "receive" && busy.size > 0) return Option.some(POLL)
+        if (health.failing) {
+          giveBack()
+          const state = health.state
+          const probeIn = state._tag === "failing" ? state.probeAt - Date.now() : 0
+          if (running > 0 || probeIn > 0) return Option.some(Duration.millis(Math.max(0, Math.min(probeIn, 1000))))
+          const [probe] = yield* fetch(1)
+          if (probe === undefined) return Option.some(POLL)
+          yield* start(probe[0], probe[1])
+          return Option.some(POLL)
+        }
+        let full = false
+        if (ready.length === 0 && running < concurrency) {
+          ready = yield* fetch(fetchLimit)
+          full = ready.reduce((sum, [, entries]) => sum + entries.length, 0) === fetchLimit
+        }
+        while (running < concurrency && ready.length > 0) {
+          const [key, entries] = ready.shift()!
+          yield* start(key, entries)
+        }
+        // A full fetch may have left out keys queued later: with slots still free, look again at once.
+        if (full && running < concurrency) return Option.none()
+        if (ready.length > 0 || running > 0) return Option.some(POLL)
+        const next = yield* outbox.nextDue(sink.name, Date.now())
+        return Option.some(Option.match(next, {
+          onNone: () => POLL,
+          onSome: (at) => Duration.min(POLL, Duration.millis(Math.max(0, at - Date.now())))
+        }))
+      }
+    )
+
+    const loop = Effect.gen(function*() {
+      while (true) {
+        yield* changed.close
+        const wait = yield* look.pipe(
+          Effect.catchAll((error) =>
+            Effect.logError("outbox unavailable; pausing delivery").pipe(
+              Effect.annotateLogs({ sink: sink.name, error: error.message }),
+              Effect.as(Option.some(Duration.seconds(1)))
+            )
+          )
+        )
+        if (Option.isSome(wait)) yield* changed.await.pipe(Effect.timeout(wait.value), Effect.ignore)
+      }
+    })
+
+    return yield* Effect.raceFirst(loop, progress.writer)
+  })
