@@ -64,13 +64,27 @@ const clusterEnv = (name: string, target: string, port = pgPort) => {
   }
 }
 
-/** The process id of the instance holding `sink`'s delivery lease, if one does. */
-const leaseHolder = (name: string, sink = "http") =>
+const pidOf = (holder: string) => Number(holder.split("/")[1])
+
+/** How many of the http sink's buckets each instance (by process id) holds. */
+const bucketsHeld = (name: string) =>
   Effect.map(
-    queryDatabase<{ holder: string }>(name, "SELECT holder FROM sink_leases WHERE sink = $1 AND expires_at > now()", [
-      sink
-    ]),
-    (rows) => rows.length === 0 ? undefined : Number(rows[0]!.holder.split("/")[1])
+    queryDatabase<{ holder: string; n: number }>(
+      name,
+      "SELECT holder, count(*)::int AS n FROM bucket_leases WHERE sink = 'http' AND expires_at > now() GROUP BY holder"
+    ),
+    (rows) => new Map(rows.map((row) => [pidOf(row.holder), row.n]))
+  )
+
+/** The process id of the instance holding the bucket of delivery key `key` for the http sink, if one does. */
+const bucketHolder = (name: string, key: string) =>
+  Effect.map(
+    queryDatabase<{ holder: string }>(
+      name,
+      "SELECT holder FROM bucket_leases WHERE sink = 'http' AND bucket = (hashtext($1) & 63) AND expires_at > now()",
+      [key]
+    ),
+    (rows) => rows.length === 0 ? undefined : pidOf(rows[0]!.holder)
   )
 
 describe.runIf(up)("several instances on one PostgreSQL (real processes)", () => {
@@ -116,16 +130,21 @@ describe.runIf(up)("several instances on one PostgreSQL (real processes)", () =>
   )
 
   it.scopedLive(
-    "SIGKILL one instance under load to both: every acknowledged id reaches the target, the survivor takes its sink",
+    "SIGKILL one instance under load to both: every acknowledged id reaches the target, the survivor takes its buckets",
     () =>
       Effect.gen(function*() {
         const name = yield* freshDatabase
         const target = yield* startTarget()
         const env = clusterEnv(name, target.url)
         const services = yield* Effect.all([spawnService(env), spawnService(env)], { concurrency: 2 })
-        const holderPid = yield* eventually("a lease holder", leaseHolder(name), (pid) => pid !== undefined)
-        const holder = services.find((service) => service.process.pid === holderPid)!
-        const survivor = services.find((service) => service !== holder)!
+        const shared = yield* eventually(
+          "both instances to hold half the buckets",
+          bucketsHeld(name),
+          (held) => services.every((service) => held.get(service.process.pid!) === 32),
+          Duration.seconds(15)
+        )
+        assert.strictEqual(shared.size, 2)
+        const [holder, survivor] = services as unknown as [Service, Service]
 
         const acked: Array<string> = []
         const send = (service: Service, prefix: string) =>
@@ -144,9 +163,9 @@ describe.runIf(up)("several instances on one PostgreSQL (real processes)", () =>
         assert.isTrue(acked.some((id) => id.startsWith("to-survivor")))
 
         yield* eventually(
-          "the survivor to take the sink",
-          leaseHolder(name),
-          (pid) => pid === survivor.process.pid,
+          "the survivor to take every bucket",
+          bucketsHeld(name),
+          (held) => held.size === 1 && held.get(survivor.process.pid!) === 64,
           Duration.millis(Math.max(1, 15_000 - (Date.now() - killedAt)))
         )
         yield* eventually(
@@ -160,7 +179,7 @@ describe.runIf(up)("several instances on one PostgreSQL (real processes)", () =>
   )
 
   it.scopedLive(
-    "per-sink order holds across a takeover: first deliveries in the order of the acknowledgements",
+    "per-key order holds across a takeover: first deliveries in the order of the acknowledgements",
     () =>
       Effect.gen(function*() {
         const name = yield* freshDatabase
@@ -168,8 +187,13 @@ describe.runIf(up)("several instances on one PostgreSQL (real processes)", () =>
         const target = yield* startTarget((n) => n % 7 === 0 ? 503 : 200)
         const env = clusterEnv(name, target.url)
         const services = yield* Effect.all([spawnService(env), spawnService(env)], { concurrency: 2 })
-        const holderPid = yield* eventually("a lease holder", leaseHolder(name), (pid) => pid !== undefined)
-        const holder = services.find((service) => service.process.pid === holderPid)!
+        // Every notification is about the template's conversation: one key, whose bucket one instance holds.
+        const key = `conversation:${(template as { data: { item: { id: string } } }).data.item.id}`
+        const holderPid = yield* eventually("the key's bucket holder", bucketHolder(name, key), (pid) =>
+          pid !== undefined)
+        const holder = services.find((service) =>
+          service.process.pid === holderPid
+        )!
         const survivor = services.find((service) => service !== holder)!
 
         const acked: Array<string> = []

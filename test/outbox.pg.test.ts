@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, type Scope } from "effect"
 import type { StoreSettings } from "../src/config/ReceiverConfig.js"
+import { BUCKETS, type DeliveryShare } from "../src/store/DeliveryShare.js"
 import { Outbox } from "../src/store/Outbox.js"
 import * as Lease from "../src/store/Postgres/Lease.js"
 import { migrations } from "../src/store/Postgres/Migrations.js"
@@ -136,7 +137,8 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
     }))
 
   it.scopedLive(
-    "a lease holder cut off from the database stops before another instance takes the sink over, within 15 s",
+    "in receive order, a lease holder cut off from the database stops before another instance takes the sink over, " +
+      "within 15 s",
     () =>
       Effect.gen(function*() {
         const name = yield* freshDatabase
@@ -148,9 +150,9 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
           Effect.sync(() => events.push({ who, what, at: performance.now() }))
         const work = (who: string) =>
           Effect.zipRight(record(who, "start"), Effect.onInterrupt(Effect.never, () => record(who, "stop")))
-        yield* Effect.forkScoped(cutOff.exclusive("http", work("cut-off")))
+        yield* Effect.forkScoped(cutOff.deliveries("http", "receive", () => work("cut-off")))
         yield* eventually("the first instance to hold the sink", Effect.sync(() => events.length), (n) => n === 1)
-        yield* Effect.forkScoped(other.exclusive("http", work("other")))
+        yield* Effect.forkScoped(other.deliveries("http", "receive", () => work("other")))
         yield* Effect.sleep(Duration.times(Lease.RENEW_EVERY, 2))
         assert.deepStrictEqual(events.map((event) => event.who), ["cut-off"], "one holder at a time")
 
@@ -169,5 +171,49 @@ describe.runIf(up)("the outbox (PostgreSQL)", () => {
         assert.isBelow(started.at - cutAt, 15_000)
       }),
     30_000
+  )
+
+  it.scopedLive(
+    "by key, instances share the buckets fairly; one cut off stops delivering its buckets before the other takes them",
+    () =>
+      Effect.gen(function*() {
+        const name = yield* freshDatabase
+        const proxy = yield* startTcpProxy(pgHost, pgPort)
+        const cutOff = yield* openStore(databaseUrl(name, "127.0.0.1", proxy.port), yield* Effect.scope)
+        const other = yield* openStore(databaseUrl(name), yield* Effect.scope)
+        const shares: Record<string, DeliveryShare | undefined> = {}
+        const stops: Array<{ readonly who: string; readonly at: number; readonly held: ReadonlyArray<number> }> = []
+        const work = (who: string) => (share: DeliveryShare) =>
+          Effect.sync(() => (shares[who] = share)).pipe(
+            Effect.zipRight(Effect.never),
+            Effect.onInterrupt(() =>
+              Effect.sync(() => stops.push({ who, at: performance.now(), held: share.buckets ?? [] }))
+            )
+          )
+        const held = (who: string) => Effect.sync(() => [...(shares[who]?.buckets ?? [])].sort((a, b) => a - b))
+        const all = Array.from({ length: BUCKETS }, (_, bucket) => bucket)
+
+        yield* Effect.forkScoped(cutOff.deliveries("http", "key", work("cut-off")))
+        assert.deepStrictEqual(yield* eventually("every bucket", held("cut-off"), (b) => b.length === BUCKETS), all)
+
+        yield* Effect.forkScoped(other.deliveries("http", "key", work("other")))
+        yield* eventually("a fair share each", held("other"), (b) => b.length === BUCKETS / 2, Duration.seconds(10))
+        const [mine, theirs] = [yield* held("cut-off"), yield* held("other")]
+        assert.strictEqual(mine.length, BUCKETS / 2)
+        assert.deepStrictEqual([...mine, ...theirs].sort((a, b) => a - b), all, "no bucket held twice, none left out")
+
+        proxy.cut()
+        const cutAt = performance.now()
+        yield* eventually("the other to take every bucket", held("other"), (b) =>
+          b.length === BUCKETS, Duration.seconds(20))
+        const tookAll = performance.now()
+        const stopped = stops.find((stop) =>
+          stop.who === "cut-off"
+        )
+        assert.isDefined(stopped, "the cut-off instance stopped delivering")
+        assert.isBelow(stopped!.at, tookAll, "it stopped before the other took its buckets")
+        assert.isBelow(tookAll - cutAt, 16_000)
+      }),
+    40_000
   )
 })

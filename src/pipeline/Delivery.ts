@@ -2,6 +2,7 @@ import { Cause, Duration, Effect, Layer } from "effect"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 import { Metrics } from "../ops/Metrics.js"
 import { type Sink, Sinks } from "../sinks/Sink.js"
+import type { DeliveryShare } from "../store/DeliveryShare.js"
 import { Outbox } from "../store/Outbox.js"
 import { DeadLetters } from "./DeadLetters.js"
 import type { AttemptContext } from "./Delivery/Attempt.js"
@@ -13,12 +14,14 @@ import { Decoder } from "./Notification.js"
 const RESTART_AFTER = Duration.seconds(1)
 
 /**
- * A sink's worker, and only while this instance holds the sink's delivery lease (one worker per sink across every
- * instance sharing the store). A worker that stops for any reason but shutdown says so at ERROR, is counted in
+ * A sink's worker, delivering this instance's share of the sink's deliveries (see `Outbox.deliveries`). A worker that stops for any reason but shutdown says so at ERROR, is counted in
  * `delivery_worker_restarts_total`, and starts again: its deliveries in flight are made again (at least once).
  */
 const worker = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
-  Dispatcher.run(sink, health, context).pipe(
+  context.outbox.deliveries(sink.name, context.config.deliveryOrder, (share) => running(sink, health, share, context))
+
+const running = (sink: Sink, health: SinkHealth, share: DeliveryShare, context: AttemptContext) =>
+  Dispatcher.run(sink, health, share, context).pipe(
     Effect.scoped,
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError(
@@ -29,8 +32,7 @@ const worker = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
         Effect.zipRight(Effect.sleep(RESTART_AFTER))
       )
     ),
-    Effect.forever,
-    (work) => context.outbox.exclusive(sink.name, work)
+    Effect.forever
   )
 
 /** Starts a worker for every sink that takes deliveries from the outbox; they stop when the app's scope closes. */

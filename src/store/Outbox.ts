@@ -1,6 +1,7 @@
 import { Context, Data, type Effect, type Option } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
 import type { NotificationBytes } from "../pipeline/Notification.js"
+import type { DeliveryShare } from "./DeliveryShare.js"
 import type { MirrorCounts } from "./Mirror.js"
 
 /** The store cannot take or give data right now (disk full, locked past its deadline, closed). */
@@ -15,6 +16,8 @@ export interface OutboxEntry {
   readonly sink: string
   /** Deliveries of one key reach a sink in receive order (see `deliveryKey`). */
   readonly key: string
+  /** The bucket of the key, which instances sharing a store lease (always 0 on SQLite). */
+  readonly bucket: number
   readonly notificationId: string | null
   readonly intercomTopic: string
   readonly receivedAt: Date
@@ -32,6 +35,8 @@ export interface DueQuery {
   readonly limit: number
   readonly order: "key" | "receive"
   readonly busy: ReadonlyArray<string>
+  /** Only deliveries of these buckets; undefined: of every bucket. */
+  readonly buckets?: ReadonlyArray<number> | undefined
 }
 
 export type DeadLetterReason = "schema_mismatch" | "no_route" | "rejected" | "exhausted" | "expired"
@@ -118,9 +123,14 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   /** Completes when deliveries for `sink` were queued by this process (other writers are found by polling). */
   readonly waitQueued: (sink: string) => Effect.Effect<void>
   /**
-   * Runs `work` (which never ends) only while this process holds `sink`'s delivery lease, so that at most one worker
-   * per sink delivers, whatever the number of processes sharing the store. Waits for the lease, interrupts `work` when
-   * the lease is lost, then waits for it again.
+   * Runs `work` (which never ends) with the share of `sink`'s deliveries this process may make, whatever the number
+   * of processes sharing the store: in `key` order, the buckets it leases (kept up to date: see `DeliveryShare`); in
+   * strict `receive` order, all of them while it holds the sink's one lease. When a lease is lost, `work` is interrupted
+   * and runs again with what this process can take.
    */
-  readonly exclusive: <E, R>(sink: string, work: Effect.Effect<never, E, R>) => Effect.Effect<never, E, R>
+  readonly deliveries: <E, R>(
+    sink: string,
+    order: "key" | "receive",
+    work: (share: DeliveryShare) => Effect.Effect<never, E, R>
+  ) => Effect.Effect<never, E, R>
 }>() {}

@@ -3,8 +3,10 @@ import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
+import { DeliveryShare } from "./DeliveryShare.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { LEGACY_KEY, Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
+import * as BucketLeases from "./Postgres/BucketLeases.js"
 import * as Database from "./Postgres/Database.js"
 import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
@@ -32,6 +34,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       Effect.mapError((error) => new StoreUnavailable({ message: `cannot migrate the store: ${error.message}` }))
     )
     const lease = Lease.make(db)
+    const buckets = BucketLeases.make(db, lease.holder)
     const windowMs = Duration.toMillis(config.dedupeWindow)
 
     // Undelivered rows across the cluster, counted now and then and kept up to date with this instance's own writes:
@@ -157,10 +160,10 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           return { mirrored }
         }).pipe(Effect.flatMap(recorded([]))),
       mirrorCounts,
-      due: (sink, { busy, limit, now, order }) =>
+      due: (sink, { buckets, busy, limit, now, order }) =>
         Effect.map(
           order === "key"
-            ? db.query<OutboxRow>(DUE_BY_KEY, [sink, now, limit, busy])
+            ? db.query<OutboxRow>(DUE_BY_KEY, [sink, now, limit, busy, buckets ?? null])
             : db.query<OutboxRow>(DUE_IN_RECEIVE_ORDER, [sink, now, limit]),
           (found) => found.map(toEntry)
         ),
@@ -234,7 +237,8 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         )
       ),
       waitQueued: (sink) => waitQueued(sink).pipe(Effect.timeout(POLL), Effect.ignore),
-      exclusive: lease.exclusive
+      deliveries: (sink, order, work) =>
+        order === "receive" ? lease.exclusive(sink, work(DeliveryShare.all())) : buckets.share(sink, work)
     })
   })
 

@@ -7,6 +7,7 @@ import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
+import { DeliveryShare } from "./DeliveryShare.js"
 import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
 import { LEGACY_KEY, Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
@@ -70,7 +71,7 @@ const addColumns = (db: Database.Database) => {
   db.exec(KEY_INDEX)
 }
 
-const COLUMNS = "seq, sink, delivery_key, notification_id, intercom_topic, received_at, body, attempts"
+const COLUMNS = "seq, sink, delivery_key, 0 AS bucket, notification_id, intercom_topic, received_at, body, attempts"
 
 type Accepted = "accepted" | "duplicate"
 
@@ -449,7 +450,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
       probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
       waitQueued,
       // One process owns an SQLite store: its one worker per sink is the only one.
-      exclusive: (_sink, work) => work
+      deliveries: (_sink, _order, work) => work(DeliveryShare.all())
     })
   })
 

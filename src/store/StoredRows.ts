@@ -5,6 +5,7 @@ export interface OutboxRow {
   readonly seq: number
   readonly sink: string
   readonly delivery_key: string
+  readonly bucket: number
   readonly notification_id: string | null
   readonly intercom_topic: string
   readonly received_at: number
@@ -30,6 +31,7 @@ export const toEntry = (row: OutboxRow): OutboxEntry => ({
   seq: row.seq,
   sink: row.sink,
   key: row.delivery_key,
+  bucket: row.bucket,
   notificationId: row.notification_id,
   intercomTopic: row.intercom_topic,
   receivedAt: new Date(row.received_at),

@@ -303,7 +303,7 @@ export const outboxSuite = (store: Effect.Effect<Record<string, string>, never, 
         ...(yield* store),
         SINKS: "http",
         HTTP_FORWARD_URL: target.url,
-        MAX_AGE: "300ms",
+        MAX_AGE: "1500ms",
         RETRY_BASE_DELAY: "50ms",
         RETRY_MAX_DELAY: "50ms"
       })

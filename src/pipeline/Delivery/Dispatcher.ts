@@ -1,5 +1,6 @@
 import { Cause, Duration, Effect, Option, type Scope } from "effect"
 import type { Sink } from "../../sinks/Sink.js"
+import type { DeliveryShare } from "../../store/DeliveryShare.js"
 import type { OutboxEntry, StoreUnavailable } from "../../store/Outbox.js"
 import * as Attempt from "./Attempt.js"
 import * as Progress from "./Progress.js"
@@ -30,7 +31,7 @@ const byKey = (entries: ReadonlyArray<OutboxEntry>, keyOf: (entry: OutboxEntry) 
  * recorded, so a key's notifications arrive in receive order. While the sink's target is unavailable nothing is
  * handed out but one probe at a time (see `SinkHealth`).
  */
-export const run = (sink: Sink, health: SinkHealth, context: Attempt.AttemptContext) =>
+export const run = (sink: Sink, health: SinkHealth, share: DeliveryShare, context: Attempt.AttemptContext) =>
   Effect.gen(function*() {
     const { config, outbox } = context
     const attempt = Attempt.make(sink, health, context)
@@ -41,17 +42,28 @@ export const run = (sink: Sink, health: SinkHealth, context: Attempt.AttemptCont
 
     /** Something changed: a run ended, a key was released, deliveries were queued. */
     const changed = yield* Effect.makeLatch(false)
-    /** Keys handed out and not yet released. */
-    const busy = new Set<string>()
+    /** Keys handed out and not yet released, with their bucket. */
+    const busy = new Map<string, number>()
+    const hold = (key: string, bucket: number) => {
+      busy.set(key, bucket)
+      share.enter(bucket)
+    }
+    const free = (key: string) => {
+      const bucket = busy.get(key)
+      if (bucket === undefined) return
+      busy.delete(key)
+      share.leave(bucket)
+    }
     /** Runs fetched and not started yet, oldest first. */
     let ready: Array<[string, Array<OutboxEntry>]> = []
     let running = 0
 
     const progress = yield* Progress.make(outbox, sink.name, (keys) => {
-      for (const key of keys) busy.delete(key)
+      for (const key of keys) free(key)
       changed.unsafeOpen()
     })
     yield* outbox.waitQueued(sink.name).pipe(Effect.zipRight(changed.open), Effect.forever, Effect.forkScoped)
+    share.onTake(() => changed.unsafeOpen())
 
     const deliverRun = (entries: ReadonlyArray<OutboxEntry>) =>
       Effect.gen(function*() {
@@ -81,37 +93,46 @@ export const run = (sink: Sink, health: SinkHealth, context: Attempt.AttemptCont
     }
 
     const fetch = (limit: number) =>
-      Effect.suspend(() => outbox.due(sink.name, { now: Date.now(), limit, order, busy: [...busy] })).pipe(
+      Effect.suspend(() =>
+        share.any
+          ? outbox.due(sink.name, { now: Date.now(), limit, order, busy: [...busy.keys()], buckets: share.buckets })
+          : Effect.succeed([])
+      ).pipe(
         Effect.map((entries) => {
           const groups = [...byKey(entries, keyOf)]
-          for (const [key] of groups) busy.add(key)
+          for (const [key, group] of groups) hold(key, group[0]!.bucket)
           return groups
         })
       )
 
-    /** Gives back runs fetched but not started (the sink failed meanwhile): they are fetched again later. */
-    const giveBack = () => {
-      for (const [key] of ready) busy.delete(key)
-      ready = []
+    /** Gives back runs fetched but not started that may not start now: they are fetched again later. */
+    const giveBack = (keep: (bucket: number) => boolean) => {
+      const kept = ready.filter(([, entries]) => keep(entries[0]!.bucket))
+      for (const [key, entries] of ready) if (!keep(entries[0]!.bucket)) free(key)
+      ready = kept
     }
 
-    /** One look: starts what it can and returns how long to wait for a change before looking again. */
+    /** One look: starts what it can and returns how long to wait for a change before looking again (none: at once). */
     const look: Effect.Effect<Option.Option<Duration.Duration>, StoreUnavailable, Scope.Scope> = Effect.gen(
       function*() {
-        // In receive order a run's deliveries must be recorded before the queue is read again: the query cannot skip them.
-        if (order === "receive" && busy.size > 0) return Option.some(POLL)
+        // Runs of a bucket this process is giving up do not start: the bucket goes once its runs in flight end.
+        giveBack((bucket) => !health.failing && share.allows(bucket))
+        // In receive order the queue is read again only once the last run's deliveries are recorded: it cannot skip
+        // them as the query by key does.
+        const mayFetch = order === "key" || busy.size === 0
         if (health.failing) {
-          giveBack()
           const state = health.state
           const probeIn = state._tag === "failing" ? state.probeAt - Date.now() : 0
-          if (running > 0 || probeIn > 0) return Option.some(Duration.millis(Math.max(0, Math.min(probeIn, 1000))))
+          if (running > 0 || probeIn > 0 || !mayFetch) {
+            return Option.some(Duration.millis(Math.max(0, Math.min(probeIn, 1000))))
+          }
           const [probe] = yield* fetch(1)
           if (probe === undefined) return Option.some(POLL)
           yield* start(probe[0], probe[1])
           return Option.some(POLL)
         }
         let full = false
-        if (ready.length === 0 && running < concurrency) {
+        if (ready.length === 0 && running < concurrency && mayFetch) {
           ready = yield* fetch(fetchLimit)
           full = ready.reduce((sum, [, entries]) => sum + entries.length, 0) === fetchLimit
         }
@@ -121,7 +142,7 @@ export const run = (sink: Sink, health: SinkHealth, context: Attempt.AttemptCont
         }
         // A full fetch may have left out keys queued later: with slots still free, look again at once.
         if (full && running < concurrency) return Option.none()
-        if (ready.length > 0 || running > 0) return Option.some(POLL)
+        if (ready.length > 0 || running > 0 || busy.size > 0) return Option.some(POLL)
         const next = yield* outbox.nextDue(sink.name, Date.now())
         return Option.some(Option.match(next, {
           onNone: () => POLL,

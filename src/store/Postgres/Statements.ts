@@ -36,7 +36,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 export const SEEN = "SELECT notification_id FROM seen WHERE notification_id = ANY($1::text[]) AND seen_at >= $2"
 
-const ENTRY_COLUMNS = "seq, sink, delivery_key, notification_id, intercom_topic, received_at, body, attempts"
+const ENTRY_COLUMNS = "seq, sink, delivery_key, bucket, notification_id, intercom_topic, received_at, body, attempts"
 
 /** From the head of the sink's queue up to the first delivery still waiting for its retry, excluded. */
 export const DUE_IN_RECEIVE_ORDER = `SELECT ${ENTRY_COLUMNS} FROM (
@@ -45,11 +45,12 @@ export const DUE_IN_RECEIVE_ORDER = `SELECT ${ENTRY_COLUMNS} FROM (
 ) AS head WHERE NOT held_back ORDER BY seq`
 
 /**
- * Of each key but the busy ones ($4), its deliveries from the oldest up to the first still waiting for its retry,
- * oldest first.
+ * Of each key but the busy ones ($4), in the buckets $5 (all when null), its deliveries from the oldest up to the
+ * first still waiting for its retry, oldest first.
  */
 export const DUE_BY_KEY = `SELECT ${ENTRY_COLUMNS} FROM outbox AS o
 WHERE sink = $1 AND next_attempt_at <= $2 AND NOT (delivery_key = ANY($4::text[]))
+AND ($5::smallint[] IS NULL OR bucket = ANY($5::smallint[]))
 AND NOT EXISTS (
   SELECT 1 FROM outbox AS w
   WHERE w.sink = $1 AND w.delivery_key = o.delivery_key AND w.next_attempt_at > $2 AND w.seq < o.seq
