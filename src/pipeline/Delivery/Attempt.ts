@@ -83,10 +83,10 @@ export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
     )
   }
 
-  const unavailable = (error: SinkError) =>
+  const unavailable = (error: SinkError, sentAt: number) =>
     Effect.suspend(() => {
       const wasFailing = health.failing
-      const wait = health.unavailable(error, Date.now())
+      const wait = health.unavailable(error, sentAt, Date.now())
       const log = wasFailing ? Effect.logDebug("sink still unavailable") : Effect.logWarning(
         "sink unavailable; delivery paused, probing it with one delivery at a time"
       )
@@ -103,6 +103,7 @@ export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
         return Effect.as(deadLetters.bury(entry, "expired", message, entry.attempts), "settled")
       }
       const successes = health.successes
+      const sentAt = Date.now()
       return Effect.matchEffect(deliver(entry), {
         onSuccess: () =>
           Effect.suspend(() => {
@@ -137,7 +138,7 @@ export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
                 return Effect.as(deadLetters.bury(entry, "rejected", error.message, entry.attempts + 1), "settled")
               }
               return error.kind === "unavailable" && health.successes === successes
-                ? unavailable(error)
+                ? unavailable(error, sentAt)
                 : failedOnce(entry, error)
           }
         }

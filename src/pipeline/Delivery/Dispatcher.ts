@@ -123,9 +123,9 @@ export const run = (sink: Sink, health: SinkHealth, share: DeliveryShare, contex
         if (health.failing) {
           const state = health.state
           const probeIn = state._tag === "failing" ? state.probeAt - Date.now() : 0
-          if (running > 0 || probeIn > 0 || !mayFetch) {
-            return Option.some(Duration.millis(Math.max(0, Math.min(probeIn, 1000))))
-          }
+          // Runs in flight end (and wake this) before a probe starts; else the probe is due in `probeIn`.
+          if (running > 0 || !mayFetch) return Option.some(POLL)
+          if (probeIn > 0) return Option.some(Duration.millis(probeIn))
           const [probe] = yield* fetch(1)
           if (probe === undefined) return Option.some(POLL)
           yield* start(probe[0], probe[1])

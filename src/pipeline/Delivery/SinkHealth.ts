@@ -56,15 +56,25 @@ export class SinkHealth {
     return Option.some(Duration.millis(now - since))
   }
 
-  /** Records that the target was unavailable; returns the wait before the next probe. */
-  unavailable(error: SinkError, now: number): Duration.Duration {
+  /**
+   * Records that the target was unavailable to a delivery sent at `sentAt`; returns the wait before the next probe.
+   * Only the failure that makes the sink `failing`, and a failed probe (sent since), move the probes further apart:
+   * deliveries that were in flight when the target went down fail one after the other and say nothing new.
+   */
+  unavailable(error: SinkError, sentAt: number, now: number): Duration.Duration {
     const asked = Option.match(error.retryAfter, {
       onNone: () => 0,
       onSome: (delay) => Math.min(Duration.toMillis(delay), Duration.toMillis(this.policy.retryAfterMax))
     })
+    const state = this.current
+    if (state._tag === "failing" && sentAt < state.since) {
+      const probeAt = Math.max(state.probeAt, now + asked)
+      this.current = { ...state, probeAt }
+      return Duration.millis(probeAt - now)
+    }
     const wait = Math.max(this.wait, asked)
     this.wait = Math.min(this.wait * 2, Duration.toMillis(this.policy.interval))
-    const since = this.current._tag === "failing" ? this.current.since : now
+    const since = state._tag === "failing" ? state.since : now
     this.current = { _tag: "failing", since, error: error.message, probeAt: now + wait }
     return Duration.millis(wait)
   }
