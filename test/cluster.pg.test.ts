@@ -250,7 +250,14 @@ describe.runIf(up)("several instances on one PostgreSQL (real processes)", () =>
         const whileCut = yield* post(service, "while-cut")
         assert.strictEqual(whileCut.status, 503)
         assert.strictEqual(whileCut.retryAfter, "60")
-        assert.strictEqual(yield* ready, 503)
+        yield* eventually("unready while cut", ready, (status) => status === 503, Duration.seconds(5))
+        const unready = yield* eventually(
+          "the log line",
+          Effect.sync(() => service.stderr().split("\n").find((line) => line.includes("not ready"))),
+          (line) => line !== undefined
+        )
+        assert.include(unready, "store: PostgreSQL at", "what is wrong goes to the log")
+        assert.notInclude(unready, PASSWORD)
         yield* Effect.sleep(Duration.seconds(2))
         proxy.restore()
 

@@ -41,13 +41,17 @@ describe("fdatasync before every 200", () => {
         [first.json],
         "the unsynced line is cut off again, the acknowledged one kept"
       )
-      assert.strictEqual((yield* server.request("/readyz")).status, 503)
+      yield* eventually("/readyz to say unready", server.request("/readyz"), (answer) => answer.status === 503)
 
       failing = false
       const retried = yield* server.post(sent.bytes)
       assert.strictEqual(retried.json.status, "accepted", "the refused notification's id was not remembered")
       assert.deepStrictEqual((yield* server.records()).map((record) => record.payload), [first.json, sent.json])
-      assert.strictEqual((yield* server.request("/readyz")).status, 200, "a write that succeeds makes it ready again")
+      yield* eventually(
+        "a write that succeeds to make it ready again",
+        server.request("/readyz"),
+        (answer) => answer.status === 200
+      )
     }))
 
   it.scopedLive("store: a failing WAL fdatasync answers 503, never 200; the retry is taken, not a duplicate", () =>
@@ -78,7 +82,8 @@ describe("fdatasync before every 200", () => {
       assert.strictEqual(refused.json.error, "storage_unavailable")
       const ready = yield* server.request("/readyz")
       assert.strictEqual(ready.status, 503)
-      assert.include((ready.json.problems as Array<string>)[0], "store: EIO")
+      assert.deepStrictEqual(ready.json, { status: "unready" })
+      assert.include(server.logs.find((line) => line.includes("not ready")), "store: EIO")
       const replay = yield* Effect.either(
         server.outbox.replay({ sink: Option.none(), topic: Option.none(), since: Option.none() })
       )

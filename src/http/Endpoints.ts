@@ -1,6 +1,6 @@
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
 import { Metrics } from "../ops/Metrics.js"
@@ -27,19 +27,38 @@ const methodNotAllowed = Effect.succeed(
   problem(405, "method_not_allowed", "the webhook path answers POST and HEAD", { allow: "POST, HEAD" })
 )
 
-/** 200 only while the store commits and every sink can take notifications. */
+/** How long a readiness check's answer is reused: the check writes to the store, and anyone may ask. */
+const READINESS_TTL = Duration.seconds(1)
+
+/**
+ * 200 only while the store commits and every sink can take notifications. The check runs at most once per
+ * `READINESS_TTL` whatever the request rate; the answer says only ready or not (it is public), and what is wrong goes to
+ * the log when it changes.
+ */
 const readiness = Effect.gen(function*() {
   const outbox = yield* Outbox
   const sinks = yield* Sinks
-  const problems: Array<string> = []
-  const probe = yield* Effect.either(outbox.probe)
-  if (probe._tag === "Left") problems.push(`store: ${probe.left.message}`)
-  for (const sink of sinks.values()) {
-    if (sink.problem !== undefined) problems.push(...Option.toArray(yield* sink.problem))
-  }
-  return problems.length === 0
-    ? reply(200, { status: "ready" })
-    : reply(503, { status: "unready", problems }, { "retry-after": "10" })
+  let reported: ReadonlyArray<string> = []
+  const check = Effect.gen(function*() {
+    const problems: Array<string> = []
+    const probe = yield* Effect.either(outbox.probe)
+    if (probe._tag === "Left") problems.push(`store: ${probe.left.message}`)
+    for (const sink of sinks.values()) {
+      if (sink.problem !== undefined) problems.push(...Option.toArray(yield* sink.problem))
+    }
+    if (problems.join("\n") !== reported.join("\n")) {
+      yield* problems.length === 0
+        ? Effect.logInfo("ready again")
+        : Effect.logWarning("not ready").pipe(Effect.annotateLogs("problems", problems))
+      reported = problems
+    }
+    return problems.length === 0
+  })
+  const ready = yield* Effect.cachedWithTTL(check, READINESS_TTL)
+  return Effect.map(ready, (ok) =>
+    ok
+      ? reply(200, { status: "ready" })
+      : reply(503, { status: "unready" }, { "retry-after": "10" }))
 })
 
 const pathOf = (url: string) => {
@@ -58,7 +77,7 @@ const exactly = <E, R>(path: string, handler: Effect.Effect<HttpServerResponse.H
   )
 
 /** Every route but the webhook's POST: URL validation by HEAD, wrong methods, liveness, readiness and metrics. */
-const routes = (path: string) => {
+const routes = (path: string, ready: Effect.Effect<HttpServerResponse.HttpServerResponse>) => {
   const route = path as HttpRouter.PathInput
   return HttpRouter.empty.pipe(
     HttpRouter.head(route, exactly(path, Effect.succeed(HttpServerResponse.empty({ status: 200 })))),
@@ -68,7 +87,7 @@ const routes = (path: string) => {
     HttpRouter.del(route, exactly(path, methodNotAllowed)),
     HttpRouter.options(route, exactly(path, methodNotAllowed)),
     HttpRouter.get("/healthz", Effect.succeed(reply(200, { status: "ok" }))),
-    HttpRouter.get("/readyz", readiness),
+    HttpRouter.get("/readyz", ready),
     HttpRouter.get("/metrics", metricsEndpoint),
     Effect.catchTag("RouteNotFound", () => notFound)
   )
@@ -89,7 +108,7 @@ export const layer = Layer.scopedDiscard(
       maxBodyBytes: config.maxBodyBytes,
       budget: makeBodyBudget(config.bodyBudgetBytes)
     })
-    const app = Effect.map(routes(path), (response) => {
+    const app = Effect.map(routes(path, yield* readiness), (response) => {
       metrics.requests.inc({ status: String(response.status) })
       return response
     })

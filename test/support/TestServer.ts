@@ -32,6 +32,8 @@ export interface TestServerShape {
   readonly dataDir: string
   /** Lines the console sink printed. */
   readonly consoleLines: ReadonlyArray<string>
+  /** What the service logged at WARN and above, as JSON lines. */
+  readonly logs: ReadonlyArray<string>
   readonly post: (body: Uint8Array | string, options?: PostOptions) => Effect.Effect<Answer>
   readonly request: (path: string, init?: RequestInit) => Effect.Effect<Answer>
   /** Parsed records of a JSONL file under the data folder (`events.jsonl`, `dead-letter.jsonl`). */
@@ -65,6 +67,8 @@ export const startServer = (
       ...env
     }
     const consoleLines: Array<string> = []
+    const logs: Array<string> = []
+    const collecting = Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
     const base = yield* Effect.console
     const capture: Console.Console = {
       ...base,
@@ -76,7 +80,8 @@ export const startServer = (
         Layer.provide(ReceiverConfig.layer),
         Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(settings))))),
         Layer.provide(Console.setConsole(capture)),
-        Layer.provide(Logger.minimumLogLevel(LogLevel.None))
+        Layer.provide(Logger.replace(Logger.defaultLogger, collecting)),
+        Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
       )
     )
     const address = Context.get(context, HttpServer.HttpServer).address
@@ -120,6 +125,7 @@ export const startServer = (
       webhookUrl,
       dataDir,
       consoleLines,
+      logs,
       post,
       request,
       records,
