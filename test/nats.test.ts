@@ -1,10 +1,13 @@
-import { describe } from "@effect/vitest"
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream"
+import { assert, describe, it } from "@effect/vitest"
+import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
-import { brokerSuite, type Received } from "./support/BrokerSuite.js"
+import { brokerSuite, failures, fast, type Received } from "./support/BrokerSuite.js"
+import { eventually } from "./support/Eventually.js"
+import { loadFixtures } from "./support/Fixtures.js"
 import { requireService } from "./support/Services.js"
+import { startServer } from "./support/TestServer.js"
 
 const url = new URL(process.env.NATS_TEST_URL ?? "nats://127.0.0.1:4222")
 const up = await requireService("NATS", url.hostname, Number(url.port || 4222))
@@ -41,6 +44,7 @@ const destination = Effect.gen(function*() {
         intercomTopic: message.header?.get("x-intercom-topic") || undefined,
         topic: message.header?.get("x-webhook-topic") || undefined,
         id: message.header?.get("Nats-Msg-Id") || undefined,
+        notificationId: message.header?.get("x-notification-id") || undefined,
         schema: message.header?.get("x-webhook-schema") || undefined
       })
     }
@@ -61,6 +65,57 @@ const destination = Effect.gen(function*() {
   }
 })
 
+const fixtures = loadFixtures()
+const [first, second] = fixtures.filter((fixture) => fixture.topic === "contacts.created")
+const idOf = (received: Received) => received.id
+
 describe.runIf(up)("nats sink (JetStream)", () => {
   brokerSuite({ sink: "nats", host: url.hostname, port: Number(url.port || 4222), destination, duplicates: "dropped" })
+
+  it.scopedLive("a stream that cannot store the message now (a 503 answer): unavailable, stored once it can", () =>
+    Effect.gen(function*() {
+      const target = yield* destination
+      const { NATS_STREAM: stream, NATS_SUBJECT_PREFIX: prefix } = target.env()
+      const { streams } = yield* manager
+      // Full at one message, and refusing new ones rather than dropping old ones: JetStream answers 503.
+      yield* Effect.promise(() =>
+        streams.add({ name: stream!, subjects: [`${prefix}.>`], max_msgs: 1, discard: DiscardPolicy.New })
+      )
+      const server = yield* startServer({ SINKS: "nats", ...target.env(), ...fast })
+      assert.strictEqual((yield* server.post(first!.bytes)).status, 200)
+      yield* eventually("the first message", target.received, (all) => all.length === 1)
+      assert.strictEqual((yield* server.post(second!.bytes)).status, 200)
+      const [, dead] = yield* eventually(
+        "attempts refused with 503, or a dead letter",
+        Effect.all([failures(server, "nats"), server.records("dead-letter.jsonl")]),
+        ([attempts, dead]) => attempts >= 2 || dead.length > 0
+      )
+      assert.deepStrictEqual(dead, [])
+      assert.strictEqual(yield* server.outboxDepth, 1, "still waiting in the outbox")
+
+      yield* Effect.promise(() => streams.update(stream!, { max_msgs: -1 }))
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      assert.deepStrictEqual(yield* server.records("dead-letter.jsonl"), [])
+      const received = yield* target.received
+      assert.deepStrictEqual(received.map(idOf), [first, second].map((fixture) => (fixture!.json as { id: string }).id))
+      assert.isTrue(received[1]!.body.equals(second!.bytes))
+    }))
+
+  it.scopedLive("the stream deleted under a connected sink (no responders): unavailable, created again, delivered", () =>
+    Effect.gen(function*() {
+      const target = yield* destination
+      const { streams } = yield* manager
+      const server = yield* startServer({ SINKS: "nats", ...target.env(), ...fast })
+      assert.strictEqual((yield* server.post(first!.bytes)).status, 200)
+      yield* eventually("the first message", target.received, (all) => all.length === 1)
+      yield* Effect.promise(() => streams.delete(target.env().NATS_STREAM!))
+      const before = yield* failures(server, "nats")
+      assert.strictEqual((yield* server.post(second!.bytes)).status, 200)
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      assert.deepStrictEqual(yield* server.records("dead-letter.jsonl"), [])
+      assert.isAbove(yield* failures(server, "nats"), before, "counted as unavailable")
+      const received = yield* target.received
+      assert.strictEqual(received.length, 1, "the new stream holds the second message")
+      assert.isTrue(received[0]!.body.equals(second!.bytes))
+    }))
 })

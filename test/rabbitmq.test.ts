@@ -1,9 +1,12 @@
-import { describe } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import amqp from "amqplib"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
-import { brokerSuite, type Received } from "./support/BrokerSuite.js"
+import { brokerSuite, failures, fast, type Received } from "./support/BrokerSuite.js"
+import { eventually } from "./support/Eventually.js"
+import { loadFixtures } from "./support/Fixtures.js"
 import { requireService } from "./support/Services.js"
+import { startServer } from "./support/TestServer.js"
 
 const url = new URL(process.env.AMQP_TEST_URL ?? "amqp://guest:guest@127.0.0.1:5672")
 const up = await requireService("RabbitMQ", url.hostname, Number(url.port || 5672))
@@ -46,6 +49,7 @@ const destination = Effect.gen(function*() {
       intercomTopic: text(headers["x-intercom-topic"]),
       topic: text(headers["x-webhook-topic"]),
       id: text(message.properties.messageId),
+      notificationId: text(headers["x-notification-id"]),
       schema: text(headers["x-webhook-schema"])
     })
     if (message.properties.deliveryMode !== 2) problems.push(`${message.properties.messageId} is not persistent`)
@@ -82,7 +86,9 @@ const destination = Effect.gen(function*() {
       Effect.zipRight(declare("fanout")),
       Effect.as("PRECONDITION_FAILED - inequivalent arg 'type'")
     ),
-    repair: Effect.promise(() => channel.deleteExchange(exchange)).pipe(Effect.zipRight(declare("topic")))
+    repair: Effect.promise(() => channel.deleteExchange(exchange)).pipe(Effect.zipRight(declare("topic"))),
+    /** Deletes the exchange, and with it the queue's binding. */
+    removeExchange: Effect.promise(() => channel.deleteExchange(exchange)).pipe(Effect.asVoid)
   }
 })
 
@@ -94,4 +100,34 @@ describe.runIf(up)("rabbitmq sink", () => {
     destination,
     duplicates: "kept"
   })
+
+  it.scopedLive("the exchange deleted under a connected sink (the broker closes the channel): unavailable, then delivered", () =>
+    Effect.gen(function*() {
+      const target = yield* destination
+      const server = yield* startServer({ SINKS: "rabbitmq", ...target.env(), ...fast })
+      const [first, second] = loadFixtures().filter((fixture) => fixture.topic === "contacts.created")
+      assert.strictEqual((yield* server.post(first!.bytes)).status, 200)
+      yield* eventually("the first message", target.received, (all) => all.length === 1)
+      yield* target.removeExchange
+      const before = yield* failures(server, "rabbitmq")
+      assert.strictEqual((yield* server.post(second!.bytes)).status, 200)
+      // The publish to a missing exchange: 404 NOT_FOUND closes the channel, the confirm never comes.
+      const [, dead] = yield* eventually(
+        "an attempt on the closed channel, or a dead letter",
+        Effect.all([failures(server, "rabbitmq"), server.records("dead-letter.jsonl")]),
+        ([attempts, dead]) => attempts > before || dead.length > 0
+      )
+      assert.deepStrictEqual(dead, [])
+      // Back with its binding before the sink's next attempt (250 ms on), which declares the exchange itself; a message
+      // published to an exchange without the binding would be confirmed and dropped.
+      yield* target.repair
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      assert.deepStrictEqual(yield* server.records("dead-letter.jsonl"), [])
+      const received = yield* eventually("both", target.received, (all) => all.length >= 2)
+      assert.deepStrictEqual(
+        received.map((message) => message.id),
+        [first, second].map((f) => (f!.json as { id: string }).id)
+      )
+      assert.isTrue(received[1]!.body.equals(second!.bytes))
+    }))
 })

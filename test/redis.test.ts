@@ -2,8 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import { randomBytes } from "node:crypto"
-import { brokerSuite, type Received } from "./support/BrokerSuite.js"
+import { brokerSuite, failures, fast, type Received } from "./support/BrokerSuite.js"
 import { eventually } from "./support/Eventually.js"
+import { startFakeRedis } from "./support/FakeRedis.js"
 import { loadFixtures } from "./support/Fixtures.js"
 import { requireService } from "./support/Services.js"
 import { startServer } from "./support/TestServer.js"
@@ -29,6 +30,7 @@ const destination = Effect.gen(function*() {
         intercomTopic: fields.get("intercom_topic")?.toString(),
         topic: fields.get("topic")?.toString(),
         id: fields.get("id")?.toString(),
+        notificationId: fields.get("id")?.toString(),
         schema: fields.get("schema")?.toString()
       }
     })
@@ -61,4 +63,32 @@ describe.runIf(up)("redis sink (streams)", () => {
       assert.isBelow(kept.length, 300)
       assert.strictEqual(JSON.parse(kept.at(-1)!.body.toString("utf8")).data.item.n, 299)
     }))
+})
+
+describe("redis sink against a server that cannot take writes yet", () => {
+  const replies = [
+    "LOADING Redis is loading the dataset in memory",
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT."
+  ]
+  for (const reply of replies) {
+    it.scopedLive(`-${reply.split(" ")[0]} once: unavailable, then added when the server takes it, no dead letter`, () =>
+      Effect.gen(function*() {
+        const fake = yield* startFakeRedis([reply])
+        const server = yield* startServer({
+          SINKS: "redis",
+          REDIS_URL: `redis://127.0.0.1:${fake.port}`,
+          REDIS_STREAM: `test:intercom:fake:${randomBytes(4).toString("hex")}`,
+          ...fast
+        })
+        const sent = loadFixtures().find((fixture) => fixture.topic === "contacts.created")!.bytes
+        assert.strictEqual((yield* server.post(sent)).status, 200)
+        yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+        assert.deepStrictEqual(yield* server.records("dead-letter.jsonl"), [])
+        assert.strictEqual(fake.pending(), 0, `answered -${reply}`)
+        assert.strictEqual(yield* failures(server, "redis"), 1, "counted as unavailable")
+        assert.strictEqual(fake.added.length, 1)
+        const fields = fake.added[0]!
+        assert.isTrue(fields[fields.findIndex((field) => field.toString() === "body") + 1]!.equals(sent))
+      }))
+  }
 })

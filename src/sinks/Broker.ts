@@ -1,15 +1,25 @@
 import { Duration, Effect, Option, ScopedRef } from "effect"
+import { createHash } from "node:crypto"
 import type { Notification } from "../pipeline/Notification.js"
 import { SinkError } from "./Sink.js"
+
+/** The longest routing topic: an AMQP routing key holds 255 bytes, and a NATS subject has the prefix before it. */
+export const MAX_ROUTING_LENGTH = 200
 
 /**
  * The topic a broker routes by: the canonical topic, or Intercom's topic string for topics without a schema, made a
  * valid NATS subject and AMQP routing key: dots separate tokens, any other character but letters, digits, `-` and `_`
- * becomes `_`, and an empty token is `_`, so no wildcard, space or empty token can reach a broker.
+ * becomes `_`, and an empty token is `_`, so no wildcard, space or empty token can reach a broker. Empty tokens can
+ * make it longer than the topic string: past `MAX_ROUTING_LENGTH` it is cut to 183 characters followed by `_` and 16
+ * hex digits of the SHA-256 of Intercom's topic string.
  */
-export const routingTopic = (notification: Notification): string =>
-  notification.topic ??
+export const routingTopic = (notification: Notification): string => {
+  const written = notification.topic ??
     notification.intercomTopic.split(".").map((token) => token.replace(/[^A-Za-z0-9_-]/g, "_") || "_").join(".")
+  if (written.length <= MAX_ROUTING_LENGTH) return written
+  const hash = createHash("sha256").update(notification.intercomTopic, "utf8").digest("hex").slice(0, 16)
+  return `${written.slice(0, MAX_ROUTING_LENGTH - 17)}_${hash}`
+}
 
 /**
  * A promise-returning start that may be abandoned: when the fiber waiting for it is interrupted (a timeout), whatever

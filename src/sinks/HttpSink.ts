@@ -3,6 +3,7 @@ import { Duration, Effect, Option, Redacted } from "effect"
 import { createHash, createHmac } from "node:crypto"
 import { parseRetryAfter } from "../pipeline/Backoff.js"
 import type { Notification } from "../pipeline/Notification.js"
+import { dedupeId } from "./HeaderValue.js"
 import { metadataHeaders, type Sink, SinkError } from "./Sink.js"
 
 export interface HttpSinkOptions {
@@ -17,7 +18,9 @@ const signingKey = (secret: string): Buffer =>
 
 /** A message id that stays the same when Intercom sends the same notification again. */
 const messageId = (notification: Notification): string =>
-  notification.id ?? `msg_${createHash("sha256").update(notification.body).digest("hex").slice(0, 32)}`
+  notification.id === null
+    ? `msg_${createHash("sha256").update(notification.body).digest("hex").slice(0, 32)}`
+    : dedupeId(notification.id)
 
 /** The Standard Webhooks headers: `webhook-signature` is `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`. */
 const standardWebhookHeaders = (

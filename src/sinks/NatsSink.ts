@@ -8,6 +8,7 @@ import {
 import { connect, headers, InvalidSubjectError, type NatsConnection } from "@nats-io/transport-node"
 import { Duration, Effect } from "effect"
 import * as Broker from "./Broker.js"
+import { dedupeId } from "./HeaderValue.js"
 import { metadataHeaders, type Sink } from "./Sink.js"
 
 export interface NatsSinkOptions {
@@ -42,7 +43,7 @@ const ensureStream = async (connection: NatsConnection, stream: string, prefix: 
 
 /**
  * `nats`: publishes to JetStream on `<prefix>.<topic>` (`intercom.<topic>` by default) with `Nats-Msg-Id` = the
- * notification id, so that the stream drops a redelivery within its duplicate window. Delivered once the stream
+ * notification's dedupe id, so that the stream drops a redelivery within its duplicate window. Delivered once the stream
  * acknowledges the message.
  */
 export const make = (options: NatsSinkOptions) =>
@@ -91,7 +92,7 @@ export const make = (options: NatsSinkOptions) =>
               client.publish(`${options.subjectPrefix}.${Broker.routingTopic(notification)}`, notification.body, {
                 headers: metadata,
                 timeout: Duration.toMillis(options.timeout),
-                ...(notification.id === null ? {} : { msgID: notification.id })
+                ...(notification.id === null ? {} : { msgID: dedupeId(notification.id) })
               }),
             catch: failure
           })

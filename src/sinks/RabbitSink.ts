@@ -2,6 +2,7 @@ import amqp from "amqplib"
 import { Duration, Effect } from "effect"
 import { asBuffer } from "../pipeline/Notification.js"
 import * as Broker from "./Broker.js"
+import { dedupeId } from "./HeaderValue.js"
 import { metadataHeaders, type Sink, SinkError } from "./Sink.js"
 
 export interface RabbitSinkOptions {
@@ -47,7 +48,7 @@ const open = async (options: RabbitSinkOptions): Promise<Held> => {
 
 /**
  * `rabbitmq`: publishes persistent messages to a durable topic exchange with the topic as routing key and the
- * notification id as `message_id`, on a confirm channel. Delivered on the broker's confirm.
+ * notification's dedupe id as `message_id`, on a confirm channel. Delivered on the broker's confirm.
  */
 export const make = (options: RabbitSinkOptions) =>
   Effect.gen(function*() {
@@ -81,7 +82,7 @@ export const make = (options: RabbitSinkOptions) =>
                   contentType: "application/json",
                   headers: metadataHeaders(notification),
                   timestamp: Math.floor(notification.receivedAt.getTime() / 1000),
-                  ...(notification.id === null ? {} : { messageId: notification.id })
+                  ...(notification.id === null ? {} : { messageId: dedupeId(notification.id) })
                 },
                 (error) =>
                   resume(

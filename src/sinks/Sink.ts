@@ -1,6 +1,7 @@
 import { Context, Data, type Duration, type Effect, type Either, Option } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
 import type { Notification } from "../pipeline/Notification.js"
+import { headerValue } from "./HeaderValue.js"
 
 /**
  * What a failed delivery says, and so what happens next:
@@ -54,12 +55,18 @@ export interface Sink {
 
 /**
  * The topic and id of a notification as the `http` sink's headers, which the broker sinks carry too: Intercom's topic
- * string, the canonical topic, the notification id and the schema marker, each absent when it does not apply.
+ * string, the canonical topic, the notification id and the schema marker, each absent when it does not apply. Values
+ * come from the signed body and may hold any character: each one is made safe for a header (`headerValue`).
  */
 export const metadataHeaders = (notification: Notification): Record<string, string> => {
-  const headers: Record<string, string> = { "x-intercom-topic": notification.intercomTopic }
-  if (notification.topic !== null) headers["x-webhook-topic"] = notification.topic
-  if (notification.id !== null) headers["x-notification-id"] = notification.id
+  const headers: Record<string, string> = {}
+  const set = (name: string, value: string) => {
+    const safe = headerValue(value)
+    if (safe !== undefined) headers[name] = safe
+  }
+  set("x-intercom-topic", notification.intercomTopic)
+  if (notification.topic !== null) set("x-webhook-topic", notification.topic)
+  if (notification.id !== null) set("x-notification-id", notification.id)
   if (notification.schemaMismatch !== undefined) headers["x-webhook-schema"] = "mismatch"
   return headers
 }
