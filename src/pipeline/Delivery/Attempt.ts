@@ -35,7 +35,8 @@ export interface AttemptContext {
 /**
  * Delivers one outbox entry to `sink` and records what became of it. A failure that says the target is unavailable
  * leaves the entry as it was (no attempt spent) and makes the sink `failing`, unless the target took other deliveries
- * meanwhile: then it was this notification's failure, retried with backoff like a `failed` one. Whatever the sink throws
+ * since the entry was sent or since its previous such failure: then it was this notification's failure, retried with
+ * backoff like a `failed` one. Whatever the sink throws
  * is this notification's dead letter, never the worker's end.
  */
 export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) => {
@@ -83,10 +84,10 @@ export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
     )
   }
 
-  const unavailable = (error: SinkError, sentAt: number) =>
+  const unavailable = (entry: OutboxEntry, error: SinkError, sentAt: number) =>
     Effect.suspend(() => {
       const wasFailing = health.failing
-      const wait = health.unavailable(error, sentAt, Date.now())
+      const wait = health.unavailable(error, entry.key, sentAt, Date.now())
       const log = wasFailing ? Effect.logDebug("sink still unavailable") : Effect.logWarning(
         "sink unavailable; delivery paused, probing it with one delivery at a time"
       )
@@ -107,7 +108,7 @@ export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
       return Effect.matchEffect(deliver(entry), {
         onSuccess: () =>
           Effect.suspend(() => {
-            const recovered = health.succeeded(Date.now())
+            const recovered = health.succeeded(entry.seq, Date.now())
             return recovered._tag === "None" ? Effect.succeed<Attempted>("delivered") : Effect.logInfo(
               "sink available again; delivering at full speed"
             ).pipe(
@@ -137,8 +138,8 @@ export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
               if (error.kind === "rejected") {
                 return Effect.as(deadLetters.bury(entry, "rejected", error.message, entry.attempts + 1), "settled")
               }
-              return error.kind === "unavailable" && health.successes === successes
-                ? unavailable(error, sentAt)
+              return error.kind === "unavailable" && !health.ownFailure(entry.seq, successes)
+                ? unavailable(entry, error, sentAt)
                 : failedOnce(entry, error)
           }
         }

@@ -10,6 +10,8 @@ import type { SinkHealth } from "./SinkHealth.js"
 const POLL = Duration.seconds(5)
 /** Deliveries handed out per look, per free slot: a key's run takes several of them. */
 const FETCH_PER_SLOT = 8
+/** Deliveries looked at to choose a probe. */
+const PROBE_CANDIDATES = 32
 /** The key every delivery shares when `DELIVERY_ORDER=receive`. */
 const ONE_QUEUE = "*"
 
@@ -126,9 +128,12 @@ export const run = (sink: Sink, health: SinkHealth, share: DeliveryShare, contex
           // Runs in flight end (and wake this) before a probe starts; else the probe is due in `probeIn`.
           if (running > 0 || !mayFetch) return Option.some(POLL)
           if (probeIn > 0) return Option.some(Duration.millis(probeIn))
-          const [probe] = yield* fetch(1)
+          // The probe is the oldest delivery of a key that has not failed since the sink did, if there is one.
+          const candidates = yield* fetch(PROBE_CANDIDATES)
+          const probe = candidates.find(([key]) => !health.suspects.has(key)) ?? candidates[0]
+          for (const [key] of candidates) if (key !== probe?.[0]) free(key)
           if (probe === undefined) return Option.some(POLL)
-          yield* start(probe[0], probe[1])
+          yield* start(probe[0], probe[1].slice(0, 1))
           return Option.some(POLL)
         }
         let full = false
