@@ -2,50 +2,70 @@
  * npm run replay -- [--sink S] [--topic T] [--since ISO]
  * Puts dead letters back into the outbox; a running service delivers them within seconds.
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Console, Data, Effect, Option } from "effect"
-import { storeSettings } from "../src/config/ReceiverConfig.js"
+import { Console, Effect, Option } from "effect"
+import { existsSync } from "node:fs"
+import { configMessages } from "../src/config/ConfigMessages.js"
+import { sinkNames, storeSettings } from "../src/config/ReceiverConfig.js"
 import { Outbox } from "../src/store/Outbox.js"
 import * as Store from "../src/store/Store.js"
+import { main, UsageError } from "./cli/Args.js"
 
-const usage = `usage: npm run replay -- [--sink S] [--topic T] [--since ISO]
+const sinks: ReadonlyArray<string> = [...sinkNames, "handlers"]
 
-Puts dead letters from the store back into the outbox, once each: the PostgreSQL store of STORE_URL when it is set,
-else the SQLite store of STORE_PATH (default $DATA_DIR/receiver.db).
-  --sink S     only dead letters of sink S; dead letters without a sink (no_route, and schema_mismatch from before mismatches were delivered) go to S too
+const command = {
+  name: "replay",
+  usage: "usage: npm run replay -- [--sink S] [--topic T] [--since ISO]",
+  help:
+    `Puts dead letters from the store back into the outbox, once each: the PostgreSQL store of STORE_URL when it is set,
+else the SQLite store of STORE_PATH (default $DATA_DIR/receiver.db), which must exist.
+  --sink S     only dead letters of sink S (${sinks.join(", ")}); dead letters without a sink (no_route, and
+               schema_mismatch from before mismatches were delivered) go to S too
   --topic T    only this canonical or Intercom topic
-  --since ISO  only dead letters buried at or after this time, e.g. 2026-01-10T00:00:00Z
-Without --sink, dead letters without a sink are left alone: say where they should go.`
+  --since ISO  only dead letters buried at or after this time: 2026-01-10, or 2026-01-10T00:00:00Z (with an offset)
+Without --sink, dead letters without a sink are left alone: say where they should go.
+Exit code: 0 done, 1 failed (the store could not be read), 2 usage (a wrong option or setting, no store).`,
+  options: { sink: "string", topic: "string", since: "string" },
+  positionals: 0
+} as const
 
-class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/
 
-const args = process.argv.slice(2)
-const option = (name: string) => {
-  const at = args.indexOf(name)
-  return at === -1 ? Option.none() : Option.fromNullable(args[at + 1])
+/** A date (midnight UTC) or a time with its offset, as ISO 8601 writes them; a day that does not exist is refused. */
+const isoTime = (text: string): Option.Option<Date> => {
+  const match = ISO.exec(text)
+  const time = new Date(text)
+  if (match === null || Number.isNaN(time.getTime())) return Option.none()
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day ? Option.some(time) : Option.none()
 }
 
-const program = Effect.gen(function*() {
-  if (args.includes("--help") || args.includes("-h")) return yield* Console.log(usage)
-  const since = option("--since")
-  const sinceDate = Option.map(since, (text) => new Date(text))
-  if (Option.isSome(sinceDate) && Number.isNaN(sinceDate.value.getTime())) {
-    return yield* new UsageError({ message: `--since must be an ISO-8601 time, got "${Option.getOrThrow(since)}"` })
-  }
-  const config = yield* storeSettings
-  const replayed = yield* Effect.flatMap(
-    Outbox,
-    (outbox) => outbox.replay({ sink: option("--sink"), topic: option("--topic"), since: sinceDate })
-  ).pipe(Effect.provide(Store.layerWith(config, "tool")))
-  yield* Console.log(`replayed ${replayed} dead letter(s) from ${Store.describe(config)}`)
-})
-
-program.pipe(
-  Effect.catchAll((error) =>
-    Effect.zipRight(
-      Console.error(error._tag === "UsageError" ? `${error.message}\n\n${usage}` : `replay: ${String(error)}`),
-      Effect.sync(() => process.exitCode = error._tag === "UsageError" ? 2 : 1)
-    )
-  ),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
-)
+main(command, ({ options }) =>
+  Effect.gen(function*() {
+    if (options.sink !== undefined && !sinks.includes(options.sink)) {
+      return yield* new UsageError({ message: `--sink must be one of ${sinks.join(", ")}, got "${options.sink}"` })
+    }
+    const since = Option.flatMap(Option.fromNullable(options.since), isoTime)
+    if (options.since !== undefined && Option.isNone(since)) {
+      return yield* new UsageError({
+        message: `--since must be an ISO 8601 date or time with an offset, such as 2026-01-10T00:00:00Z, ` +
+          `got "${options.since}"`
+      })
+    }
+    const config = yield* Effect.mapError(storeSettings, (error) =>
+      new UsageError({
+        message: configMessages(error).map((message) => `Configuration error: ${message}`).join("; ")
+      }))
+    // Opening a missing SQLite file would create an empty store, and a wrong DATA_DIR would look like "nothing to do".
+    if (Option.isNone(config.storeUrl) && !existsSync(config.storePath)) {
+      return yield* new UsageError({
+        message: `no store at ${config.storePath}: set DATA_DIR or STORE_PATH to the service's (or STORE_URL)`
+      })
+    }
+    const replayed = yield* Effect.flatMap(Outbox, (outbox) =>
+      outbox.replay({ sink: Option.fromNullable(options.sink), topic: Option.fromNullable(options.topic), since }))
+      .pipe(
+        Effect.provide(Store.layerWith(config, "tool"))
+      )
+    yield* Console.log(`replayed ${replayed} dead letter(s) from ${Store.describe(config)}`)
+  }))

@@ -2,19 +2,9 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Config, ConfigError, Console, Duration, Effect, Layer, Logger, LogLevel } from "effect"
 import * as App from "./App.js"
 import * as ConfigFile from "./config/ConfigFile.js"
+import { configMessages } from "./config/ConfigMessages.js"
 import { ReceiverConfig } from "./config/ReceiverConfig.js"
 import * as LogLines from "./ops/LogLines.js"
-
-/** The messages of a config error, one per problem. */
-const messages = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
-  switch (error._op) {
-    case "And":
-    case "Or":
-      return [...messages(error.left), ...messages(error.right)]
-    default:
-      return [error.message]
-  }
-}
 
 const levels = {
   debug: LogLevel.Debug,
@@ -72,7 +62,7 @@ export const run = <E>(extra: Layer.Layer<never, E> = Layer.empty): void =>
       if (failure._tag === "None") return Console.error(Cause.pretty(cause))
       const error = failure.value
       if (ConfigError.isConfigError(error)) {
-        return Console.error(messages(error).map((message) => `Configuration error: ${message}`).join("\n"))
+        return Console.error(configMessages(error).map((message) => `Configuration error: ${message}`).join("\n"))
       }
       // The service's own failures at start (a store in use or unreachable, a broker refusing) say what to fix:
       // their stack would only bury it.

@@ -1,12 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Option, Redacted } from "effect"
 import { execFile, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import * as ConfigFile from "../src/config/ConfigFile.js"
 import { displayUrl, settings } from "../src/config/ReceiverConfig.js"
+import { shortSecretWarnings } from "../src/config/Secrets.js"
+import { spawnService } from "./support/Service.js"
 
 const read = (env: Record<string, string>) =>
   Effect.either(Effect.withConfigProvider(settings, ConfigProvider.fromMap(new Map(Object.entries(env)))))
@@ -16,6 +20,32 @@ const errorOf = (env: Record<string, string>) =>
 
 const root = new URL("..", import.meta.url).pathname
 const tsx = join(root, "node_modules/.bin/tsx")
+
+/** The service run with `env` until it exits (a wrong setting stops it at once); its lines that are not JSON logs. */
+const startFailing = (env: Record<string, string>) =>
+  new Promise<{ code: number; errors: ReadonlyArray<string>; stderr: string }>((resolve) => {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "CONFIG_FILE"))
+    execFile(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: root,
+      timeout: 60_000,
+      env: {
+        ...inherited,
+        INTERCOM_CLIENT_SECRET: "test-client-secret",
+        HOST: "127.0.0.1",
+        PORT: "0",
+        DATA_DIR: mkdtempSync(join(tmpdir(), "config-")),
+        LOG_FORMAT: "json",
+        ...env
+      }
+    }, (error, _stdout, stderr) =>
+      resolve({
+        code: error === null ? 0 : Number(error.code),
+        errors: stderr.split("\n").filter((line) => line.length > 0 && !line.startsWith("{")),
+        stderr
+      }))
+  })
+
+const base = { INTERCOM_CLIENT_SECRET: "test-client-secret" }
 
 describe("configuration", () => {
   it.effect("defaults serve a first run: console and file sinks under ./data, port 8080", () =>
@@ -57,6 +87,155 @@ describe("configuration", () => {
       assert.include(yield* errorOf({ ...base, CONSOLE_FORMAT: "xml" }), "CONSOLE_FORMAT must be one of json, pretty")
       assert.include(yield* errorOf({ ...base, MAX_BODY_BYTES: "0" }), "MAX_BODY_BYTES must be a whole number")
       assert.include(yield* errorOf({ ...base, WEBHOOK_PATH: "hooks" }), "WEBHOOK_PATH must be a path starting with /")
+    }))
+
+  it.effect("no setting switches a protection off: every timeout and delay has a floor above 0, and a ceiling", () =>
+    Effect.gen(function*() {
+      const refused: ReadonlyArray<[string, string, string]> = [
+        ["REQUEST_TIMEOUT", "0ms", "from 1s to 1h"],
+        ["HEADERS_TIMEOUT", "0ms", "from 1s to 1h"],
+        ["SHUTDOWN_TIMEOUT", "0s", "from 1s to 1h"],
+        ["SHUTDOWN_TIMEOUT", "30d", "from 1s to 1h"],
+        ["RETRY_BASE_DELAY", "0ms", "from 10ms to 24h"],
+        ["RETRY_MAX_DELAY", "0ms", "from 10ms to 24h"],
+        ["MAX_AGE", "0s", "from 1s to 365d"],
+        ["DEDUPE_WINDOW", "0s", "from 1s to 365d"],
+        ["DEDUPE_WINDOW", "500ms", "from 1s to 365d"],
+        ["PROBE_INTERVAL", "0ms", "from 100ms to 1h"],
+        ["PROBE_INTERVAL", "25d", "from 100ms to 1h"],
+        ["RETRY_AFTER_MAX", "0s", "from 1s to 24h"],
+        ["BROKER_TIMEOUT", "0ms", "from 100ms to 10m"],
+        ["STORE_STATEMENT_TIMEOUT", "0ms", "from 100ms to 10m"],
+        ["HTTP_FORWARD_TIMEOUT_MS", "0", "a whole number from 100 to 600000"],
+        ["HTTP_FORWARD_TIMEOUT_MS", "50", "a whole number from 100 to 600000"]
+      ]
+      for (const [name, value, allowed] of refused) {
+        assert.include(yield* errorOf({ ...base, [name]: value }), `${name} must be ${allowed}, got "${value}"`)
+      }
+      const lowest = Either.getOrThrow(
+        yield* read({
+          ...base,
+          REQUEST_TIMEOUT: "1s",
+          HEADERS_TIMEOUT: "1s",
+          SHUTDOWN_TIMEOUT: "1s",
+          RETRY_BASE_DELAY: "10ms",
+          RETRY_MAX_DELAY: "10ms",
+          MAX_AGE: "1s",
+          DEDUPE_WINDOW: "1s",
+          PROBE_INTERVAL: "100ms",
+          RETRY_AFTER_MAX: "1s",
+          BROKER_TIMEOUT: "100ms",
+          HTTP_FORWARD_TIMEOUT_MS: "100"
+        })
+      )
+      assert.strictEqual(Duration.toMillis(lowest.dedupeWindow), 1000)
+      assert.strictEqual(Duration.toMillis(lowest.headersTimeout), 1000)
+    }))
+
+  it.effect("HEADERS_TIMEOUT above REQUEST_TIMEOUT, and RETRY_BASE_DELAY above RETRY_MAX_DELAY, are refused", () =>
+    Effect.gen(function*() {
+      assert.include(
+        yield* errorOf({ ...base, HEADERS_TIMEOUT: "40s", REQUEST_TIMEOUT: "30s" }),
+        "HEADERS_TIMEOUT must not be above REQUEST_TIMEOUT (30s), got 40s"
+      )
+      assert.include(
+        yield* errorOf({ ...base, HEADERS_TIMEOUT: "1m" }),
+        "HEADERS_TIMEOUT must not be above REQUEST_TIMEOUT (30s), got 1m"
+      )
+      assert.include(
+        yield* errorOf({ ...base, RETRY_BASE_DELAY: "1h", RETRY_MAX_DELAY: "10m" }),
+        "RETRY_BASE_DELAY must not be above RETRY_MAX_DELAY (10m), got 1h"
+      )
+      assert.isTrue(Either.isRight(yield* read({ ...base, HEADERS_TIMEOUT: "30s", REQUEST_TIMEOUT: "30s" })))
+      assert.isTrue(Either.isRight(yield* read({ ...base, RETRY_BASE_DELAY: "10m" })))
+    }))
+
+  it.effect("WEBHOOK_PATH may not take a built-in endpoint, however it is written", () =>
+    Effect.gen(function*() {
+      for (
+        const [path, taken] of [
+          ["/healthz", "/healthz"],
+          ["/readyz", "/readyz"],
+          ["/metrics", "/metrics"],
+          ["/Healthz", "/healthz"],
+          ["//metrics", "/metrics"],
+          ["/readyz/", "/readyz"]
+        ]
+      ) {
+        assert.include(
+          yield* errorOf({ ...base, WEBHOOK_PATH: path! }),
+          `WEBHOOK_PATH must not be ${taken}, which the service serves itself (/healthz, /readyz, /metrics), got "${path}"`
+        )
+      }
+      const free = Either.getOrThrow(yield* read({ ...base, WEBHOOK_PATH: "/healthz-intercom" }))
+      assert.strictEqual(free.webhookPath, "/healthz-intercom")
+    }))
+
+  it.effect("HOST is an IP address or a host name", () =>
+    Effect.gen(function*() {
+      for (const host of ["0.0.0.0.0", "10.1.2", "", "-lead.example", "two words", "[::1]", "a..b"]) {
+        assert.include(
+          yield* errorOf({ ...base, HOST: host }),
+          `HOST must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name, got "${host}"`
+        )
+      }
+      for (const host of ["0.0.0.0", "127.0.0.1", "::", "::1", "localhost", "receiver-1.internal"]) {
+        assert.strictEqual(Either.getOrThrow(yield* read({ ...base, HOST: host })).host, host)
+      }
+    }))
+
+  it.effect("INTERCOM_CLIENT_SECRET: an empty entry in the list is named as such; a short secret is warned about", () =>
+    Effect.gen(function*() {
+      assert.include(
+        yield* errorOf({ INTERCOM_CLIENT_SECRET: "first-secret-value,,second-secret-value" }),
+        "INTERCOM_CLIENT_SECRET has an empty entry (number 2 of 3): give the secrets separated by single commas"
+      )
+      assert.include(
+        yield* errorOf({ INTERCOM_CLIENT_SECRET: "first-secret-value," }),
+        "INTERCOM_CLIENT_SECRET has an empty entry (number 2 of 2)"
+      )
+      assert.notInclude(yield* errorOf({ INTERCOM_CLIENT_SECRET: "a,,b" }), "is required")
+      const config = Either.getOrThrow(yield* read({ INTERCOM_CLIENT_SECRET: "test-client-secret,x7q" }))
+      const warnings = shortSecretWarnings(config.secrets)
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "INTERCOM_CLIENT_SECRET number 2 of 2 is shorter than 16 characters")
+      assert.notInclude(warnings[0], "x7q")
+      assert.deepStrictEqual(shortSecretWarnings([Redacted.make("0123456789abcdef")]), [])
+    }))
+
+  it.effect("FORWARD_SIGNING_SECRET: whsec_ must be followed by a base64 key; empty is refused; never shown", () =>
+    Effect.gen(function*() {
+      const wanted = "FORWARD_SIGNING_SECRET must be whsec_ followed by the key in base64"
+      for (
+        const [secret, got] of [
+          ["whsec_!!!", "got whsec_ and a key that is not base64"],
+          ["whsec_s3cr3t key", "got whsec_ and a key that is not base64"],
+          ["whsec_a", "got whsec_ and a key that is not base64"],
+          ["whsec_ab=", "got whsec_ and a key that is not base64"],
+          ["whsec_", "got whsec_ and no key"]
+        ]
+      ) {
+        const refused = yield* errorOf({ ...base, FORWARD_SIGNING_SECRET: secret! })
+        assert.include(refused, wanted)
+        assert.include(refused, got!)
+        assert.notInclude(refused, "s3cr3t")
+      }
+      assert.include(
+        yield* errorOf({ ...base, FORWARD_SIGNING_SECRET: "" }),
+        "FORWARD_SIGNING_SECRET is empty: unset it to forward unsigned"
+      )
+      const key = randomBytes(32)
+      for (
+        const secret of [
+          `whsec_${key.toString("base64")}`,
+          `whsec_${key.toString("base64url")}`,
+          "whsec_abc",
+          "a plain signing string"
+        ]
+      ) {
+        const config = Either.getOrThrow(yield* read({ ...base, FORWARD_SIGNING_SECRET: secret }))
+        assert.strictEqual(Option.map(config.forwardSigningSecret, Redacted.value).pipe(Option.getOrThrow), secret)
+      }
     }))
 
   it.effect("the store: SQLite unless STORE_URL names a PostgreSQL, whose password is never shown", () =>
@@ -151,7 +330,7 @@ describe("configuration", () => {
         yield* errorOf({ ...base, REDIS_MAXLEN: "0" }),
         `REDIS_MAXLEN must be a whole number of at least 1, or unset, got "0"`
       )
-      assert.include(yield* errorOf({ ...base, BROKER_TIMEOUT: "10ms" }), "BROKER_TIMEOUT must be at least 100ms")
+      assert.include(yield* errorOf({ ...base, BROKER_TIMEOUT: "10ms" }), "BROKER_TIMEOUT must be from 100ms to 10m")
     }))
 
   it.effect("CONFIG_FILE supplies settings, and the environment wins over it", () =>
@@ -188,6 +367,92 @@ describe("configuration", () => {
         String(Either.getLeft(result).pipe(Option.getOrThrow)),
         `CONFIG_FILE ${file} must hold one JSON object`
       )
+    }))
+
+  it.effect("a CONFIG_FILE that is not JSON is refused naming the file and where, never showing its content", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "config-"))
+      const errorFor = (name: string, content: string) =>
+        Effect.gen(function*() {
+          const file = join(dir, name)
+          writeFileSync(file, content)
+          const saved = { ...process.env }
+          process.env.CONFIG_FILE = file
+          const result = yield* Effect.either(ConfigFile.provider).pipe(
+            Effect.ensuring(Effect.sync(() => (process.env = saved)))
+          )
+          return { file, message: String(Either.getLeft(result).pipe(Option.getOrThrow)) }
+        })
+      const passwd = yield* errorFor("passwd", "root:x:0:0:s3cr3t:/root:/bin/bash\n")
+      assert.include(passwd.message, `CONFIG_FILE ${passwd.file} is not JSON`)
+      assert.notInclude(passwd.message, "root:")
+      assert.notInclude(passwd.message, "s3cr3t")
+      const broken = yield* errorFor("broken.json", "{\"PORT\": 9000,\n \"SINKS\" \"s3cr3t\"}")
+      assert.include(broken.message, `CONFIG_FILE ${broken.file} is not JSON (line 2, column 10)`)
+      assert.notInclude(broken.message, "s3cr3t")
+      const empty = yield* errorFor("empty.json", "")
+      assert.include(empty.message, `CONFIG_FILE ${empty.file} is empty, not JSON`)
+    }))
+
+  it.live(
+    "a setting the server cannot use stops it with one line and exit 1: no stack, the real cause",
+    () =>
+      Effect.gen(function*() {
+        const taken = createServer()
+        const port = yield* Effect.promise(() =>
+          new Promise<number>((resolve) =>
+            taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port))
+          )
+        )
+        const dir = mkdtempSync(join(tmpdir(), "config-"))
+        const notJson = join(dir, "settings.json")
+        writeFileSync(notJson, "SINKS=file\nINTERCOM_CLIENT_SECRET=s3cr3t-from-file\n")
+        const cases: ReadonlyArray<[Record<string, string>, ReadonlyArray<string>]> = [
+          [{ HEADERS_TIMEOUT: "40s", REQUEST_TIMEOUT: "30s" }, [
+            "Configuration error: HEADERS_TIMEOUT must not be above REQUEST_TIMEOUT (30s), got 40s"
+          ]],
+          [{ REQUEST_TIMEOUT: "0ms", HEADERS_TIMEOUT: "0ms" }, [
+            "Configuration error: REQUEST_TIMEOUT must be from 1s to 1h, got \"0ms\"",
+            "Configuration error: HEADERS_TIMEOUT must be from 1s to 1h, got \"0ms\""
+          ]],
+          [{ HOST: "0.0.0.0.0" }, [
+            "Configuration error: HOST must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name, got \"0.0.0.0.0\""
+          ]],
+          [{ HOST: "no-such-host.invalid" }, ["ListenError: cannot listen on no-such-host.invalid:0: getaddrinfo "]],
+          [{ PORT: String(port) }, [
+            `ListenError: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use ` +
+            `127.0.0.1:${port} (another process listens there: stop it or choose another PORT)`
+          ]],
+          [{ CONFIG_FILE: notJson }, [`Configuration error: CONFIG_FILE ${notJson} is not JSON`]],
+          [{ WEBHOOK_PATH: "/metrics" }, ["Configuration error: WEBHOOK_PATH must not be /metrics"]]
+        ]
+        const results = yield* Effect.promise(() => Promise.all(cases.map(([env]) => startFailing(env))))
+        taken.close()
+        cases.forEach(([, expected], index) => {
+          const { code, errors, stderr } = results[index]!
+          assert.strictEqual(code, 1, stderr)
+          assert.strictEqual(errors.length, expected.length, stderr)
+          expected.forEach((line, at) => assert.include(errors[at], line, stderr))
+          assert.notInclude(stderr, "    at ", stderr)
+          assert.notInclude(stderr, "s3cr3t", stderr)
+        })
+      }),
+    120_000
+  )
+
+  it.scopedLive("a client secret too short to be Intercom's is logged as a warning at start, never shown", () =>
+    Effect.gen(function*() {
+      const service = yield* spawnService({
+        INTERCOM_CLIENT_SECRET: "x7q",
+        DATA_DIR: mkdtempSync(join(tmpdir(), "config-")),
+        LOG_FORMAT: "json"
+      })
+      const warning = service.stderr().split("\n").filter((line) => line.startsWith("{")).map((line) =>
+        JSON.parse(line)
+      )
+        .find((line) => line.logLevel === "WARN")
+      assert.include(warning?.message, "INTERCOM_CLIENT_SECRET number 1 of 1 is shorter than 16 characters")
+      assert.notInclude(service.stderr(), "x7q")
     }))
 
   it.live("the service refuses to start without a secret: exit 1 and a message naming the variable", () =>

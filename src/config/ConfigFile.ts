@@ -1,5 +1,6 @@
-import { Config, ConfigError, ConfigProvider, Effect, Layer, Option } from "effect"
+import { Config, ConfigError, ConfigProvider, Effect, Either, Layer, Option } from "effect"
 import { readFile } from "node:fs/promises"
+import { parseJson } from "./JsonText.js"
 
 const invalid = (message: string) => ConfigError.InvalidData(["CONFIG_FILE"], message)
 
@@ -15,10 +16,7 @@ export const provider: Effect.Effect<ConfigProvider.ConfigProvider, ConfigError.
     try: () => readFile(path.value, "utf8"),
     catch: (error) => invalid(`CONFIG_FILE ${path.value} cannot be read: ${(error as Error).message}`)
   })
-  const json = yield* Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (error) => invalid(`CONFIG_FILE ${path.value} is not JSON: ${(error as Error).message}`)
-  })
+  const json = yield* Either.mapLeft(parseJson(text), (reason) => invalid(`CONFIG_FILE ${path.value} ${reason}`))
   if (
     typeof json !== "object" || json === null || Array.isArray(json) ||
     Object.values(json).some((value) => typeof value === "object" && value !== null)

@@ -1,5 +1,8 @@
-import { Config, ConfigError, Context, Duration, Either, Layer, Option, Redacted } from "effect"
+import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { parseRoutes, type Route } from "../pipeline/Routes.js"
+import { host, webhookPath } from "./Listen.js"
+import { clientSecrets, shortSecretWarnings, signingSecret } from "./Secrets.js"
+import { duration, integer, invalid, oneOf } from "./Values.js"
 
 export const sinkNames = ["console", "file", "http", "mirror", "nats", "rabbitmq", "redis"] as const
 export type SinkName = (typeof sinkNames)[number]
@@ -70,56 +73,6 @@ export interface ReceiverSettings extends StoreSettings {
   readonly brokerTimeout: Duration.Duration
 }
 
-const invalid = (name: string, message: string) => ConfigError.InvalidData([name], `${name} ${message}`)
-
-const secrets = Config.option(Config.string("INTERCOM_CLIENT_SECRET")).pipe(
-  Config.mapOrFail((value) => {
-    const list = Option.getOrElse(value, () => "").split(",").map((secret) => secret.trim())
-    return list.some((secret) => secret.length > 0) && list.every((secret) => secret.length > 0)
-      ? Either.right(list.map((secret) => Redacted.make(secret)))
-      : Either.left(ConfigError.MissingData(
-        ["INTERCOM_CLIENT_SECRET"],
-        "INTERCOM_CLIENT_SECRET is required: the app's client secret from the Intercom Developer Hub " +
-          "(Basic Info); several, comma-separated, while rotating"
-      ))
-  })
-)
-
-const integer = (name: string, fallback: number, min: number, max: number) =>
-  Config.string(name).pipe(
-    Config.withDefault(String(fallback)),
-    Config.mapOrFail((text) => {
-      const value = Number(text.trim())
-      return /^\d+$/.test(text.trim()) && value >= min && value <= max
-        ? Either.right(value)
-        : Either.left(invalid(name, `must be a whole number from ${min} to ${max}, got "${text}"`))
-    })
-  )
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** `500ms`, `10s`, `5m`, `24h`, `7d`. */
-const duration = (name: string, fallback: string) =>
-  Config.string(name).pipe(
-    Config.withDefault(fallback),
-    Config.mapOrFail((text) => {
-      const match = /^(\d+)\s*(ms|s|m|h|d)$/.exec(text.trim())
-      return match === null
-        ? Either.left(invalid(name, `must be a duration such as 500ms, 10s, 5m, 24h or 7d, got "${text}"`))
-        : Either.right(Duration.millis(Number(match[1]) * UNITS[match[2]!]!))
-    })
-  )
-
-const oneOf = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: A) =>
-  Config.string(name).pipe(
-    Config.withDefault(fallback),
-    Config.mapOrFail((text) =>
-      allowed.includes(text.trim() as A)
-        ? Either.right(text.trim() as A)
-        : Either.left(invalid(name, `must be one of ${allowed.join(", ")}, got "${text}"`))
-    )
-  )
-
 const sinks = Config.string("SINKS").pipe(
   Config.withDefault("console,file"),
   Config.mapOrFail((text) => {
@@ -159,15 +112,6 @@ const url = (name: string) =>
       })
     )
   )
-
-const webhookPath = Config.string("WEBHOOK_PATH").pipe(
-  Config.withDefault("/webhooks/intercom"),
-  Config.mapOrFail((path) =>
-    /^\/[A-Za-z0-9._~\-/]*$/.test(path)
-      ? Either.right(path)
-      : Either.left(invalid("WEBHOOK_PATH", `must be a path starting with /, got "${path}"`))
-  )
-)
 
 /** A URL as it may be shown: without its password. */
 export const displayUrl = (url: URL): string => {
@@ -247,23 +191,25 @@ export const storeSettings: Config.Config<StoreSettings> = Config.all({
   ),
   storeBusyTimeoutMs: integer("STORE_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
   storePoolSize: integer("STORE_POOL_SIZE", 10, 1, 1000),
-  storeStatementTimeout: duration("STORE_STATEMENT_TIMEOUT", "3s").pipe(
-    Config.mapOrFail((timeout) =>
-      Duration.greaterThanOrEqualTo(timeout, Duration.millis(100)) &&
-        Duration.lessThanOrEqualTo(timeout, Duration.minutes(10))
-        ? Either.right(timeout)
-        : Either.left(invalid("STORE_STATEMENT_TIMEOUT", `must be from 100ms to 10m, got ${Duration.format(timeout)}`))
-    )
-  ),
-  dedupeWindow: duration("DEDUPE_WINDOW", "24h"),
+  storeStatementTimeout: duration("STORE_STATEMENT_TIMEOUT", "3s", "100ms", "10m"),
+  dedupeWindow: duration("DEDUPE_WINDOW", "24h", "1s", "365d"),
   outboxMaxRows: integer("OUTBOX_MAX_ROWS", 100_000, 1, 100_000_000)
 })
 
+/** A duration setting that must not exceed another (a request's headers are part of it; a first delay, the largest). */
+const notAbove = (value: Duration.Duration, limit: Duration.Duration, name: string, limitName: string) =>
+  Duration.greaterThan(value, limit)
+    ? invalid(
+      name,
+      `must not be above ${limitName} (${Duration.format(limit)}), got ${Duration.format(value)}`
+    )
+    : undefined
+
 /** Every setting, read with Effect Config; a wrong value fails naming the key and what is allowed. */
 export const settings: Config.Config<ReceiverSettings> = Config.all({
-  secrets,
+  secrets: clientSecrets,
   port: integer("PORT", 8080, 0, 65535),
-  host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  host,
   webhookPath,
   sinks,
   routes,
@@ -272,29 +218,23 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   fileSinkPath: Config.option(Config.string("FILE_SINK_PATH")),
   deadLetterPath: Config.option(Config.string("DEAD_LETTER_PATH")),
   forwardUrl: url("HTTP_FORWARD_URL"),
-  forwardSigningSecret: Config.option(Config.redacted("FORWARD_SIGNING_SECRET")),
-  forwardTimeoutMs: integer("HTTP_FORWARD_TIMEOUT_MS", 3000, 1, 600_000),
+  forwardSigningSecret: signingSecret,
+  forwardTimeoutMs: integer("HTTP_FORWARD_TIMEOUT_MS", 3000, 100, 600_000),
   maxBodyBytes: integer("MAX_BODY_BYTES", 5 * 1024 * 1024, 1, 1024 * 1024 * 1024),
   bodyBudgetBytes: integer("BODY_BUDGET_BYTES", 64 * 1024 * 1024, 1, 16 * 1024 * 1024 * 1024),
   maxConnections: integer("MAX_CONNECTIONS", 1024, 1, 1_000_000),
   consoleFormat: oneOf("CONSOLE_FORMAT", ["json", "pretty"] as const, "json"),
   maxAttempts: integer("MAX_ATTEMPTS", 25, 1, 10_000),
-  maxAge: duration("MAX_AGE", "72h"),
-  retryBaseDelay: duration("RETRY_BASE_DELAY", "1s"),
-  retryMaxDelay: duration("RETRY_MAX_DELAY", "10m"),
+  maxAge: duration("MAX_AGE", "72h", "1s", "365d"),
+  retryBaseDelay: duration("RETRY_BASE_DELAY", "1s", "10ms", "24h"),
+  retryMaxDelay: duration("RETRY_MAX_DELAY", "10m", "10ms", "24h"),
   deliveryConcurrency: integer("DELIVERY_CONCURRENCY", 32, 1, 1024),
   deliveryOrder: oneOf("DELIVERY_ORDER", ["key", "receive"] as const, "key"),
-  probeInterval: duration("PROBE_INTERVAL", "5s").pipe(
-    Config.mapOrFail((interval) =>
-      Duration.greaterThanOrEqualTo(interval, Duration.millis(100))
-        ? Either.right(interval)
-        : Either.left(invalid("PROBE_INTERVAL", `must be at least 100ms, got ${Duration.format(interval)}`))
-    )
-  ),
-  retryAfterMax: duration("RETRY_AFTER_MAX", "60s"),
-  shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "10s"),
-  requestTimeout: duration("REQUEST_TIMEOUT", "30s"),
-  headersTimeout: duration("HEADERS_TIMEOUT", "10s"),
+  probeInterval: duration("PROBE_INTERVAL", "5s", "100ms", "1h"),
+  retryAfterMax: duration("RETRY_AFTER_MAX", "60s", "1s", "24h"),
+  shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "10s", "1s", "1h"),
+  requestTimeout: duration("REQUEST_TIMEOUT", "30s", "1s", "1h"),
+  headersTimeout: duration("HEADERS_TIMEOUT", "10s", "1s", "1h"),
   captureDir: Config.option(Config.string("CAPTURE_DIR")),
   captureRedact: oneOf("CAPTURE_REDACT", ["true", "false"] as const, "true").pipe(
     Config.map((value) => value === "true")
@@ -322,13 +262,7 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   redisUrl: brokerUrl("REDIS_URL", ["redis:", "rediss:"], "redis://127.0.0.1:6379"),
   redisStream: named("REDIS_STREAM", "intercom", /^\S{1,1024}$/, "a stream key without spaces"),
   redisMaxLen,
-  brokerTimeout: duration("BROKER_TIMEOUT", "5s").pipe(
-    Config.mapOrFail((timeout) =>
-      Duration.greaterThanOrEqualTo(timeout, Duration.millis(100))
-        ? Either.right(timeout)
-        : Either.left(invalid("BROKER_TIMEOUT", `must be at least 100ms, got ${Duration.format(timeout)}`))
-    )
-  )
+  brokerTimeout: duration("BROKER_TIMEOUT", "5s", "100ms", "10m")
 }).pipe(
   Config.mapOrFail(({ deadLetterPath, fileSinkPath, forwardTimeoutMs, store, ...rest }) => {
     if (rest.sinks.includes("http") && Option.isNone(rest.forwardUrl)) {
@@ -345,6 +279,9 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
         )
       )
     }
+    const disordered = notAbove(rest.headersTimeout, rest.requestTimeout, "HEADERS_TIMEOUT", "REQUEST_TIMEOUT") ??
+      notAbove(rest.retryBaseDelay, rest.retryMaxDelay, "RETRY_BASE_DELAY", "RETRY_MAX_DELAY")
+    if (disordered !== undefined) return Either.left(disordered)
     const enabled = [...rest.sinks, "handlers"]
     for (const route of Option.getOrElse(rest.routes, () => [])) {
       const unknown = route.sinks.filter((name) => !enabled.includes(name))
@@ -365,5 +302,13 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
 )
 
 export class ReceiverConfig extends Context.Tag("ReceiverConfig")<ReceiverConfig, ReceiverSettings>() {
-  static readonly layer = Layer.effect(ReceiverConfig, settings)
+  /** Warns, at start, of a client secret too short to be Intercom's (see `MIN_CLIENT_SECRET_LENGTH`). */
+  static readonly layer = Layer.effect(
+    ReceiverConfig,
+    Effect.tap(
+      settings,
+      (config) =>
+        Effect.forEach(shortSecretWarnings(config.secrets), (warning) => Effect.logWarning(warning), { discard: true })
+    )
+  )
 }

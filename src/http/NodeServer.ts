@@ -1,5 +1,5 @@
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Data, Duration, Effect, Layer, Schedule } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
@@ -17,6 +17,25 @@ export class NodeServer extends Context.Tag("NodeServer")<NodeServer, {
    */
   readonly drain: Effect.Effect<number>
 }>() {}
+
+/** The server cannot listen on `HOST`:`PORT`; the message says why, as Node does, and what to change. */
+export class ListenError extends Data.TaggedError("ListenError")<{ readonly message: string }> {}
+
+const HINTS: Record<string, string> = {
+  EADDRINUSE: "another process listens there: stop it or choose another PORT",
+  EACCES: "this process may not listen there: choose a PORT from 1024",
+  EADDRNOTAVAIL: "HOST is not an address of this machine",
+  ENOTFOUND: "HOST is not a name this machine can resolve",
+  EAI_AGAIN: "HOST could not be resolved now"
+}
+
+const listenError = (host: string, port: number) => (error: { readonly cause: unknown }) => {
+  const cause = error.cause as NodeJS.ErrnoException | undefined
+  const hint = HINTS[cause?.code ?? ""]
+  return new ListenError({
+    message: `cannot listen on ${host}:${port}: ${cause?.message ?? String(error.cause)}${hint ? ` (${hint})` : ""}`
+  })
+}
 
 /**
  * Until the app's handler is attached, a request would find no listener and hang: it is answered 503 with
@@ -84,7 +103,9 @@ export const layer = Layer.unwrapEffect(
       )
     })
     return Layer.merge(
-      NodeHttpServer.layer(() => server, { host: config.host, port: config.port }),
+      NodeHttpServer.layer(() => server, { host: config.host, port: config.port }).pipe(
+        Layer.mapError(listenError(config.host, config.port))
+      ),
       Layer.succeed(NodeServer, { server, ready: () => void server.off("request", starting), drain })
     )
   })
