@@ -157,6 +157,50 @@ describe("the webhook endpoint", () => {
         assert.include(objectId.json.message as string, "id must be a string, a number or null, got an object")
       }))
 
+    it.effect("a numeric id is its source text: ids a double cannot tell apart stay two, 1e21 is not \"1e+21\"", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const withId = (id: string) =>
+          `{"type":"notification_event","topic":"ticket.created","id":${id},"data":{"item":{"type":"ticket"}}}`
+        const answers = []
+        for (
+          const id of ["12345678901234567890", "12345678901234567891", "1e21", "\"1e+21\"", "-0", "0", "1.50", "1.5"]
+        ) {
+          answers.push(yield* server.post(withId(id)))
+        }
+        assert.deepStrictEqual(answers.map((answer) => answer.json.status), Array(8).fill("accepted"))
+        assert.deepStrictEqual(
+          answers.map((answer) => answer.json.id),
+          ["12345678901234567890", "12345678901234567891", "1e21", "1e+21", "-0", "0", "1.50", "1.5"]
+        )
+        assert.strictEqual((yield* server.post(withId("12345678901234567891"))).json.status, "duplicate")
+        const spaced = `{ "id" : 12345678901234567890 , "type":"notification_event","topic":"ticket.created",` +
+          `"data":{"item":{"type":"ticket","id":"12"}}}`
+        assert.strictEqual((yield* server.post(spaced)).json.status, "duplicate", "the same text, however spaced")
+      }))
+
+    it.effect("a topic, id or app_id holding a NUL or an unpaired surrogate is refused with 400", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer
+        const base = { type: "notification_event", topic: "ticket.created", id: "t-ok", data: { item: {} } }
+        for (
+          const [field, value] of [
+            ["id", "notif\\u0000x"],
+            ["topic", "ticket.\\u0000"],
+            ["app_id", "app\\u0000"],
+            ["id", "notif\\ud800"],
+            ["topic", "ticket.\\udc00x"]
+          ]
+        ) {
+          const body = JSON.stringify({ ...base, [field!]: "PLACEHOLDER" }).replace("PLACEHOLDER", value!)
+          const answer = yield* server.post(body)
+          assert.strictEqual(answer.status, 400, body)
+          assert.include(answer.json.message, `${field} holds a NUL character or an unpaired surrogate`)
+        }
+        const paired = yield* server.post(JSON.stringify({ ...base, id: "notif_\ud83d\ude00" }))
+        assert.strictEqual(paired.json.status, "accepted", "a pair of surrogates is a character")
+      }))
+
     it.effect("answers 413 to a body over MAX_BODY_BYTES, declared or streamed", () =>
       Effect.gen(function*() {
         const server = yield* TestServer

@@ -123,6 +123,11 @@ const receiveRefused = (error: ReceiveError): Effect.Effect<Handled> => {
         Effect.logError("store unavailable").pipe(Effect.annotateLogs("error", error.message)),
         unavailable("storage_unavailable", "storage unavailable")
       )
+    case "StoreRefused":
+      return Effect.as(
+        Effect.logWarning("the store refuses the notification").pipe(Effect.annotateLogs("error", error.message)),
+        refused(400, "unstorable_notification", `the store cannot keep this notification: ${error.message}`)
+      )
     case "OutboxFull":
       return Effect.as(
         Effect.logError("outbox full").pipe(Effect.annotateLogs("limit", error.limit)),

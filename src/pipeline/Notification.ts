@@ -1,11 +1,13 @@
 import { Data, Effect, Either } from "effect"
 import { isUtf8 } from "node:buffer"
 import { type CanonicalTopic, type NotificationOf, validators } from "../generated/index.js"
+import { isStorable } from "../store/StorableText.js"
 import { deliveryKey } from "./DeliveryKey.js"
 import { parseJsonBytes } from "./LargeJson.js"
 import { kindOf, schemaChecks } from "./ParseProblem.js"
 import type { VerifiedBody } from "./Signature.js"
 import { canonicalTopic } from "./Topics.js"
+import { topLevelNumber } from "./TopLevelNumber.js"
 
 /** A canonical topic with its notification decoded by that topic's generated schema. */
 export type Decoded = {
@@ -75,6 +77,11 @@ const envelopeProblem = (payload: unknown): string | undefined => {
     return wrong("id", id, "a string, a number or null")
   }
   if (typeof id === "string" && id.length > MAX_ID_LENGTH) return `id is longer than ${MAX_ID_LENGTH} characters`
+  for (const [name, value] of [["topic", payload.topic], ["id", id], ["app_id", payload.app_id]] as const) {
+    if (typeof value === "string" && !isStorable(value)) {
+      return `${name} holds a NUL character or an unpaired surrogate, which no store keeps as text`
+    }
+  }
   return undefined
 }
 
@@ -83,7 +90,8 @@ export const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer,
 
 /**
  * UTF-8 JSON (RFC 8259) -> envelope -> canonical topic -> the topic's generated schema. Only verified bytes are
- * accepted. A numeric `id` is kept as its string form, so its retries are recognised. A known topic whose notification
+ * accepted. A numeric `id` is kept as its source text (`12345678901234567890` and `12345678901234567891` stay two
+ * ids, `1e21` is not `"1e+21"`), so its retries are recognised and other ids are not taken for them. A known topic whose notification
  * does not match its schema is still a notification: `decoded` is absent and `schemaMismatch` says why.
  */
 export const decodeNotification = (
@@ -105,7 +113,7 @@ export const decodeNotification = (
   const id = typeof envelope.id === "string"
     ? envelope.id
     : typeof envelope.id === "number"
-    ? String(envelope.id)
+    ? topLevelNumber(bytes, "id") ?? String(envelope.id)
     : null
   const appId = typeof envelope.app_id === "string" ? envelope.app_id : null
   // The compiled validator gives the schema's verdict in plain code; the schema itself runs only to say what is wrong.

@@ -2,7 +2,7 @@ import { Context, Data, Effect, Either, Exit, Layer } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { DriftCapture } from "../ops/DriftCapture.js"
 import type { Sink, SinkError } from "../sinks/Sink.js"
-import { Outbox, type OutboxFull, type StoreUnavailable } from "../store/Outbox.js"
+import { Outbox, type OutboxFull, type StoreRefused, type StoreUnavailable } from "../store/Outbox.js"
 import { DeadLetters } from "./DeadLetters.js"
 import {
   Decoder,
@@ -50,6 +50,7 @@ export type ReceiveError =
   | MalformedNotification
   | SinksUnavailable
   | StoreUnavailable
+  | StoreRefused
   | OutboxFull
 
 const oneFailed = (error: SinkError) => new SinksUnavailable({ failures: [error] })

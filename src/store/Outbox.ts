@@ -4,8 +4,22 @@ import type { NotificationBytes } from "../pipeline/Notification.js"
 import type { DeliveryShare } from "./DeliveryShare.js"
 import type { MirrorCounts } from "./Mirror.js"
 
-/** The store cannot take or give data right now (disk full, locked past its deadline, closed). */
-export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{ readonly message: string }> {}
+/**
+ * The store cannot take or give data right now (disk full, locked past its deadline, closed). `code` is PostgreSQL's
+ * SQLSTATE when the server answered with an error.
+ */
+export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
+  readonly message: string
+  readonly code?: string
+}> {
+  /** The server refused the values of the statement (a data exception, a limit), not the statement as such. */
+  get refusesValues(): boolean {
+    return this.code !== undefined && /^(22|23|54)/.test(this.code)
+  }
+}
+
+/** The store refuses this notification's values, whatever it is sent: the client's mistake (400), never a batch's. */
+export class StoreRefused extends Data.TaggedError("StoreRefused")<{ readonly message: string }> {}
 
 /** The outbox holds `OUTBOX_MAX_ROWS` undelivered notifications: refuse new ones until it drains. */
 export class OutboxFull extends Data.TaggedError("OutboxFull")<{ readonly limit: number }> {}
@@ -75,13 +89,14 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   /**
    * In one transaction: remembers the id (when it has one), queues a delivery per sink, and makes the mirror's
    * `changes`, so a notification is applied to the mirror tables exactly once. "duplicate" when the id was accepted
-   * meanwhile (nothing queued, nothing changed). Concurrent calls share a commit.
+   * meanwhile (nothing queued, nothing changed). Concurrent calls share a commit; values the store refuses fail only
+   * the call that brought them (`StoreRefused`).
    */
   readonly accept: (
     notification: NotificationBytes,
     sinks: ReadonlyArray<string>,
     changes?: ReadonlyArray<MirrorChange>
-  ) => Effect.Effect<"accepted" | "duplicate", StoreUnavailable | OutboxFull>
+  ) => Effect.Effect<"accepted" | "duplicate", StoreUnavailable | StoreRefused | OutboxFull>
   /** Makes the mirror's changes of a notification delivered from the outbox (a replay), in one transaction. */
   readonly applyMirror: (changes: ReadonlyArray<MirrorChange>) => Effect.Effect<void, StoreUnavailable>
   /** Writes to the mirror tables since start, by table and outcome. */

@@ -54,8 +54,10 @@ export const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
     const password = decodeURIComponent(target.password)
     const unavailable = (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error)
+      const code = (error as { readonly code?: unknown }).code
       return new StoreUnavailable({
-        message: `PostgreSQL at ${shown}: ${password === "" ? message : message.replaceAll(password, "***")}`
+        message: `PostgreSQL at ${shown}: ${password === "" ? message : message.replaceAll(password, "***")}`,
+        ...(typeof code === "string" ? { code } : {})
       })
     }
     const timeoutMs = Duration.toMillis(config.storeStatementTimeout)

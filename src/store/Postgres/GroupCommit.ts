@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { asBuffer, type NotificationBytes } from "../../pipeline/Notification.js"
-import { StoreUnavailable } from "../Outbox.js"
+import { StoreRefused, StoreUnavailable } from "../Outbox.js"
 import type { Database } from "./Database.js"
 import { ACCEPT, SEEN } from "./Statements.js"
 
@@ -9,7 +9,7 @@ type Accepted = "accepted" | "duplicate"
 interface Pending {
   readonly notification: NotificationBytes
   readonly sinks: ReadonlyArray<string>
-  readonly done: (result: Effect.Effect<Accepted, StoreUnavailable>) => void
+  readonly done: (result: Effect.Effect<Accepted, StoreUnavailable | StoreRefused>) => void
 }
 
 interface Reading {
@@ -91,8 +91,14 @@ export const make = (db: Database, windowMs: number, onQueued: (sinks: ReadonlyA
         ],
         (error, claimed) => {
           inFlight--
-          if (error !== undefined) {
-            for (const pending of batch) pending.done(Effect.fail(error))
+          if (error !== undefined && error.refusesValues && batch.length > 1) {
+            // One notification's values failed the batch: each goes again alone, so only its own request fails.
+            for (const pending of batch) send([pending])
+          } else if (error !== undefined) {
+            const refused = error.refusesValues
+              ? new StoreRefused({ message: `a value the store cannot keep (SQLSTATE ${error.code})` })
+              : error
+            for (const pending of batch) pending.done(Effect.fail(refused))
           } else {
             const taken = new Set(claimed.map((row) => row.notification_id as string))
             const queued: Array<string> = []
@@ -125,7 +131,7 @@ export const make = (db: Database, windowMs: number, onQueued: (sinks: ReadonlyA
     )
 
     const accept = (notification: NotificationBytes, sinks: ReadonlyArray<string>) =>
-      Effect.async<Accepted, StoreUnavailable>((resume) => {
+      Effect.async<Accepted, StoreUnavailable | StoreRefused>((resume) => {
         if (closed) return resume(Effect.fail(new StoreUnavailable({ message: "the store is closed" })))
         waiting.push({ notification, sinks, done: resume })
         schedule()
