@@ -3,6 +3,7 @@ import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, jetstreamManager }
 import { connect } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
+import { covers } from "../src/sinks/NatsSink.js"
 import { brokerSuite, failures, fast, type Received } from "./support/BrokerSuite.js"
 import { eventually } from "./support/Eventually.js"
 import { loadFixtures } from "./support/Fixtures.js"
@@ -118,4 +119,40 @@ describe.runIf(up)("nats sink (JetStream)", () => {
       assert.strictEqual(received.length, 1, "the new stream holds the second message")
       assert.isTrue(received[0]!.body.equals(second!.bytes))
     }))
+
+  it.scopedLive("a stream that exists with other subjects: the start says so, naming them; delivered once fixed", () =>
+    Effect.gen(function*() {
+      const target = yield* destination
+      const { NATS_STREAM: stream, NATS_SUBJECT_PREFIX: prefix } = target.env()
+      const { streams } = yield* manager
+      yield* Effect.promise(() => streams.add({ name: stream!, subjects: [`other_${prefix}.>`] }))
+      const server = yield* startServer({ SINKS: "nats", ...target.env(), ...fast })
+      const logged = yield* eventually(
+        "the start's warning",
+        Effect.sync(() => server.logs.find((line) => line.includes("exists with the subjects"))),
+        (line) => line !== undefined
+      )
+      assert.include(logged, `the stream ${stream} exists with the subjects other_${prefix}.>, none of which takes`)
+      assert.strictEqual((yield* server.post(first!.bytes)).status, 200)
+      yield* eventually("a failed attempt", failures(server, "nats"), (n) => n >= 1)
+      assert.deepStrictEqual(yield* server.records("dead-letter.jsonl"), [], "nothing set aside for a setting")
+      assert.strictEqual(yield* server.outboxDepth, 1)
+
+      yield* Effect.promise(() => streams.update(stream!, { subjects: [`other_${prefix}.>`, `${prefix}.>`] }))
+      yield* eventually("the outbox to drain", server.outboxDepth, (n) => n === 0)
+      assert.isTrue((yield* target.received)[0]!.body.equals(first!.bytes))
+    }))
+
+  it("which stream subjects take every subject under a prefix", () => {
+    assert.isTrue(covers("intercom.>", "intercom"))
+    assert.isTrue(covers(">", "intercom"))
+    assert.isTrue(covers("*.>", "intercom"))
+    assert.isTrue(covers("a.*.>", "a.b"))
+    assert.isTrue(covers("a.b.>", "a.b"))
+    assert.isFalse(covers("intercom.*", "intercom"), "one token only")
+    assert.isFalse(covers("intercom.contacts.>", "intercom"))
+    assert.isFalse(covers("other.>", "intercom"))
+    assert.isFalse(covers("intercom", "intercom"))
+    assert.isTrue(covers("a.>", "a.b.c"), "a.> takes a.b.c.<...>")
+  })
 })

@@ -30,11 +30,31 @@ const isRefusal = (error: unknown) =>
   error instanceof InvalidSubjectError ||
   (error instanceof JetStreamApiError && error.status >= 400 && error.status < 500 && error.status !== 408)
 
-/** The stream, created with the subjects `<prefix>.>` when it does not exist. */
+/** True when a stream with the subject `pattern` takes every subject `<prefix>.<...>`. */
+export const covers = (pattern: string, prefix: string): boolean => {
+  const wanted = prefix.split(".")
+  for (const [index, token] of pattern.split(".").entries()) {
+    if (token === ">") return true
+    if (index >= wanted.length || (token !== "*" && token !== wanted[index])) return false
+  }
+  return false
+}
+
+/**
+ * The stream, created with the subjects `<prefix>.>` when it does not exist. One that exists without taking those
+ * subjects is a setting to fix: every publish would find no stream (JetStream's "no responders").
+ */
 const ensureStream = async (connection: NatsConnection, stream: string, prefix: string) => {
   const manager = await jetstreamManager(connection)
   try {
-    await manager.streams.info(stream)
+    const subjects = (await manager.streams.info(stream)).config.subjects ?? []
+    if (!subjects.some((subject) => covers(subject, prefix))) {
+      throw new Error(
+        `the stream ${stream} exists with the subjects ${subjects.join(", ") || "(none)"}, none of which takes ` +
+          `${prefix}.>: add ${prefix}.> to its subjects, or set NATS_STREAM to another stream or NATS_SUBJECT_PREFIX ` +
+          "to a prefix it takes"
+      )
+    }
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error
     await manager.streams.add({ name: stream, subjects: [`${prefix}.>`] })
@@ -48,7 +68,7 @@ const ensureStream = async (connection: NatsConnection, stream: string, prefix: 
  */
 export const make = (options: NatsSinkOptions) =>
   Effect.gen(function*() {
-    const failure = Broker.failure("nats", options.target, isRefusal)
+    const failure = Broker.failure("nats", options.url, isRefusal)
     const broker = yield* Broker.connection<Held>({
       sink: "nats",
       target: options.target,
