@@ -8,6 +8,7 @@ import { Console, Data, Effect } from "effect"
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { parseJson } from "../src/config/JsonText.js"
+import { redactText, redactUrl } from "../src/config/Redact.js"
 import { sign } from "../src/pipeline/Signature.js"
 import { canonicalTopic } from "../src/pipeline/Topics.js"
 import { main, UsageError } from "./cli/Args.js"
@@ -98,7 +99,7 @@ main(command, ({ options, positionals }) =>
     const url = options.url ??
       `http://127.0.0.1:${process.env.PORT ?? 8080}${process.env.WEBHOOK_PATH ?? "/webhooks/intercom"}`
     if (!URL.canParse(url) || !["http:", "https:"].includes(new URL(url).protocol)) {
-      return yield* new UsageError({ message: `--url must be an http:// or https:// URL, got "${url}"` })
+      return yield* new UsageError({ message: `--url must be an http:// or https:// URL, got "${redactUrl(url)}"` })
     }
 
     const path = file ?? (yield* fixtureFor(topic!))
@@ -122,9 +123,13 @@ main(command, ({ options, positionals }) =>
       )
     ).pipe(
       Effect.catchTag("RequestError", (error) =>
-        Effect.fail(new Unreachable({ message: `cannot reach the receiver at ${url}: ${rootCause(error)}` })))
+        Effect.fail(
+          new Unreachable({
+            message: `cannot reach the receiver at ${redactUrl(url)}: ${redactText(rootCause(error))}`
+          })
+        ))
     )
-    yield* Console.log(`POST ${url} (${path}, ${body.length} bytes) -> ${response.status}`)
+    yield* Console.log(`POST ${redactUrl(url)} (${path}, ${body.length} bytes) -> ${response.status}`)
     yield* Console.log(yield* response.text)
     if (response.status >= 300) {
       process.exitCode = 1

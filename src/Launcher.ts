@@ -4,6 +4,7 @@ import * as App from "./App.js"
 import * as ConfigFile from "./config/ConfigFile.js"
 import { configMessages } from "./config/ConfigMessages.js"
 import { ReceiverConfig } from "./config/ReceiverConfig.js"
+import { redactText } from "./config/Redact.js"
 import * as LogLines from "./ops/LogLines.js"
 
 const levels = {
@@ -59,7 +60,7 @@ export const run = <E>(extra: Layer.Layer<never, E> = Layer.empty): void =>
     Layer.launch,
     Effect.tapErrorCause((cause) => {
       const failure = Cause.failureOption(cause)
-      if (failure._tag === "None") return Console.error(Cause.pretty(cause))
+      if (failure._tag === "None") return Console.error(redactText(Cause.pretty(cause)))
       const error = failure.value
       if (ConfigError.isConfigError(error)) {
         return Console.error(configMessages(error).map((message) => `Configuration error: ${message}`).join("\n"))
@@ -67,7 +68,9 @@ export const run = <E>(extra: Layer.Layer<never, E> = Layer.empty): void =>
       // The service's own failures at start (a store in use or unreachable, a broker refusing) say what to fix:
       // their stack would only bury it.
       return Console.error(
-        error instanceof Error && error.message.length > 0 ? `${error.name}: ${error.message}` : Cause.pretty(cause)
+        redactText(
+          error instanceof Error && error.message.length > 0 ? `${error.name}: ${error.message}` : Cause.pretty(cause)
+        )
       )
     }),
     NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import * as ConfigFile from "../src/config/ConfigFile.js"
-import { displayUrl, settings } from "../src/config/ReceiverConfig.js"
+import { settings } from "../src/config/ReceiverConfig.js"
+import { redactUrl } from "../src/config/Redact.js"
 import { shortSecretWarnings } from "../src/config/Secrets.js"
 import { spawnService } from "./support/Service.js"
 
@@ -257,7 +258,7 @@ describe("configuration", () => {
       )
       assert.notInclude(String(shared.storeUrl), "pa55-word")
       assert.strictEqual(
-        displayUrl(new URL(url)),
+        redactUrl(new URL(url)),
         "postgresql://receiver:***@db.internal:5433/receiver?sslmode=require"
       )
       assert.strictEqual(shared.storePoolSize, 4)

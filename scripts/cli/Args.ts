@@ -5,6 +5,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Data, Effect, Either, Exit } from "effect"
 import { parseArgs } from "node:util"
+import { redactText } from "../../src/config/Redact.js"
 
 /** The command line (or a setting it relies on) is wrong: exit 2, with the usage line. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -89,7 +90,7 @@ const firstLine = (text: string) => text.split("\n")[0]!.trim()
 const report = <O extends Options>(command: Command<O>, cause: Cause.Cause<unknown>) => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some" && failure.value instanceof UsageError) {
-    return Console.error(`${command.name}: ${failure.value.message}\n${command.usage}`).pipe(
+    return Console.error(`${command.name}: ${redactText(failure.value.message)}\n${command.usage}`).pipe(
       Effect.as(2)
     )
   }
@@ -98,7 +99,7 @@ const report = <O extends Options>(command: Command<O>, cause: Cause.Cause<unkno
     ? String((error as { message: unknown }).message)
     : String(error)
   const unexpected = failure._tag === "Some" ? "" : "unexpected error: "
-  return Console.error(`${command.name}: ${unexpected}${firstLine(message)}`).pipe(Effect.as(1))
+  return Console.error(`${command.name}: ${unexpected}${redactText(firstLine(message))}`).pipe(Effect.as(1))
 }
 
 /** Runs a tool: `--help` prints its usage; exit 0 when done, 1 when it failed, 2 for a usage error; never a stack. */

@@ -1,6 +1,7 @@
 import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { parseRoutes, type Route } from "../pipeline/Routes.js"
 import { host, webhookPath } from "./Listen.js"
+import { redactUrl } from "./Redact.js"
 import { clientSecrets, shortSecretWarnings, signingSecret } from "./Secrets.js"
 import { duration, integer, invalid, oneOf } from "./Values.js"
 
@@ -59,6 +60,13 @@ export interface ReceiverSettings extends StoreSettings {
   /** Where notifications that drift from their schema are saved as fixture candidates; off when absent. */
   readonly captureDir: Option.Option<string>
   readonly captureRedact: boolean
+  /** A body larger than this is not checked for drift. */
+  readonly captureMaxBodyBytes: number
+  /** Files and bytes in `captureDir` beyond which nothing more is captured. */
+  readonly captureMaxFiles: number
+  readonly captureMaxBytes: number
+  /** At most one capture per topic and shape of drift in this time. */
+  readonly captureSampleWindow: Duration.Duration
   readonly natsUrl: Redacted.Redacted<URL>
   readonly natsStream: string
   /** Subjects are `<prefix>.<topic>`; a stream the sink creates takes `<prefix>.>`. */
@@ -107,18 +115,11 @@ const url = (name: string) =>
           const parsed = URL.canParse(text) ? new URL(text) : undefined
           return parsed !== undefined && (parsed.protocol === "http:" || parsed.protocol === "https:")
             ? Either.right(Option.some(parsed))
-            : Either.left(invalid(name, `must be an http:// or https:// URL, got "${text}"`))
+            : Either.left(invalid(name, `must be an http:// or https:// URL, got "${redactUrl(text)}"`))
         }
       })
     )
   )
-
-/** A URL as it may be shown: without its password. */
-export const displayUrl = (url: URL): string => {
-  const shown = new URL(url)
-  if (shown.password !== "") shown.password = "***"
-  return shown.toString()
-}
 
 /** `postgres://user:password@host:port/database?sslmode=...`; the value is never shown whole (it holds a password). */
 const storeUrl = Config.option(Config.redacted("STORE_URL")).pipe(
@@ -239,6 +240,10 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   captureRedact: oneOf("CAPTURE_REDACT", ["true", "false"] as const, "true").pipe(
     Config.map((value) => value === "true")
   ),
+  captureMaxBodyBytes: integer("CAPTURE_MAX_BODY_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
+  captureMaxFiles: integer("CAPTURE_MAX_FILES", 1000, 1, 1_000_000),
+  captureMaxBytes: integer("CAPTURE_MAX_BYTES", 50 * 1024 * 1024, 1, 1024 * 1024 * 1024 * 1024),
+  captureSampleWindow: duration("CAPTURE_SAMPLE_WINDOW", "1h", "1s", "365d"),
   natsUrl: brokerUrl("NATS_URL", ["nats:"], "nats://127.0.0.1:4222"),
   natsStream: named(
     "NATS_STREAM",

@@ -1,5 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { redactText } from "../config/Redact.js"
 import { Metrics } from "../ops/Metrics.js"
 import * as DurableFile from "../sinks/DurableFile.js"
 import { record } from "../sinks/Sink.js"
@@ -46,8 +47,11 @@ export class DeadLetters extends Context.Tag("DeadLetters")<DeadLetters, {
         )
       return DeadLetters.of({
         path: deadLetterPath,
-        add: (notification, reason, error) => Effect.flatMap(outbox.addDeadLetter(notification, reason, error), log),
-        bury: (entry, reason, error, attempts) => Effect.flatMap(outbox.bury(entry, reason, error, attempts), log)
+        // Sinks redact their errors; this also keeps any URL a future error quotes out of the file and the store.
+        add: (notification, reason, error) =>
+          Effect.flatMap(outbox.addDeadLetter(notification, reason, redactText(error)), log),
+        bury: (entry, reason, error, attempts) =>
+          Effect.flatMap(outbox.bury(entry, reason, redactText(error), attempts), log)
       })
     })
   )

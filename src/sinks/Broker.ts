@@ -1,5 +1,6 @@
 import { Duration, Effect, Option, ScopedRef } from "effect"
 import { createHash } from "node:crypto"
+import { redactor, redactUrl } from "../config/Redact.js"
 import type { Notification } from "../pipeline/Notification.js"
 import { SinkError } from "./Sink.js"
 
@@ -39,11 +40,24 @@ export const opening = <C>(start: () => Promise<C>, release: (connection: C) => 
 
 export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
+/**
+ * A broker's error as it may be shown: after where the broker is, the client library's message without the URL's
+ * password or secret parameters, wherever the library put them.
+ */
+export const explain = (url: URL) => {
+  const target = redactUrl(url)
+  const redact = redactor(url)
+  return (error: unknown, what = ""): string => `${target}: ${what}${redact(messageOf(error))}`
+}
+
 /** A broker's error as the sink's failure: the broker unavailable, unless `isRefusal` says it refused the message. */
-export const failure = (sink: string, target: string, isRefusal: (error: unknown) => boolean) => (error: unknown) =>
-  isRefusal(error)
-    ? SinkError.rejected(sink, `${target}: ${messageOf(error)}`)
-    : SinkError.unavailable(sink, `${target}: ${messageOf(error)}`)
+export const failure = (sink: string, url: URL, isRefusal: (error: unknown) => boolean) => {
+  const explained = explain(url)
+  return (error: unknown) =>
+    isRefusal(error)
+      ? SinkError.rejected(sink, explained(error))
+      : SinkError.unavailable(sink, explained(error))
+}
 
 export interface BrokerConnectionOptions<C> {
   readonly sink: string

@@ -1,6 +1,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { createHash, createHmac } from "node:crypto"
+import { redactor, redactUrl } from "../config/Redact.js"
 import { parseRetryAfter } from "../pipeline/Backoff.js"
 import type { Notification } from "../pipeline/Notification.js"
 import { dedupeId } from "./HeaderValue.js"
@@ -43,7 +44,10 @@ export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpC
     const client = yield* HttpClient.HttpClient
     const key = Option.map(options.signingSecret, (secret) => signingKey(Redacted.value(secret)))
     const target = options.url.toString()
-    const failed = (message: string) => SinkError.unavailable("http", `${target}: ${message}`)
+    // Every message names the target as it may be shown: HttpClient's own errors quote the whole URL.
+    const shown = redactUrl(options.url)
+    const redact = redactor(options.url)
+    const failed = (message: string) => SinkError.unavailable("http", `${shown}: ${redact(message)}`)
 
     return {
       name: "http",
@@ -65,7 +69,7 @@ export const make = (options: HttpSinkOptions): Effect.Effect<Sink, never, HttpC
           Effect.flatMap((response) => {
             const status = response.status
             if (status >= 200 && status < 300) return Effect.void
-            const message = `${target}: answered ${status}`
+            const message = `${shown}: answered ${status}`
             return Effect.fail(
               status >= 500 || status === 408 || status === 429
                 ? SinkError.unavailable("http", message, parseRetryAfter(response.headers["retry-after"]))

@@ -52,7 +52,8 @@ const open = async (options: RabbitSinkOptions): Promise<Held> => {
  */
 export const make = (options: RabbitSinkOptions) =>
   Effect.gen(function*() {
-    const failure = Broker.failure("rabbitmq", options.target, isRefusal)
+    const failure = Broker.failure("rabbitmq", options.url, isRefusal)
+    const explained = Broker.explain(options.url)
     const broker = yield* Broker.connection<Held>({
       sink: "rabbitmq",
       target: options.target,
@@ -89,10 +90,7 @@ export const make = (options: RabbitSinkOptions) =>
                     error === null || error === undefined
                       ? Effect.void
                       : Effect.fail(
-                        SinkError.unavailable(
-                          "rabbitmq",
-                          `${options.target}: not confirmed: ${Broker.messageOf(error)}`
-                        )
+                        SinkError.unavailable("rabbitmq", explained(error, "not confirmed: "))
                       )
                   )
               )

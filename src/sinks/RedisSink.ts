@@ -34,7 +34,8 @@ const fields = (notification: Notification): Array<string | Buffer> => [
 /** `redis`: `XADD`s each notification to a stream; delivered once Redis answers with the entry's id. */
 export const make = (options: RedisSinkOptions) =>
   Effect.gen(function*() {
-    const failure = Broker.failure("redis", options.target, isRefusal)
+    const failure = Broker.failure("redis", options.url, isRefusal)
+    const explained = Broker.explain(options.url)
     const trim = Option.match(options.maxLen, { onNone: () => [], onSome: (n) => ["MAXLEN", "~", String(n)] })
     const broker = yield* Broker.connection<Redis>({
       sink: "redis",
@@ -61,7 +62,7 @@ export const make = (options: RedisSinkOptions) =>
         },
         (client) => client.disconnect()
       ).pipe(
-        Effect.mapError((error) => SinkError.unavailable("redis", `${options.target}: ${Broker.messageOf(error)}`))
+        Effect.mapError((error) => SinkError.unavailable("redis", explained(error)))
       ),
       isOpen: (client) => client.status === "ready",
       close: (client) => Effect.sync(() => client.disconnect())

@@ -1,5 +1,6 @@
 import { Effect, Layer, Option, Redacted } from "effect"
-import { displayUrl, ReceiverConfig } from "../config/ReceiverConfig.js"
+import { ReceiverConfig } from "../config/ReceiverConfig.js"
+import { redactUrl } from "../config/Redact.js"
 import { Metrics } from "../ops/Metrics.js"
 import { Outbox } from "../store/Outbox.js"
 import * as ConsoleSink from "./ConsoleSink.js"
@@ -35,7 +36,7 @@ const instrument = (sink: Sink, metrics: Metrics["Type"]): Sink => {
   return { ...sink, deliver: (notification) => timed(sink.deliver(notification)) }
 }
 
-const broker = (url: Redacted.Redacted<URL>) => ({ url: Redacted.value(url), target: displayUrl(Redacted.value(url)) })
+const broker = (url: Redacted.Redacted<URL>) => ({ url: Redacted.value(url), target: redactUrl(Redacted.value(url)) })
 
 /** The sinks named in `SINKS`, plus the typed handlers when the program provides them. */
 export const layer = Layer.scoped(

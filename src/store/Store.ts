@@ -1,5 +1,6 @@
 import { Effect, Layer, Option, Redacted } from "effect"
-import { displayUrl, ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
+import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
+import { redactUrl } from "../config/Redact.js"
 import * as SqliteOutbox from "./SqliteOutbox.js"
 
 /** The store the settings choose: PostgreSQL when `STORE_URL` is set, else the embedded SQLite at `STORE_PATH`. */
@@ -17,7 +18,7 @@ export const layerWith = (config: StoreSettings, role: SqliteOutbox.StoreRole) =
 export const describe = (config: StoreSettings): string =>
   Option.match(config.storeUrl, {
     onNone: () => `SQLite at ${config.storePath}`,
-    onSome: (url) => `PostgreSQL at ${displayUrl(Redacted.value(url))}`
+    onSome: (url) => `PostgreSQL at ${redactUrl(Redacted.value(url))}`
   })
 
 /** The service's store, as `ReceiverConfig` says. */

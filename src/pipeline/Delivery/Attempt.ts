@@ -1,5 +1,6 @@
 import { Cause, Data, Duration, Effect, Either } from "effect"
 import type { ReceiverSettings } from "../../config/ReceiverConfig.js"
+import { redactText } from "../../config/Redact.js"
 import type { Metrics } from "../../ops/Metrics.js"
 import type { Sink, SinkError } from "../../sinks/Sink.js"
 import type { DeadLetterReason, Outbox, OutboxEntry, StoreUnavailable } from "../../store/Outbox.js"
@@ -58,7 +59,7 @@ export const make = (sink: Sink, health: SinkHealth, context: AttemptContext) =>
       return sink.deliver(notification)
     }).pipe(
       Effect.catchAllDefect((defect) =>
-        Effect.fail(new DeliveryDefect({ message: Cause.pretty(Cause.die(defect)).split("\n")[0]! }))
+        Effect.fail(new DeliveryDefect({ message: redactText(Cause.pretty(Cause.die(defect)).split("\n")[0]!) }))
       )
     )
 

@@ -1,6 +1,7 @@
 import { Duration, Effect, Redacted } from "effect"
 import pg from "pg"
-import { displayUrl, type StoreSettings } from "../../config/ReceiverConfig.js"
+import type { StoreSettings } from "../../config/ReceiverConfig.js"
+import { redactor, redactUrl } from "../../config/Redact.js"
 import { StoreUnavailable } from "../Outbox.js"
 
 const INT8 = 20
@@ -17,7 +18,7 @@ const types = {
 
 export interface Database {
   readonly pool: pg.Pool
-  /** The URL as it may be logged: without its password. */
+  /** The URL as it may be logged: without its password or secret parameters (`redactUrl`). */
   readonly shown: string
   /** One statement (with a fixed text) on any connection of the pool, committed on its own. */
   readonly query: <Row>(
@@ -45,18 +46,18 @@ export interface Database {
 /**
  * A `pg` pool on `STORE_URL`: `STORE_POOL_SIZE` connections; a statement, a connection or a wait for one gives up after
  * `STORE_STATEMENT_TIMEOUT` (the server cancels the statement; the client gives up a second later in case the server
- * is cut off and cannot tell it). Errors never carry the password.
+ * is cut off and cannot tell it). Errors never carry the password or a secret parameter, whatever pg's message holds.
  */
 export const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
   Effect.gen(function*() {
     const target = Redacted.value(url)
-    const shown = displayUrl(target)
-    const password = decodeURIComponent(target.password)
+    const shown = redactUrl(target)
+    const redact = redactor(target)
     const unavailable = (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error)
       const code = (error as { readonly code?: unknown }).code
       return new StoreUnavailable({
-        message: `PostgreSQL at ${shown}: ${password === "" ? message : message.replaceAll(password, "***")}`,
+        message: `PostgreSQL at ${shown}: ${redact(message)}`,
         ...(typeof code === "string" ? { code } : {})
       })
     }
