@@ -82,7 +82,7 @@ const dueSuite = (config: Effect.Effect<StoreSettings, never, Scope.Scope>) => {
       assert.deepStrictEqual(yield* due([], 100, now + 60_000), [a1, b1, a2, c1, b2])
 
       // b2 waits (b1 was delivered): only b's queue from b2 on is held.
-      yield* outbox.delivered([b1])
+      yield* outbox.delivered("http", [b1])
       yield* outbox.retryLater(b2, 1, now + 30_000, "failed")
       assert.deepStrictEqual(yield* due([]), [c1])
       assert.deepStrictEqual(yield* outbox.nextDue("http", now), Option.some(now + 30_000))

@@ -7,7 +7,8 @@ import { join } from "node:path"
 import { sign } from "../src/pipeline/Signature.js"
 import { eventually } from "./support/Eventually.js"
 import { loadFixtures } from "./support/Fixtures.js"
-import { mirrorSuite } from "./support/MirrorSuite.js"
+import { mirrorHostileSuite } from "./support/MirrorHostile.js"
+import { type MirrorStore, mirrorSuite } from "./support/MirrorSuite.js"
 import { spawnService } from "./support/Service.js"
 import { SECRET } from "./support/TestServer.js"
 
@@ -30,7 +31,7 @@ const created = loadFixtures().find((fixture) => fixture.file === "contact-user-
 }
 
 describe("the mirror sink (SQLite)", () => {
-  mirrorSuite(Effect.succeed({
+  const store: MirrorStore = {
     env: {},
     query: (server, sql) => sqliteRows(server.dataDir, sql),
     rewriteDeadLetter: (server, notificationId, body) =>
@@ -40,8 +41,22 @@ describe("the mirror sink (SQLite)", () => {
             Buffer.from(body),
             notificationId
           ))
+      ),
+    exec: (server, sql) => Effect.asVoid(withStore(server.dataDir, false, (db) => db.exec(sql))),
+    refuseContact: (server, id) =>
+      Effect.asVoid(withStore(server.dataDir, false, (db) =>
+        db.exec(
+          `CREATE TRIGGER refuse_contact BEFORE INSERT ON intercom_contacts WHEN NEW.id = '${id}'
+          BEGIN SELECT RAISE(ABORT, 'planted: this contact is refused'); END`
+        ))),
+    forgetVersionRepair: (server) =>
+      Effect.asVoid(
+        withStore(server.dataDir, false, (db) =>
+          db.prepare("DELETE FROM mirror_repairs WHERE name = 'versions_bounded'").run())
       )
-  }))
+  }
+  mirrorSuite(Effect.succeed(store))
+  mirrorHostileSuite(Effect.succeed(store))
 
   it.scopedLive(
     "SIGKILL during a burst: every acknowledged notification has its row, none a row twice",

@@ -1,4 +1,14 @@
+import { Data } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
+
+/** The sink the mirror's changes belong to: a notification whose changes the store refuses is queued for it. */
+export const MIRROR_SINK = "mirror"
+
+/**
+ * The store refuses the values of a notification's changes (a constraint, a limit, a value its types cannot hold):
+ * sending them again cannot succeed, so they become the mirror's dead letter rather than failing the notification.
+ */
+export class MirrorRefused extends Data.TaggedError("MirrorRefused")<{ readonly message: string }> {}
 
 export type MirrorTable = "intercom_contacts" | "intercom_conversations" | "intercom_contact_tags"
 

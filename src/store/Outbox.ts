@@ -2,7 +2,7 @@ import { Context, Data, type Effect, type Option } from "effect"
 import type { MirrorChange } from "../mirror/Rows.js"
 import type { NotificationBytes } from "../pipeline/Notification.js"
 import type { DeliveryShare } from "./DeliveryShare.js"
-import type { MirrorCounts } from "./Mirror.js"
+import type { MirrorCounts, MirrorRefused } from "./Mirror.js"
 
 /**
  * The store cannot take or give data right now (disk full, locked past its deadline, closed). `code` is PostgreSQL's
@@ -97,15 +97,21 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
     sinks: ReadonlyArray<string>,
     changes?: ReadonlyArray<MirrorChange>
   ) => Effect.Effect<"accepted" | "duplicate", StoreUnavailable | StoreRefused | OutboxFull>
-  /** Makes the mirror's changes of a notification delivered from the outbox (a replay), in one transaction. */
-  readonly applyMirror: (changes: ReadonlyArray<MirrorChange>) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Makes the mirror's changes of a notification delivered from the outbox (a replay, or changes the store refused
+   * when the notification was accepted), in one transaction: all or none.
+   */
+  readonly applyMirror: (
+    changes: ReadonlyArray<MirrorChange>
+  ) => Effect.Effect<void, StoreUnavailable | MirrorRefused>
   /** Writes to the mirror tables since start, by table and outcome. */
   readonly mirrorCounts: MirrorCounts
   /** Deliveries of `sink` due at `query.now`, in receive order, at most `query.limit` (see `DueQuery`). */
   readonly due: (sink: string, query: DueQuery) => Effect.Effect<ReadonlyArray<OutboxEntry>, StoreUnavailable>
   /** The earliest time after `now` at which a delivery of `sink` waiting for its retry falls due, if any waits. */
   readonly nextDue: (sink: string, now: number) => Effect.Effect<Option.Option<number>, StoreUnavailable>
-  readonly delivered: (seqs: ReadonlyArray<number>) => Effect.Effect<void, StoreUnavailable>
+  /** Removes deliveries `sink` made. */
+  readonly delivered: (sink: string, seqs: ReadonlyArray<number>) => Effect.Effect<void, StoreUnavailable>
   readonly retryLater: (
     seq: number,
     attempts: number,

@@ -1,17 +1,17 @@
 import type { Redacted } from "effect"
-import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DeliveryShare } from "./DeliveryShare.js"
-import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
+import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
 import { LEGACY_KEY, Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import * as BucketLeases from "./Postgres/BucketLeases.js"
 import * as Database from "./Postgres/Database.js"
 import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
 import { migrate } from "./Postgres/Migrations.js"
-import { applyChange } from "./Postgres/Mirror.js"
+import { applyChanges } from "./Postgres/Mirror.js"
 import { ADD_DEAD_LETTER, BURY, CLAIM, DUE_BY_KEY, DUE_IN_RECEIVE_ORDER, first, QUEUE } from "./Postgres/Statements.js"
 import { queuedSignals } from "./QueuedSignals.js"
 import { type DeadLetterRow, type OutboxRow, toEntry } from "./StoredRows.js"
@@ -112,7 +112,9 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
 
     /**
      * A notification with mirror changes takes a transaction of its own rather than the shared statement: its id, its
-     * deliveries and its changes commit together, so it is applied once whichever instance takes it.
+     * deliveries and its changes commit together, so it is applied once whichever instance takes it. Changes whose
+     * values the server refuses are undone alone (a savepoint) and the notification is queued for the mirror instead,
+     * whose worker makes it a dead letter: the notification is accepted all the same.
      */
     const acceptMirrored = (
       notification: NotificationBytes,
@@ -122,9 +124,11 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       db.transaction(config.storeStatementTimeout, async (query) => {
         const now = Date.now()
         if (notification.id !== null && (await query(CLAIM, [notification.id, now, now - windowMs])).length === 0) {
-          return { result: "duplicate" as const, mirrored: [] }
+          return { result: "duplicate" as const, mirrored: [], queued: [] }
         }
-        for (const sink of sinks) {
+        const applied = await applyChanges(query, changes)
+        const queued = Either.isRight(applied) ? sinks : [...sinks, MIRROR_SINK]
+        for (const sink of queued) {
           await query(QUEUE, [
             sink,
             notification.id,
@@ -137,11 +141,9 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
             notification.deliveryKey
           ])
         }
-        const mirrored: Array<MirrorOutcome> = []
-        for (const change of changes) mirrored.push(await applyChange(query, change))
-        return { result: "accepted" as const, mirrored }
+        return { result: "accepted" as const, mirrored: Either.getOrElse(applied, () => []), queued }
       }).pipe(
-        Effect.tap((outcome) => outcome.result === "accepted" ? recorded(sinks)(outcome) : Effect.void),
+        Effect.tap((outcome) => outcome.result === "accepted" ? recorded(outcome.queued)(outcome) : Effect.void),
         Effect.map((outcome) => outcome.result)
       )
 
@@ -154,11 +156,12 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           ? accept(notification, sinks)
           : acceptMirrored(notification, sinks, changes),
       applyMirror: (changes) =>
-        db.transaction(config.storeStatementTimeout, async (query) => {
-          const mirrored: Array<MirrorOutcome> = []
-          for (const change of changes) mirrored.push(await applyChange(query, change))
-          return { mirrored }
-        }).pipe(Effect.flatMap(recorded([]))),
+        db.transaction(config.storeStatementTimeout, (query) => applyChanges(query, changes)).pipe(
+          Effect.flatMap(Either.match({
+            onLeft: (message) => Effect.fail(new MirrorRefused({ message })),
+            onRight: (mirrored) => recorded([])({ mirrored })
+          }))
+        ),
       mirrorCounts,
       due: (sink, { buckets, busy, limit, now, order }) =>
         Effect.map(
@@ -175,7 +178,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           ),
           (found) => Option.fromNullable(found[0]?.at)
         ),
-      delivered: (seqs) =>
+      delivered: (_sink, seqs) =>
         seqs.length === 0 ? Effect.void : db.query("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [seqs]).pipe(
           Effect.tap(() => Effect.sync(() => rows -= seqs.length)),
           Effect.asVoid

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3"
-import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -8,9 +8,10 @@ import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { DeliveryShare } from "./DeliveryShare.js"
-import { MirrorCounts, type MirrorOutcome } from "./Mirror.js"
+import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
 import { LEGACY_KEY, Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
+import { SinkCounts } from "./SinkCounts.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 import { SEEN_MIGRATION, seenIds } from "./SqliteSeen.js"
 import { type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
@@ -130,7 +131,6 @@ const make = (config: StoreSettings, role: StoreRole) =>
     const datasync = yield* DataSync
 
     const statements = {
-      count: db.prepare<[], number>("SELECT COUNT(*) FROM outbox").pluck(),
       queue: db.prepare(
         `INSERT INTO outbox
         (sink, delivery_key, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
@@ -165,12 +165,12 @@ const make = (config: StoreSettings, role: StoreRole) =>
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         RETURNING id, sink, reason, error, attempts, notification_id, topic, intercom_topic, app_id, received_at, body`
       ),
-      depth: db.prepare<[], { n: number; oldest: number | null }>(
-        "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM outbox"
+      countBySink: db.prepare<[], { sink: string; count: number }>(
+        "SELECT sink, COUNT(*) AS count FROM outbox GROUP BY sink"
       ),
-      depthBySink: db.prepare<[], { sink: string; count: number; oldest: number }>(
-        "SELECT sink, COUNT(*) AS count, MIN(received_at) AS oldest FROM outbox GROUP BY sink"
-      ),
+      headReceivedAt: db.prepare<[string], number>(
+        "SELECT received_at FROM outbox WHERE sink = ? ORDER BY seq LIMIT 1"
+      ).pluck(),
       probe: db.prepare<[number]>(
         "INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
       )
@@ -190,12 +190,15 @@ const make = (config: StoreSettings, role: StoreRole) =>
     const seen = yield* attempt(() => seenIds(db, windowMs, Date.now()))
     const mirror = prepareMirror(db)
     const mirrorCounts = new MirrorCounts()
-    let rows = statements.count.get()!
+    // Counted once a minute and kept up to date in between: counting 100,000 rows holds the thread for 75-100 ms.
+    const rows = new SinkCounts()
+    rows.reset(statements.countBySink.all())
     const { waitQueued, wake } = queuedSignals()
 
     /** Claims each new id and queues the new notifications for their sinks; an id twice is new once. */
     const commit = db.transaction((batch: ReadonlyArray<Pending>, now: number) => {
       let queued = 0
+      let mirrorQueued = 0
       const mirrored: Array<MirrorOutcome> = []
       const seqs: Array<number> = []
       const claims: Array<number | undefined> = []
@@ -204,8 +207,11 @@ const make = (config: StoreSettings, role: StoreRole) =>
         const claim = id === null ? undefined : seen.claim(id, now, now - windowMs)
         claims.push(claim)
         if (id !== null && claim === undefined) return "duplicate"
-        for (const change of changes) mirrored.push(mirror(change))
-        for (const sink of sinks) {
+        // Changes the store refuses are undone alone, and the notification queued for the mirror's dead letter.
+        const applied = mirror(changes)
+        if (Either.isRight(applied)) mirrored.push(...applied.right)
+        else mirrorQueued++
+        for (const sink of Either.isRight(applied) ? sinks : [...sinks, MIRROR_SINK]) {
           const { lastInsertRowid } = statements.queue.run(
             sink,
             notification.deliveryKey,
@@ -222,7 +228,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
         }
         return "accepted"
       })
-      return { results, claims, queued, mirrored, seqs }
+      return { results, claims, queued, mirrorQueued, mirrored, seqs }
     })
 
     /**
@@ -267,15 +273,19 @@ const make = (config: StoreSettings, role: StoreRole) =>
       })
       mirrorCounts.record(outcome.mirrored)
       if (queued.length === 0) return flush()
+      // Counted once committed: a worker may deliver a row before its sync completes.
+      const counted = queued.flatMap((pending) => pending.sinks)
+      for (let n = 0; n < outcome.mirrorQueued; n++) counted.push(MIRROR_SINK)
+      for (const sink of counted) rows.add(sink)
       syncing = datasync(walPath, wal).then(
         () => {
-          rows += outcome.queued
-          wake(queued.flatMap((pending) => pending.sinks))
+          wake(counted)
           for (const pending of queued) pending.done(Effect.succeed("accepted"))
         },
         (error) => {
           try {
             takeBack(claims, outcome.seqs)
+            for (const sink of counted) rows.remove(sink)
           } catch {
             // The store is failing as a whole; /readyz says so, and nothing here was acknowledged.
           }
@@ -304,7 +314,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
 
     yield* attempt(() => {
       seen.prune(Date.now() - windowMs)
-      rows = statements.count.get()!
+      rows.reset(statements.countBySink.all())
     }).pipe(
       Effect.ignore,
       Effect.repeat(Schedule.spaced(Duration.minutes(1))),
@@ -340,15 +350,28 @@ const make = (config: StoreSettings, role: StoreRole) =>
         schedule()
       })
 
-    const applyMirror = db.transaction((changes: ReadonlyArray<MirrorChange>) => changes.map(mirror))
+    /** Each sink's count, and its head's receive time (close to its oldest: replayed rows join the end). */
+    const depthBySink = attempt(() =>
+      rows.entries().flatMap(({ count, sink }) => {
+        const oldest = statements.headReceivedAt.get(sink)
+        return oldest === undefined ? [] : [{ sink, count, oldest }]
+      })
+    )
 
     return Outbox.of({
       seen: (id) => seen.mayHave(id) ? attempt(() => seen.has(id, Date.now() - windowMs)) : notSeen,
       accept: (notification, sinks, changes = []) =>
-        sinks.length > 0 && rows >= config.outboxMaxRows
+        sinks.length > 0 && rows.total >= config.outboxMaxRows
           ? Effect.fail(new OutboxFull({ limit: config.outboxMaxRows }))
           : accept(notification, sinks, changes),
-      applyMirror: (changes) => attempt(() => mirrorCounts.record(applyMirror(changes))).pipe(Effect.zipRight(syncWal)),
+      applyMirror: (changes) =>
+        attempt(() => mirror(changes)).pipe(
+          Effect.flatMap((applied): Effect.Effect<void, StoreUnavailable | MirrorRefused> =>
+            Either.isLeft(applied)
+              ? Effect.fail(new MirrorRefused({ message: applied.left }))
+              : Effect.zipRight(Effect.sync(() => mirrorCounts.record(applied.right)), syncWal)
+          )
+        ),
       mirrorCounts,
       due: (sink, { busy, limit, now, order }) =>
         attempt(() => {
@@ -365,17 +388,17 @@ const make = (config: StoreSettings, role: StoreRole) =>
           return entries
         }),
       nextDue: (sink, now) => attempt(() => Option.fromNullable(statements.nextDue.get(sink, now))),
-      delivered: (seqs) =>
+      delivered: (sink, seqs) =>
         attempt(() => {
           db.transaction(() => seqs.forEach((seq) => statements.delete.run(seq)))()
-          rows -= seqs.length
+          rows.remove(sink, seqs.length)
         }),
       retryLater: (seq, attempts, at, error) => attempt(() => void statements.retryLater.run(attempts, at, error, seq)),
       bury: (entry, reason, error, attempts) =>
         attempt(() =>
           db.transaction(() => {
             const taken = statements.take.all(entry.seq)
-            rows -= taken.length
+            rows.remove(entry.sink, taken.length)
             return insertDeadLetter({
               sink: entry.sink,
               reason,
@@ -434,7 +457,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
               FROM dead_letters WHERE ${where} ORDER BY id RETURNING sink`
             ).all(Option.getOrNull(filter.sink), now, ...params)
             db.prepare(`UPDATE dead_letters SET replayed_at = ? WHERE ${where}`).run(now, ...params)
-            rows += replayed.length
+            for (const row of replayed) rows.add(row.sink)
             return replayed.map((row) => row.sink)
           })()
         }).pipe(
@@ -442,11 +465,11 @@ const make = (config: StoreSettings, role: StoreRole) =>
           Effect.tap((sinks) => Effect.sync(() => wake(sinks))),
           Effect.map((sinks) => sinks.length)
         ),
-      depth: attempt(() => {
-        const { n, oldest } = statements.depth.get()!
-        return { count: n, oldest: Option.map(Option.fromNullable(oldest), (at) => new Date(at)) }
-      }),
-      depthBySink: attempt(() => statements.depthBySink.all()),
+      depth: Effect.map(depthBySink, (bySink) => ({
+        count: rows.total,
+        oldest: bySink.length === 0 ? Option.none() : Option.some(new Date(Math.min(...bySink.map((s) => s.oldest))))
+      })),
+      depthBySink,
       probe: attempt(() => void statements.probe.run(Date.now())).pipe(Effect.zipRight(syncWal)),
       waitQueued,
       // One process owns an SQLite store: its one worker per sink is the only one.

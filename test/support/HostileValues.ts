@@ -24,11 +24,12 @@ export const hostile = [
     route: "ticket.line_break"
   },
   {
-    topic: "ticket.nul\u0000",
-    id: "notif_nul\u0000",
-    header: { topic: "ticket.nul%00", id: "notif_nul%00" },
-    dedupe: `sha256:${sha256("notif_nul\u0000")}`,
-    route: "ticket.nul_"
+    // A NUL is refused before anything is stored (no store keeps it as text); other control characters come through.
+    topic: "ticket.bell\u0007",
+    id: "notif_bell\u0007",
+    header: { topic: "ticket.bell%07", id: "notif_bell%07" },
+    dedupe: `sha256:${sha256("notif_bell\u0007")}`,
+    route: "ticket.bell_"
   },
   {
     topic: "ticket.€uro",

@@ -9,7 +9,8 @@ import { startServer, type TestServerShape } from "./TestServer.js"
 type Json = Record<string, any>
 
 const fixtures = loadFixtures()
-const template = (topic: string, file: string): Json =>
+/** A copy of a fixture's notification, to edit. */
+export const template = (topic: string, file: string): Json =>
   structuredClone(fixtures.find((fixture) => fixture.topic === topic && fixture.file === file)!.json) as Json
 
 /** The store under test: the settings that choose it and a way to read the mirror tables of a running server. */
@@ -18,6 +19,12 @@ export interface MirrorStore {
   readonly query: (server: TestServerShape, sql: string) => Effect.Effect<ReadonlyArray<Json>>
   /** Replaces the body of the dead letter of `notificationId`, as a newer version's schemas would read it anew. */
   readonly rewriteDeadLetter: (server: TestServerShape, notificationId: string, body: string) => Effect.Effect<void>
+  /** Runs one statement that changes the store, beside the running server. */
+  readonly exec: (server: TestServerShape, sql: string) => Effect.Effect<void>
+  /** Makes the store refuse, as a value it cannot keep, any write of the contact `id` (a planted fault). */
+  readonly refuseContact: (server: TestServerShape, id: string) => Effect.Effect<void>
+  /** Forgets that the store's mirror versions were repaired, so the next start repairs them again. */
+  readonly forgetVersionRepair: (server: TestServerShape) => Effect.Effect<void>
 }
 
 /** Same-shaped rows from either store: `open` a boolean, `data` parsed, numbers as numbers. */
@@ -35,7 +42,8 @@ const normalise = (row: Json): Json =>
     ])
   )
 
-const rows = (store: MirrorStore, server: TestServerShape, table: string, where: string) =>
+/** The rows of `table` matching `where`, normalised (see `normalise`). */
+export const rows = (store: MirrorStore, server: TestServerShape, table: string, where: string) =>
   store.query(server, `SELECT * FROM ${table} WHERE ${where} ORDER BY 1, 2`).pipe(
     Effect.map((found) => found.map(normalise))
   )

@@ -14,7 +14,7 @@ export const make = (outbox: Outbox["Type"], sink: string, release: (keys: Reado
     const pending = yield* Effect.makeLatch(false)
 
     const write = (batch: ReadonlyArray<number>): Effect.Effect<void> =>
-      outbox.delivered(batch).pipe(
+      outbox.delivered(sink, batch).pipe(
         Effect.catchAll((error) =>
           Effect.logError("cannot record deliveries; trying again").pipe(
             Effect.annotateLogs({ sink, deliveries: batch.length, error: error.message }),
