@@ -180,8 +180,17 @@ describe("operations", () => {
       drifted.data.item.loyalty_tier = "gold"
       drifted.data.item.email = "someone@example.org"
       assert.strictEqual((yield* server.post(JSON.stringify(drifted))).json.status, "accepted")
-      const file = join(capture, "contacts.created", "captured-notif_drift_1.json")
-      yield* eventually("the capture", Effect.sync(() => existsSync(file)), (found) => found)
+      const folder = join(capture, "contacts.created")
+      const name = yield* eventually(
+        "the capture",
+        Effect.sync(() =>
+          existsSync(folder)
+            ? readdirSync(folder).find((file) => /^captured-notif_drift_1-[0-9a-f]{16}\.json$/.test(file))
+            : undefined
+        ),
+        (found) => found !== undefined
+      )
+      const file = join(folder, name!)
       assert.deepStrictEqual(readdirSync(capture), ["contacts.created"], "a matching notification is not captured")
       const captured = JSON.parse(readFileSync(file, "utf8"))
       assert.strictEqual(captured.data.item.loyalty_tier, "gold")

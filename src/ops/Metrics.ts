@@ -44,6 +44,7 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
   readonly deadLetters: Counter<"sink" | "reason">
   readonly dedupeHits: Counter
   readonly schemaDrift: Counter<"topic">
+  readonly schemaDriftSkipped: Counter<"reason">
   readonly overCapacity: Counter<"limit">
   readonly unexpectedErrors: Counter
 }>() {
@@ -234,6 +235,13 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
           name: `${PREFIX}schema_drift_total`,
           help: "Notifications whose item does not match its generated schema exactly (only counted with CAPTURE_DIR)",
           labelNames: ["topic"],
+          registers
+        }),
+        schemaDriftSkipped: new Counter({
+          name: `${PREFIX}schema_drift_skipped_total`,
+          help: "Accepted notifications drift capture did not check or did not save, by reason (too_large, " +
+            "too_complex, too_slow, busy: not checked; sampled, full: drifting but not saved)",
+          labelNames: ["reason"],
           registers
         })
       })

@@ -170,8 +170,11 @@ export class Receiver extends Context.Tag("Receiver")<Receiver, {
           Effect.suspend(() => {
             const decoded = decoder.decode(body, new Date())
             if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-            drift.inspect(decoded.right)
-            return deliver(decoded.right)
+            if (!drift.enabled) return deliver(decoded.right)
+            // Checked for drift once accepted (a duplicate is not checked again), in the background (DriftCapture).
+            return Effect.tap(deliver(decoded.right), (outcome) => {
+              if (outcome.status === "accepted") drift.inspect(outcome.notification)
+            })
           })
       })
     })
