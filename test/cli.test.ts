@@ -1,11 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { eventually } from "./support/Eventually.js"
+import { loadFixtures } from "./support/Fixtures.js"
+import { databaseUrl, freshDatabase, pgHost, pgPort } from "./support/Postgres.js"
+import { canConnect } from "./support/Services.js"
+import { startTarget } from "./support/Target.js"
+import { startServer } from "./support/TestServer.js"
 
 const root = new URL("..", import.meta.url).pathname
+const fixtures = loadFixtures()
+const fixture = (topic: string) => fixtures.find((candidate) => candidate.topic === topic)!
+/** The PostgreSQL listing runs where PostgreSQL answers (and must, under REQUIRE_SERVICES=1: see outbox.pg.test.ts). */
+const postgresUp = process.env.REQUIRE_SERVICES === "1" || await canConnect(pgHost, pgPort)
 
 interface Run {
   readonly args: ReadonlyArray<string>
@@ -56,6 +66,95 @@ const assertUsage = (result: Result, name: string, message: string) => {
   assert.notInclude(result.stderr, "    at ", context)
 }
 
+/** A listed line's cells: id, dead_at, sink, reason, topic, notification id, error (which may hold spaces). */
+const cells = (line: string) => {
+  const [id, deadAt, sink, reason, topic, notificationId, ...error] = line.split(/ {2,}/)
+  return { id: Number(id), deadAt, sink, reason, topic, notificationId, error: error.join("  ") }
+}
+
+/**
+ * Three dead letters made by a running service on `store` (two deliveries its target refuses, a ping no route takes),
+ * then `replay --list` with the replay options, from another process while the service runs.
+ */
+const listing = (store: Effect.Effect<Record<string, string>, never, Scope.Scope>) =>
+  Effect.gen(function*() {
+    const storeEnv = yield* store
+    const target = yield* startTarget(() => 400)
+    const server = yield* startServer({
+      ...storeEnv,
+      SINKS: "http",
+      HTTP_FORWARD_URL: `${target.url}?token=s3cr3t-token`,
+      ROUTES: "contacts.*=http;conversations.*=http"
+    })
+    const env = { DATA_DIR: server.dataDir, ...storeEnv }
+    const contact = fixture("contacts.created")
+    const conversation = fixture("conversations.closed")
+    const before = new Date(Date.now() - 1000).toISOString()
+    for (const body of [contact.bytes, conversation.bytes, fixture("ping").bytes]) {
+      assert.strictEqual((yield* server.post(body)).status, 200)
+    }
+    yield* eventually("three dead letters", server.records("dead-letter.jsonl"), (dead) => dead.length === 3)
+    const list = (...args: ReadonlyArray<string>) => ({ args: ["scripts/replay.ts", "--list", ...args], env })
+    const [all, http, ping, future, two, since] = yield* tools([
+      list(),
+      list("--sink", "http", "--topic", "contacts.created"),
+      list("--topic", "ping"),
+      list("--since", "2099-01-01"),
+      list("--limit", "2"),
+      list("--since", before, "--topic", (conversation.json as { topic: string }).topic)
+    ])
+    for (const result of [all, http, ping, future, two, since]) assert.strictEqual(result!.code, 0, result!.stderr)
+    const described = storeEnv.STORE_URL === undefined
+      ? `SQLite at ${server.dataDir}/receiver.db`
+      : `PostgreSQL at ${storeEnv.STORE_URL}`
+    const lines = (result: Result) => result.stdout.trimEnd().split("\n")
+    const idsOf = (result: Result) => lines(result).slice(1, -1).map((line) => cells(line).id)
+
+    const [header, ...rows] = lines(all!)
+    assert.match(header!, /^id +dead_at +sink +reason +topic +notification_id +error$/)
+    assert.strictEqual(rows.pop(), `3 dead letter(s) waiting in ${described}; nothing replayed`)
+    const listed = rows.map(cells)
+    const ids = listed.map(({ id }) => id)
+    assert.deepStrictEqual(ids, [...ids].sort((a, b) => a - b), "oldest first")
+    const byTopic = (topic: string) => listed.find((row) => row.topic === topic)!
+    const [contactRow, conversationRow, pingRow] = ["contacts.created", "conversations.closed", "ping"].map(byTopic)
+    assert.deepStrictEqual(
+      [contactRow, conversationRow, pingRow].map((row) => [row!.sink, row!.reason, row!.notificationId]),
+      [
+        ["http", "rejected", (contact.json as { id: string }).id],
+        ["http", "rejected", (conversation.json as { id: string }).id],
+        ["-", "no_route", "-"]
+      ]
+    )
+    for (const row of listed) {
+      assert.isAtLeast(new Date(row.deadAt!).getTime(), new Date(before).getTime())
+      assert.isAtMost(row.error.length, 100)
+    }
+    assert.include(contactRow!.error, "answered 400")
+    assert.include(contactRow!.error, "token=***")
+    assert.strictEqual(pingRow!.error, "no rule of ROUTES matches this topic")
+    assert.notInclude(all!.stdout, "s3cr3t-token")
+
+    // The filters read as replay's: --sink takes the sink's and the sink-less ones, --topic either topic.
+    assert.deepStrictEqual(idsOf(http!), [contactRow!.id])
+    assert.deepStrictEqual(idsOf(ping!), [pingRow!.id])
+    assert.deepStrictEqual(lines(future!), [`0 dead letter(s) waiting in ${described}; nothing replayed`])
+    assert.deepStrictEqual(lines(two!).slice(1).map((line, index) => index < 2 ? cells(line).id : line), [
+      ids[0],
+      ids[1],
+      `the oldest 2 dead letter(s) waiting in ${described}, more after them (--limit N)`
+    ])
+    assert.deepStrictEqual(idsOf(since!), [conversationRow!.id])
+
+    // Nothing was replayed: the outbox is empty, and a replay finds the ping (only when given a sink).
+    assert.strictEqual(yield* server.outboxDepth, 0)
+    const [replayed] = yield* tools([{ args: ["scripts/replay.ts", "--sink", "http", "--topic", "ping"], env }])
+    assert.include(replayed!.stdout, "replayed 1 dead letter(s)")
+    const [after] = yield* tools([list()])
+    assert.includeMembers(idsOf(after!), [contactRow!.id, conversationRow!.id])
+    assert.notInclude(idsOf(after!), pingRow!.id, "a replayed dead letter is no longer waiting")
+  })
+
 describe("command-line tools", () => {
   it.live(
     "npm run replay refuses what it would otherwise guess at: exit 2 and the usage line",
@@ -74,18 +173,29 @@ describe("command-line tools", () => {
           [["--since", "yesterday"], "--since must be an ISO 8601 date or time"],
           [["--since", "1"], "--since must be an ISO 8601 date or time"],
           [["--since", "2026-02-31"], "--since must be an ISO 8601 date or time"],
-          [["http"], "takes no arguments besides its options"]
+          [["http"], "takes no arguments besides its options"],
+          [["--limit", "2"], "--limit goes with --list"],
+          [["--list", "--limit", "0"], "--limit must be a whole number from 1"],
+          [["--list", "--limit", "2.5"], "--limit must be a whole number from 1"],
+          [["--list", "--limit", "many"], "--limit must be a whole number from 1"],
+          [["--list", "yes"], "takes no arguments besides its options"]
         ]
         const results = yield* tools(cases.map(([args]) => ({ args: ["scripts/replay.ts", ...args], env })))
         cases.forEach(([, message], index) => assertUsage(results[index]!, "replay", message))
 
-        const [done, since] = yield* tools([
+        const [done, since, list] = yield* tools([
           { args: ["scripts/replay.ts", "--sink", "http"], env },
-          { args: ["scripts/replay.ts", "--since", "2026-01-10T00:00:00+02:00"], env }
+          { args: ["scripts/replay.ts", "--since", "2026-01-10T00:00:00+02:00"], env },
+          { args: ["scripts/replay.ts", "--list"], env }
         ])
         assert.strictEqual(done!.code, 0, done!.stderr)
         assert.include(done!.stdout, `replayed 0 dead letter(s) from SQLite at ${dataDir}/receiver.db`)
         assert.strictEqual(since!.code, 0, since!.stderr)
+        assert.strictEqual(list!.code, 0, list!.stderr)
+        assert.strictEqual(
+          list!.stdout,
+          `0 dead letter(s) waiting in SQLite at ${dataDir}/receiver.db; nothing replayed\n`
+        )
       }),
     120_000
   )
@@ -112,6 +222,18 @@ describe("command-line tools", () => {
         assertUsage(badUrl!, "replay", "Configuration error: STORE_URL must be a postgres:// or postgresql:// URL")
         assert.notInclude(badUrl!.stderr, "pa55-word")
       }),
+    120_000
+  )
+
+  it.scopedLive(
+    "npm run replay -- --list on SQLite: the dead letters still waiting, one a line, filtered, nothing replayed",
+    () => listing(Effect.succeed({})),
+    120_000
+  )
+
+  it.scopedLive.skipIf(!postgresUp)(
+    "npm run replay -- --list on PostgreSQL: the same",
+    () => listing(Effect.map(freshDatabase, (name) => ({ STORE_URL: databaseUrl(name) }))),
     120_000
   )
 

@@ -75,7 +75,7 @@ describe("header values", () => {
 })
 
 describe("http sink", () => {
-  it.scopedLive("topics and ids no header can carry as they are: sent encoded as the README says, bodies unchanged", () =>
+  it.scopedLive("topics and ids no header can carry as they are: sent encoded as docs/sinks.md says, bodies unchanged", () =>
     Effect.gen(function*() {
       const target = yield* startTarget()
       const key = Buffer.from("forward-signing-key")

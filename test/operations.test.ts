@@ -134,14 +134,64 @@ describe("operations", () => {
         (found) => found !== undefined
       )
       const entry = JSON.parse(line!)
+      assert.deepStrictEqual(Object.keys(entry), ["message", "logLevel", "timestamp", "annotations"])
+      assert.strictEqual(entry.message, "webhook")
       assert.strictEqual(entry.logLevel, "INFO")
+      assert.strictEqual(new Date(entry.timestamp).toISOString(), entry.timestamp)
       assert.strictEqual(entry.annotations.status, 200)
       assert.strictEqual(entry.annotations.topic, "contacts.created")
       assert.strictEqual(entry.annotations.id, (contact.json as { id: string }).id)
       assert.isNumber(entry.annotations.duration_ms)
-      for (const logged of service.stderr().split("\n").filter((text) => text.length > 0)) JSON.parse(logged)
+      // Every line carries only fields with values: no fiber id, no empty annotations or spans.
+      const lines = service.stderr().split("\n").filter((text) => text.length > 0).map((text) => JSON.parse(text))
+      const listening = lines.find((logged) => String(logged.message).startsWith("Listening on"))
+      assert.deepStrictEqual(Object.keys(listening), ["message", "logLevel", "timestamp"])
+      for (const logged of lines) {
+        assert.notProperty(logged, "fiberId", JSON.stringify(logged))
+        for (const field of ["annotations", "spans"]) {
+          if (field in logged) assert.isNotEmpty(Object.keys(logged[field]), JSON.stringify(logged))
+        }
+      }
       assert.notInclude(service.stderr(), SECRET)
       assert.notInclude(service.stderr(), "Søren")
+    }))
+
+  it.scopedLive("logs: a dead letter is logged at WARN when it is made, with its sink, reason and notification id", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget(() => 400)
+      const server = yield* startServer({
+        SINKS: "http,mirror",
+        HTTP_FORWARD_URL: `${target.url}?token=s3cr3t-token`,
+        ROUTES: "contacts.*=http,mirror"
+      })
+      const contact = JSON.parse(fixture("contacts.created").bytes.toString())
+      const mismatch = { ...contact, id: "notif_mismatch_1" }
+      mismatch.data = { ...contact.data, item: { ...contact.data.item, email: ["leak-me@example.org"] } }
+      assert.strictEqual((yield* server.post(JSON.stringify(contact))).json.status, "accepted")
+      assert.strictEqual((yield* server.post(JSON.stringify(mismatch))).json.schema, "mismatch")
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).json.status, "dead_lettered")
+      yield* eventually("four dead letters", server.records("dead-letter.jsonl"), (dead) => dead.length === 4)
+      const warned = server.logs.map((line) => JSON.parse(line)).filter((line) => line.message === "dead letter")
+      const found = (sink: string, reason: string, id: string) =>
+        warned.find(({ annotations }) =>
+          annotations.sink === sink && annotations.reason === reason && annotations.id === id
+        )
+      for (const id of [contact.id, "notif_mismatch_1"]) {
+        const rejected = found("http", "rejected", id)
+        assert.isDefined(rejected, `the http dead letter of ${id}: ${JSON.stringify(warned)}`)
+        assert.strictEqual(rejected.logLevel, "WARN")
+        assert.include(rejected.annotations.error, "answered 400")
+        assert.isNumber(rejected.annotations.dead_letter)
+      }
+      const noRoute = found("none", "no_route", "-")
+      assert.isDefined(noRoute, "the ping no rule routes")
+      assert.strictEqual(noRoute.annotations.intercom_topic, "ping")
+      const mismatched = found("mirror", "schema_mismatch", "notif_mismatch_1")
+      assert.isDefined(mismatched, "the mirror's dead letter of the mismatch")
+      assert.notProperty(mismatched.annotations, "error", "a mismatch's error quotes the payload")
+      assert.strictEqual(warned.length, 4)
+      assert.notInclude(server.logs.join("\n"), "s3cr3t-token")
+      assert.notInclude(server.logs.join("\n"), "leak-me")
     }))
 
   it.scopedLive("logs: the request line goes to the app's loggers at info, and not when the level is above it", () =>

@@ -7,12 +7,9 @@ interface Entry {
 }
 
 /**
- * The responses not yet closed, for draining: how many, and each one to mark `Connection: close`. A linked list rather
- * than a `Set`: a long-lived `Set` that gains and loses an entry per request replaces its hash table every few
- * requests, and V8 links each replaced table to its successor and leaves the entries in it; once one table has been
- * promoted, that chain keeps the responses of every later table (and what they reference) alive until the next full
- * collection. With the `Set`, the service promoted about twice as many bytes per scavenge at 1,000 requests a second.
- * An entry that leaves this list drops its links, so a promoted entry keeps nothing alive.
+ * The responses not yet closed, for draining: how many, and each one to mark `Connection: close`. A linked list whose
+ * entries drop their links as they leave, rather than a `Set`, which kept finished responses alive through young
+ * collections: see docs/performance.md#in-flight-responses-a-linked-list-not-a-set.
  */
 export class InFlight {
   private first: Entry | undefined = undefined

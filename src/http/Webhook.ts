@@ -137,8 +137,8 @@ const receiveRefused = (error: ReceiveError): Effect.Effect<Handled> => {
 }
 
 /**
- * What the pipeline made of a verified body, built by a constructor rather than a literal for the reason given at
- * `ReceivedNotification`: 92% of these objects, which hold the notification until the answer, were allocated old.
+ * What the pipeline made of a verified body, built by a constructor rather than a literal (it holds the notification
+ * until the answer): see docs/performance.md#constructors-not-literals.
  */
 class Answered implements Handled {
   readonly answer: Answer

@@ -1,4 +1,4 @@
-import { Cause, FiberId, HashMap, List, Logger } from "effect"
+import { Cause, HashMap, Inspectable, List, Logger, Predicate } from "effect"
 
 /**
  * A log message with annotations of its own: `Effect.log(new Annotated("webhook", { status: 200 }))` is logged as
@@ -33,17 +33,35 @@ export const expandAnnotated = <Output>(logger: Logger.Logger<unknown, Output>):
     return logger.log(message === undefined ? options : expand(options, message))
   })
 
-/** `FiberId.threadName`, without its set of ids for the usual case of one fiber's id. */
-const threadName = (fiberId: FiberId.FiberId) =>
-  fiberId._tag === "Runtime" ? `#${fiberId.id}` : FiberId.threadName(fiberId)
-
 const isPlain = (value: unknown) =>
   value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean"
 
+const errorToJson = (value: unknown) =>
+  Predicate.isError(value) && !Predicate.hasProperty(value, "toJSON")
+    ? { ...value, name: value.name, message: value.message }
+    : value
+
 /**
- * The line `Logger.jsonLogger` writes for an `Annotated` message of plain values (strings, numbers, booleans, null),
- * in a fiber without annotations or spans and without a cause; built directly, without its general formatter's walks
- * over the value (a copy of every annotation, a replacer call per key). Undefined for any other message.
+ * A JSON log line: `Logger.jsonLogger`'s, with only the fields that carry something. `message`, `logLevel` and
+ * `timestamp` always; `cause`, `annotations` and `spans` only when there are any; never the fiber's id (a number that
+ * means nothing outside the process).
+ */
+export const jsonLine = (options: Options): string => {
+  const { annotations, cause, logLevel, message, spans, timestamp } = Logger.structuredLogger.log(options)
+  return Inspectable.stringifyCircular({
+    message: Array.isArray(message) ? message.map(errorToJson) : errorToJson(message),
+    logLevel,
+    timestamp,
+    ...(cause === undefined ? {} : { cause }),
+    ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
+    ...(Object.keys(spans).length === 0 ? {} : { spans })
+  })
+}
+
+/**
+ * The line `jsonLine` writes for an `Annotated` message of plain values (strings, numbers, booleans, null), in a fiber
+ * without annotations or spans and without a cause; built directly, without the general formatter's walks over the
+ * value (a copy of every annotation, a replacer call per key). Undefined for any other message.
  */
 export const plainJsonLine = (options: Options): string | undefined => {
   const message = annotatedOf(options)
@@ -52,14 +70,10 @@ export const plainJsonLine = (options: Options): string | undefined => {
     !Cause.isEmpty(options.cause) || !Object.values(message.annotations).every(isPlain) ||
     Object.hasOwn(message.annotations, "__proto__") // Effect's formatter loses such a field; it goes there too
   ) return undefined
-  return JSON.stringify({
-    message: message.message,
-    logLevel: options.logLevel.label,
-    timestamp: options.date.toISOString(),
-    annotations: message.annotations,
-    spans: {},
-    fiberId: threadName(options.fiberId)
-  })
+  const line = { message: message.message, logLevel: options.logLevel.label, timestamp: options.date.toISOString() }
+  return JSON.stringify(
+    Object.keys(message.annotations).length === 0 ? line : { ...line, annotations: message.annotations }
+  )
 }
 
 /**
@@ -87,10 +101,10 @@ export const write = (line: string): void => {
   setImmediate(flush).unref()
 }
 
-/** Effect's `Logger.jsonLogger` (the same lines), `Annotated` messages expanded, to stderr through `write`. */
+/** JSON lines (see `jsonLine`), `Annotated` messages expanded, to stderr through `write`. */
 export const json = Logger.make<unknown, void>((options) => {
   const plain = plainJsonLine(options)
   if (plain !== undefined) return write(plain)
   const message = annotatedOf(options)
-  write(Logger.jsonLogger.log(message === undefined ? options : expand(options, message)))
+  write(jsonLine(message === undefined ? options : expand(options, message)))
 })

@@ -7,13 +7,16 @@ import { record } from "../sinks/Sink.js"
 import { type DeadLetter, type DeadLetterReason, Outbox, type OutboxEntry, StoreUnavailable } from "../store/Outbox.js"
 import type { NotificationBytes } from "./Notification.js"
 
+/** The longest part of a dead letter's error that its log line shows (the store and the file keep all of it). */
+const MAX_ERROR_LOG = 500
+
 /**
  * Notifications that were verified but could not be delivered, never dropped: kept in the store (where
  * `npm run replay` finds them) and appended to `DEAD_LETTER_PATH` for people and log shippers.
  */
 export class DeadLetters extends Context.Tag("DeadLetters")<DeadLetters, {
   readonly path: string
-  /** A notification that never reached the outbox (schema mismatch, no route). */
+  /** A notification that never reached the outbox (no route). */
   readonly add: (
     notification: NotificationBytes,
     reason: DeadLetterReason,
@@ -34,13 +37,30 @@ export class DeadLetters extends Context.Tag("DeadLetters")<DeadLetters, {
       const outbox = yield* Outbox
       const metrics = yield* Metrics
       const file = yield* DurableFile.make(deadLetterPath)
+      // Logged as soon as the store holds it. A schema mismatch's error quotes the payload's values, which are never
+      // logged: that one is in the store and the file only.
+      const warn = (dead: DeadLetter) =>
+        Effect.logWarning("dead letter").pipe(
+          Effect.annotateLogs({
+            sink: dead.sink ?? "none",
+            reason: dead.reason,
+            id: dead.notificationId ?? "-",
+            intercom_topic: dead.intercomTopic,
+            attempts: dead.attempts,
+            dead_letter: dead.id,
+            ...(dead.reason === "schema_mismatch" ? {} : {
+              error: dead.error.length > MAX_ERROR_LOG ? `${dead.error.slice(0, MAX_ERROR_LOG)}...` : dead.error
+            })
+          })
+        )
       const log = (dead: DeadLetter) =>
-        file.append(
-          record(
-            { ...dead, id: dead.notificationId },
-            { reason: dead.reason, error: dead.error, sink: dead.sink, attempts: dead.attempts }
-          )
-        ).pipe(
+        warn(dead).pipe(
+          Effect.zipRight(file.append(
+            record(
+              { ...dead, id: dead.notificationId },
+              { reason: dead.reason, error: dead.error, sink: dead.sink, attempts: dead.attempts }
+            )
+          )),
           Effect.mapError((error) => new StoreUnavailable({ message: error.message })),
           Effect.tap(() => metrics.deadLetters.inc({ sink: dead.sink ?? "none", reason: dead.reason })),
           Effect.as(dead)

@@ -1,14 +1,12 @@
 /**
- * `JSON.parse` of UTF-8 bytes, a large body in pieces. V8 allocates a string over 128 KB in its large-object space, on
- * pages mapped for it and faulted in one by one: making a 300 KB body one string cost 1.7 ms on this machine, against
- * 0.07 ms for three strings of 100 KB, and the parse itself 0.3 ms (`scripts/bench/big-strings.ts`). A body over
- * `PIECE` bytes is walked instead: containers larger than `PIECE` are entered, and runs of their members or elements
- * that fit in `PIECE` are parsed by `JSON.parse` as one object or array each, then joined. The walk checks only the
- * punctuation between the pieces, exactly as JSON's grammar has it; anything else it meets (a value it cannot
- * delimit, nesting deeper than `MAX_NESTING`) and any piece `JSON.parse` refuses sends the whole body to one
- * `JSON.parse`, whose value or error is the answer. So the result is always `JSON.parse`'s (the property test compares
- * them on generated JSON cut into pieces of a few bytes). On the bench's 300 KB notification: 0.45 ms, against 1.4 ms
- * for `JSON.parse(toString())`.
+ * `JSON.parse` of UTF-8 bytes, a large body in pieces, each a string small enough to stay out of V8's large-object
+ * space (why: docs/performance.md#large-bodies-parsed-in-pieces). A body over `PIECE` bytes is walked: containers
+ * larger than `PIECE` are entered, and runs of their members or elements that fit in `PIECE` are parsed by
+ * `JSON.parse` as one object or array each, then joined. The walk checks only the punctuation between the pieces,
+ * exactly as JSON's grammar has it; anything else it meets (a value it cannot delimit, nesting deeper than
+ * `MAX_NESTING`) and any piece `JSON.parse` refuses sends the whole body to one `JSON.parse`, whose value or error is
+ * the answer. So the result is always `JSON.parse`'s (the property test compares them on generated JSON cut into
+ * pieces of a few bytes).
  */
 
 /** Bytes of a piece: its string stays under V8's limit for a regular object even at two bytes a character. */

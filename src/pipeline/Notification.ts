@@ -136,11 +136,8 @@ export const decodeNotification = (
 }
 
 /*
- * A notification and its decoded view are built by constructors rather than object literals. V8 pretenures the objects
- * of a literal (allocates them straight in the old generation) once they were seen to outlive a young collection, as
- * they do while requests pile up during start-up; from there, each one kept its request's parsed payload through every
- * young collection until the next full one. Measured with `%InYoungGeneration`: 93% of the decoded views of a bench run
- * were allocated old.
+ * A notification and its decoded view are built by constructors rather than object literals, which V8 may allocate
+ * straight into the old generation with the payload they hold: see docs/performance.md#constructors-not-literals.
  */
 class ReceivedNotification implements Notification {
   constructor(
@@ -159,7 +156,7 @@ class ReceivedNotification implements Notification {
 
 /**
  * The notification without its parsed body, for what outlives the sinks' deliveries (the store's commit, the answer):
- * a parsed body held while the file and the store sync outlives young collections, to be copied and promoted.
+ * see docs/performance.md#nothing-that-waits-for-a-sync-holds-the-parsed-body.
  */
 export const withoutPayload = (notification: NotificationBytes): NotificationBytes =>
   new BytesOf(

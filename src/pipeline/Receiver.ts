@@ -15,10 +15,8 @@ import { Router } from "./Router.js"
 import type { Verified } from "./Signature.js"
 
 /**
- * A function that returns `value` once and then forgets it. A fiber keeps an effect that an `onExit` or a `catchAll`
- * wraps until the wrapper completes, and with it every closure inside, and V8 keeps a variable for every closure of the
- * function that declared it once one of them uses it: a notification captured along those paths kept its parsed
- * payload through the file's and the store's syncs, where young collections copied it again and again.
+ * A function that returns `value` once and then forgets it, so that no closure left waiting on a sync keeps the
+ * notification's parsed body: see docs/performance.md#nothing-that-waits-for-a-sync-holds-the-parsed-body.
  */
 const handOver = <A>(value: A): () => A => {
   let held: A | undefined = value

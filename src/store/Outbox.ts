@@ -78,6 +78,18 @@ export interface ReplayFilter {
   readonly since: Option.Option<Date>
 }
 
+/** A dead letter still waiting in the store (never replayed), as `npm run replay -- --list` shows it. */
+export interface WaitingDeadLetter {
+  readonly id: number
+  readonly deadAt: Date
+  readonly sink: string | null
+  readonly reason: DeadLetterReason
+  readonly topic: string | null
+  readonly intercomTopic: string
+  readonly notificationId: string | null
+  readonly error: string
+}
+
 /**
  * The durable store behind the 2xx: dedupe memory, the outbox of deliveries still to make, and dead letters.
  * Two implementations: the embedded SQLite of one process (`SqliteOutbox`), and PostgreSQL shared by any number of
@@ -133,6 +145,14 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
   ) => Effect.Effect<DeadLetter, StoreUnavailable>
   /** Puts matching dead letters back into the outbox (to `sink` when given); returns how many. */
   readonly replay: (filter: ReplayFilter) => Effect.Effect<number, StoreUnavailable>
+  /**
+   * The dead letters not yet replayed that match `filter`, oldest first, at most `limit`; nothing changes. The filter
+   * reads as `replay`'s, except that without a sink the dead letters that have none are listed too.
+   */
+  readonly deadLetters: (
+    filter: ReplayFilter,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<WaitingDeadLetter>, StoreUnavailable>
   readonly depth: Effect.Effect<{ readonly count: number; readonly oldest: Option.Option<Date> }, StoreUnavailable>
   /** Deliveries waiting per sink, with the receive time (epoch milliseconds) of each sink's oldest. */
   readonly depthBySink: Effect.Effect<

@@ -5,7 +5,7 @@ import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DeliveryShare } from "./DeliveryShare.js"
 import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
-import { LEGACY_KEY, Outbox, OutboxFull, StoreUnavailable } from "./Outbox.js"
+import { LEGACY_KEY, Outbox, OutboxFull, type ReplayFilter, StoreUnavailable } from "./Outbox.js"
 import * as BucketLeases from "./Postgres/BucketLeases.js"
 import * as Database from "./Postgres/Database.js"
 import * as GroupCommit from "./Postgres/GroupCommit.js"
@@ -14,7 +14,14 @@ import { migrate } from "./Postgres/Migrations.js"
 import { applyChanges } from "./Postgres/Mirror.js"
 import { ADD_DEAD_LETTER, BURY, CLAIM, DUE_BY_KEY, DUE_IN_RECEIVE_ORDER, first, QUEUE } from "./Postgres/Statements.js"
 import { queuedSignals } from "./QueuedSignals.js"
-import { type DeadLetterRow, type OutboxRow, toEntry } from "./StoredRows.js"
+import {
+  type DeadLetterRow,
+  type OutboxRow,
+  toEntry,
+  toWaiting,
+  WAITING_COLUMNS,
+  type WaitingRow
+} from "./StoredRows.js"
 
 /** Other instances queue deliveries without waking this one's workers: they look this often. */
 const POLL = Duration.seconds(1)
@@ -63,24 +70,14 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       wake(sinks)
     })
 
-    const replay = (filter: Parameters<Outbox["Type"]["replay"]>[0]) => {
-      const conditions = ["replayed_at IS NULL"]
+    const replay = (filter: ReplayFilter) => {
       const params: Array<unknown> = [Date.now(), Option.getOrNull(filter.sink)]
-      if (Option.isSome(filter.sink)) conditions.push("(sink = $2 OR sink IS NULL)")
-      else conditions.push("sink IS NOT NULL")
-      if (Option.isSome(filter.topic)) {
-        params.push(filter.topic.value)
-        conditions.push(`(topic = $${params.length} OR intercom_topic = $${params.length})`)
-      }
-      if (Option.isSome(filter.since)) {
-        params.push(filter.since.value.getTime())
-        conditions.push(`dead_at >= $${params.length}`)
-      }
+      const where = deadLetterFilter(filter, params, "with a sink")
       // The UPDATE locks what it marks: a concurrent replay waits, then finds those already replayed.
       return db.transaction(Duration.minutes(5), (query) =>
         query(
           `WITH picked AS (
-            UPDATE dead_letters SET replayed_at = $1 WHERE ${conditions.join(" AND ")}
+            UPDATE dead_letters SET replayed_at = $1 WHERE ${where}
             RETURNING id, sink, delivery_key, notification_id, topic, intercom_topic, app_id, received_at, body
           )
           INSERT INTO outbox
@@ -223,6 +220,16 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
           first
         ),
       replay,
+      deadLetters: (filter, limit) =>
+        Effect.suspend(() => {
+          const params: Array<unknown> = []
+          const where = deadLetterFilter(filter, params, "any")
+          params.push(limit)
+          return db.query<WaitingRow>(
+            `SELECT ${WAITING_COLUMNS} FROM dead_letters WHERE ${where} ORDER BY id LIMIT $${params.length}`,
+            params
+          )
+        }).pipe(Effect.map((rows) => rows.map(toWaiting))),
       depth: Effect.map(
         db.query<{ n: number; oldest: number | null }>(
           "SELECT count(*)::bigint AS n, min(received_at) AS oldest FROM outbox"
@@ -244,6 +251,28 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         order === "receive" ? lease.exclusive(sink, work(DeliveryShare.all())) : buckets.share(sink, work)
     })
   })
+
+/**
+ * The conditions on `dead_letters` that pick a replay filter's, never replayed ones, its values added to `params` (as
+ * `$n` in that order): those of its sink and those without one (which a replay sends to it); without a sink, those that
+ * have one, or `any`.
+ */
+const deadLetterFilter = (filter: ReplayFilter, params: Array<unknown>, sinkless: "with a sink" | "any") => {
+  const conditions = ["replayed_at IS NULL"]
+  if (Option.isSome(filter.sink)) {
+    params.push(filter.sink.value)
+    conditions.push(`(sink = $${params.length} OR sink IS NULL)`)
+  } else if (sinkless === "with a sink") conditions.push("sink IS NOT NULL")
+  if (Option.isSome(filter.topic)) {
+    params.push(filter.topic.value)
+    conditions.push(`(topic = $${params.length} OR intercom_topic = $${params.length})`)
+  }
+  if (Option.isSome(filter.since)) {
+    params.push(filter.since.value.getTime())
+    conditions.push(`dead_at >= $${params.length}`)
+  }
+  return conditions.join(" AND ")
+}
 
 /** PostgreSQL at `url`, migrated to the current schema before anything else. */
 export const layerWith = (config: StoreSettings, url: Redacted.Redacted<URL>) => Layer.scoped(Outbox, make(config, url))

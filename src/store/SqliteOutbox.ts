@@ -9,12 +9,20 @@ import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { DeliveryShare } from "./DeliveryShare.js"
 import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
-import { LEGACY_KEY, Outbox, type OutboxEntry, OutboxFull, StoreUnavailable } from "./Outbox.js"
+import { LEGACY_KEY, Outbox, type OutboxEntry, OutboxFull, type ReplayFilter, StoreUnavailable } from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
 import { SinkCounts } from "./SinkCounts.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 import { SEEN_MIGRATION, seenIds } from "./SqliteSeen.js"
-import { type DeadLetterRow, type OutboxRow, toDeadLetter, toEntry } from "./StoredRows.js"
+import {
+  type DeadLetterRow,
+  type OutboxRow,
+  toDeadLetter,
+  toEntry,
+  toWaiting,
+  WAITING_COLUMNS,
+  type WaitingRow
+} from "./StoredRows.js"
 import { holdStoreLock } from "./StoreLock.js"
 
 const MIGRATION = [
@@ -433,21 +441,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
       replay: (filter) =>
         attempt(() => {
           const now = Date.now()
-          const conditions = ["replayed_at IS NULL"]
-          const params: Array<string | number> = []
-          if (Option.isSome(filter.sink)) {
-            conditions.push("(sink = ? OR sink IS NULL)")
-            params.push(filter.sink.value)
-          } else conditions.push("sink IS NOT NULL")
-          if (Option.isSome(filter.topic)) {
-            conditions.push("(topic = ? OR intercom_topic = ?)")
-            params.push(filter.topic.value, filter.topic.value)
-          }
-          if (Option.isSome(filter.since)) {
-            conditions.push("dead_at >= ?")
-            params.push(filter.since.value.getTime())
-          }
-          const where = conditions.join(" AND ")
+          const { params, where } = deadLetterFilter(filter, "with a sink")
           return db.transaction(() => {
             const replayed = db.prepare<Array<unknown>, { sink: string }>(
               `INSERT INTO outbox
@@ -465,6 +459,13 @@ const make = (config: StoreSettings, role: StoreRole) =>
           Effect.tap((sinks) => Effect.sync(() => wake(sinks))),
           Effect.map((sinks) => sinks.length)
         ),
+      deadLetters: (filter, limit) =>
+        attempt(() => {
+          const { params, where } = deadLetterFilter(filter, "any")
+          return db.prepare<Array<unknown>, WaitingRow>(
+            `SELECT ${WAITING_COLUMNS} FROM dead_letters WHERE ${where} ORDER BY id LIMIT ?`
+          ).all(...params, limit).map(toWaiting)
+        }),
       depth: Effect.map(depthBySink, (bySink) => ({
         count: rows.total,
         oldest: bySink.length === 0 ? Option.none() : Option.some(new Date(Math.min(...bySink.map((s) => s.oldest))))
@@ -476,6 +477,28 @@ const make = (config: StoreSettings, role: StoreRole) =>
       deliveries: (_sink, _order, work) => work(DeliveryShare.all())
     })
   })
+
+/**
+ * The dead letters a replay filter picks, never replayed ones: those of its sink and those without one (which a replay
+ * sends to it); without a sink, those that have one, or `any`.
+ */
+const deadLetterFilter = (filter: ReplayFilter, sinkless: "with a sink" | "any") => {
+  const conditions = ["replayed_at IS NULL"]
+  const params: Array<string | number> = []
+  if (Option.isSome(filter.sink)) {
+    conditions.push("(sink = ? OR sink IS NULL)")
+    params.push(filter.sink.value)
+  } else if (sinkless === "with a sink") conditions.push("sink IS NOT NULL")
+  if (Option.isSome(filter.topic)) {
+    conditions.push("(topic = ? OR intercom_topic = ?)")
+    params.push(filter.topic.value, filter.topic.value)
+  }
+  if (Option.isSome(filter.since)) {
+    conditions.push("dead_at >= ?")
+    params.push(filter.since.value.getTime())
+  }
+  return { where: conditions.join(" AND "), params }
+}
 
 /**
  * Who opens the store: the `service` (one at a time, see `holdStoreLock`) or a `tool` such as `npm run replay`, which

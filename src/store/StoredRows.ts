@@ -1,5 +1,5 @@
 /** The outbox and dead-letter rows both stores read (times epoch milliseconds), and what they stand for. */
-import type { DeadLetter, DeadLetterReason, OutboxEntry } from "./Outbox.js"
+import type { DeadLetter, DeadLetterReason, OutboxEntry, WaitingDeadLetter } from "./Outbox.js"
 
 export interface OutboxRow {
   readonly seq: number
@@ -51,4 +51,29 @@ export const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
   appId: row.app_id,
   receivedAt: new Date(row.received_at),
   body: row.body
+})
+
+/** A dead letter as `deadLetters` lists it. */
+export interface WaitingRow {
+  readonly id: number
+  readonly dead_at: number
+  readonly sink: string | null
+  readonly reason: DeadLetterReason
+  readonly topic: string | null
+  readonly intercom_topic: string
+  readonly notification_id: string | null
+  readonly error: string
+}
+
+export const WAITING_COLUMNS = "id, dead_at, sink, reason, topic, intercom_topic, notification_id, error"
+
+export const toWaiting = (row: WaitingRow): WaitingDeadLetter => ({
+  id: row.id,
+  deadAt: new Date(row.dead_at),
+  sink: row.sink,
+  reason: row.reason,
+  topic: row.topic,
+  intercomTopic: row.intercom_topic,
+  notificationId: row.notification_id,
+  error: row.error
 })

@@ -216,7 +216,7 @@ export const brokerSuite = (broker: BrokerUnderTest) => {
       })
   )
 
-  it.scopedLive("topics and ids no header can carry as they are: sent encoded as the README says, bodies unchanged", () =>
+  it.scopedLive("topics and ids no header can carry as they are: sent encoded as docs/sinks.md says, bodies unchanged", () =>
     Effect.gen(function*() {
       const destination = yield* broker.destination
       const server = yield* startServer({ SINKS: sink, ...destination.env(), ...fast })

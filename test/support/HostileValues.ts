@@ -13,7 +13,7 @@ export const notification = (topic: string, id: string) =>
 
 /**
  * Topics and ids that no header can carry as they are, each with the `x-intercom-topic` and `x-notification-id` that
- * the README promises, the dedupe id (`Nats-Msg-Id`, `message_id`) and the subject or routing key.
+ * docs/sinks.md promises, the dedupe id (`Nats-Msg-Id`, `message_id`) and the subject or routing key.
  */
 export const hostile = [
   {

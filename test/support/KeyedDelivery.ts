@@ -77,7 +77,7 @@ export const startScriptedTarget = (reply: (n: number, id: string | undefined) =
 export const delivered = (exchanges: ReadonlyArray<Exchange>): ReadonlyArray<Exchange> =>
   exchanges.filter((exchange) => exchange.status === 200)
 
-/** An Intercom object a notification is about, as the README names its delivery key. */
+/** An Intercom object a notification is about, as docs/guarantees.md names its delivery key. */
 export interface Subject {
   readonly kind: "conversation" | "contact"
   readonly id: string

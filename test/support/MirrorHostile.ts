@@ -14,7 +14,7 @@ type Json = Record<string, any>
 type Table = "intercom_contacts" | "intercom_conversations" | "intercom_contact_tags"
 
 /*
- * Every expected value below is written by hand from the rules in the README (Sinks > Mirror), not from the code:
+ * Every expected value below is written by hand from the rules in docs/sinks.md (Mirror), not from the code:
  * - text columns and `data`: NUL and unpaired surrogates become U+FFFD; `data` keeps 64 levels of nesting below the
  *   item, a deeper object or array is null;
  * - times: unix seconds (a fraction rounded down), milliseconds from 1e12 on, ISO-8601 (UTC without an offset);

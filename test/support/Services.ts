@@ -23,7 +23,7 @@ export const requireService = async (service: string, host: string, port: number
   if (await canConnect(host, port)) return true
   const message = `${service} is not reachable at ${host}:${port}`
   if (process.env.REQUIRE_SERVICES === "1") {
-    throw new Error(`${message}; REQUIRE_SERVICES=1 turns this skip into a failure (see README, Tests)`)
+    throw new Error(`${message}; REQUIRE_SERVICES=1 turns this skip into a failure (see docs/testing.md, Services)`)
   }
   console.warn(`skipping the ${service} suite: ${message}`)
   return false
