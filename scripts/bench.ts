@@ -9,6 +9,11 @@
  * (scripts/bench/stores.ts).
  * --sinks nats,rabbitmq,redis,mirror: instead, each broker sink or the mirror against SINKS=file, alternating
  * (scripts/bench/sinks.ts).
+ * --drain: instead, how fast the outbox sinks deliver, end to end through the service and the brokers on 127.0.0.1
+ * (scripts/bench/drain.ts): a 100,000 backlog drained by one instance, Intercom's peak (2,500/s for 60 s), and the
+ * http target's recovery after an outage; options --parts drain,peak,recovery, --sinks nats,rabbitmq,redis,http,
+ * --rounds N (3), --backlog N, --keys N (5,000), --order receive, --concurrency N, --peak-rate R, --peak-seconds S,
+ * --outage-seconds S (60; the issue's case is 300), --recovery-rate R, --cpu-prof; see drain.ts.
  */
 import { execFile, execFileSync, execSync } from "node:child_process"
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -16,6 +21,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { decodeCosts } from "./bench/decode.js"
+import { parseDrain, runDrain } from "./bench/drain.js"
 import { median } from "./bench/median.js"
 import { measuredCount, templatePath, warmCount, writeRequests } from "./bench/requests.js"
 import { seededStore } from "./bench/seeded.js"
@@ -141,6 +147,18 @@ const checkAccepted = async (file: string) => {
 }
 
 const main = async () => {
+  if (args.includes("--drain")) {
+    try {
+      // Read before the build, so that a mistyped option fails at once.
+      const options = parseDrain(args.filter((arg) => arg !== "--drain"))
+      console.error("building ...")
+      execSync("npm run --silent build", { cwd: root, stdio: "inherit" })
+      await runDrain(work, secret, options)
+    } finally {
+      rmSync(work, { recursive: true, force: true })
+    }
+    return
+  }
   ensureWrk()
   console.error("building ...")
   execSync("npm run --silent build", { cwd: root, stdio: "inherit" })

@@ -14,26 +14,38 @@ import { median } from "./median.js"
 import { warmCount, writeRequests } from "./requests.js"
 import type { Harness } from "./stores.js"
 
-const brokerSinks = ["nats", "rabbitmq", "redis"] as const
-type BrokerSink = typeof brokerSinks[number]
+export const brokerSinks = ["nats", "rabbitmq", "redis"] as const
+export type BrokerSink = typeof brokerSinks[number]
 /** Sinks `--sinks` can compare with SINKS=file: the brokers, and the mirror (its writes join the accepting commit). */
 const benchSinks = [...brokerSinks, "mirror"] as const
 type BenchSink = typeof benchSinks[number]
 const isBroker = (sink: BenchSink): sink is BrokerSink => sink !== "mirror"
 
+/** A round's destination at a broker: the service's settings for it, what it holds so far, and how to remove it. */
+export interface Destination {
+  readonly env: Record<string, string>
+  /** Messages the broker holds for the round (the stream's messages, the bound queue's, the stream key's entries). */
+  readonly count: () => Promise<number>
+  readonly remove: () => Promise<void>
+}
+
 /** The settings that give a round a destination of its own, and how to remove it. */
-const destination = async (sink: BrokerSink, round: string) => {
+export const destination = async (sink: BrokerSink, round: string): Promise<Destination> => {
   const name = `bench_${process.pid}_${round}`
   switch (sink) {
-    case "nats":
+    case "nats": {
+      // The service creates the stream at its first publish: until then it holds nothing.
+      const connection = await connect({ servers: "127.0.0.1:4222" })
+      const manager = await jetstreamManager(connection)
       return {
         env: { NATS_STREAM: name.toUpperCase(), NATS_SUBJECT_PREFIX: name },
+        count: () => manager.streams.info(name.toUpperCase()).then((info) => info.state.messages, () => 0),
         remove: async () => {
-          const connection = await connect({ servers: "127.0.0.1:4222" })
-          await (await jetstreamManager(connection)).streams.delete(name.toUpperCase()).catch(() => false)
+          await manager.streams.delete(name.toUpperCase()).catch(() => false)
           await connection.close()
         }
       }
+    }
     case "rabbitmq": {
       // A bound queue, so the broker stores every message as it would for a consumer.
       const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672")
@@ -43,6 +55,7 @@ const destination = async (sink: BrokerSink, round: string) => {
       await channel.bindQueue(name, name, "#")
       return {
         env: { AMQP_EXCHANGE: name },
+        count: () => channel.checkQueue(name).then((queue) => queue.messageCount),
         remove: async () => {
           await channel.deleteQueue(name)
           await channel.deleteExchange(name)
@@ -50,15 +63,17 @@ const destination = async (sink: BrokerSink, round: string) => {
         }
       }
     }
-    case "redis":
+    case "redis": {
+      const client = new Redis("redis://127.0.0.1:6379")
       return {
         env: { REDIS_STREAM: `bench:${name}` },
+        count: () => client.xlen(`bench:${name}`),
         remove: async () => {
-          const client = new Redis("redis://127.0.0.1:6379")
           await client.del(`bench:${name}`)
           await client.quit()
         }
       }
+    }
   }
 }
 

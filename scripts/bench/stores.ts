@@ -45,7 +45,7 @@ const setups = [
 ] as const
 
 /** CPU time of a process so far, in microseconds (user + system; /proc counts in 1/100 s). */
-const cpuUs = (pid: number | string): number => {
+export const cpuUs = (pid: number | string): number => {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")
     return (Number(fields[11]) + Number(fields[12])) * 10_000
