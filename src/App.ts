@@ -1,4 +1,3 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { Layer } from "effect"
 import * as Http from "./http/Endpoints.js"
 import * as NodeServer from "./http/NodeServer.js"
@@ -24,8 +23,7 @@ export const CoreLive = Layer.mergeAll(
 ).pipe(
   Layer.provideMerge(Metrics.layer),
   Layer.provideMerge(SinkHealths.layer),
-  Layer.provideMerge(Store.layer),
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provideMerge(Store.layer)
 )
 
 /** Verify -> decode -> dedupe -> route -> deliver or queue, and the workers that empty the outbox. */

@@ -56,6 +56,21 @@ describe("sinks", () => {
       assert.isUndefined(target.requests[0]!.headers["x-notification-id"], "ping has no id")
     }))
 
+  it.scopedLive("http: the URL's user and password go as Basic authentication, its query string as sent", () =>
+    Effect.gen(function*() {
+      const target = yield* startTarget()
+      const url = new URL(target.url)
+      url.username = "hook%20user"
+      url.password = "p%40ss:word"
+      url.search = "?tenant=a%2Fb&x=1"
+      const server = yield* startServer({ SINKS: "http", HTTP_FORWARD_URL: url.toString() })
+      assert.strictEqual((yield* server.post(fixture("ping").bytes)).status, 200)
+      yield* eventually("the forward", Effect.sync(() => target.requests.length), (n) => n === 1)
+      const sent = target.requests[0]!.headers.authorization!
+      assert.strictEqual(Buffer.from(sent.replace(/^Basic /, ""), "base64").toString(), "hook user:p@ss:word")
+      assert.strictEqual(target.requests[0]!.url, "/hooks?tenant=a%2Fb&x=1")
+    }))
+
   it.scopedLive("console: prints one JSON record per notification, the same record as the file sink", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ SINKS: "console,file" })

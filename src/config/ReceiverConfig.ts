@@ -3,7 +3,7 @@ import { parseRoutes, type Route } from "../pipeline/Routes.js"
 import { host, webhookPath } from "./Listen.js"
 import { redactUrl } from "./Redact.js"
 import { clientSecrets, shortSecretWarnings, signingSecret } from "./Secrets.js"
-import { duration, integer, invalid, oneOf } from "./Values.js"
+import { duration, integer, invalid, oneOf, optionalInteger } from "./Values.js"
 
 export const sinkNames = ["console", "file", "http", "mirror", "nats", "rabbitmq", "redis"] as const
 export type SinkName = (typeof sinkNames)[number]
@@ -46,8 +46,8 @@ export interface ReceiverSettings extends StoreSettings {
   readonly maxAge: Duration.Duration
   readonly retryBaseDelay: Duration.Duration
   readonly retryMaxDelay: Duration.Duration
-  /** Deliveries in flight at once per sink in this process, each of a different key. */
-  readonly deliveryConcurrency: number
+  /** Deliveries in flight at once per sink in this process, each of a different key; none: each sink's own default. */
+  readonly deliveryConcurrency: Option.Option<number>
   /** `key`: one key's deliveries in receive order, keys side by side; `receive`: one at a time, in receive order. */
   readonly deliveryOrder: "key" | "receive"
   /** Longest wait between two probes of a sink whose target is unavailable. */
@@ -229,7 +229,7 @@ export const settings: Config.Config<ReceiverSettings> = Config.all({
   maxAge: duration("MAX_AGE", "72h", "1s", "365d"),
   retryBaseDelay: duration("RETRY_BASE_DELAY", "1s", "10ms", "24h"),
   retryMaxDelay: duration("RETRY_MAX_DELAY", "10m", "10ms", "24h"),
-  deliveryConcurrency: integer("DELIVERY_CONCURRENCY", 32, 1, 1024),
+  deliveryConcurrency: optionalInteger("DELIVERY_CONCURRENCY", 1, 1024),
   deliveryOrder: oneOf("DELIVERY_ORDER", ["key", "receive"] as const, "key"),
   probeInterval: duration("PROBE_INTERVAL", "5s", "100ms", "1h"),
   retryAfterMax: duration("RETRY_AFTER_MAX", "60s", "1s", "24h"),

@@ -1,4 +1,4 @@
-import { Config, ConfigError, Duration, Either } from "effect"
+import { Config, ConfigError, Duration, Either, Option } from "effect"
 
 /** A refused value: the message starts with the setting's name, as `Configuration error: NAME ...` shows it. */
 export const invalid = (name: string, message: string) => ConfigError.InvalidData([name], `${name} ${message}`)
@@ -11,6 +11,19 @@ export const integer = (name: string, fallback: number, min: number, max: number
       return /^\d+$/.test(text.trim()) && value >= min && value <= max
         ? Either.right(value)
         : Either.left(invalid(name, `must be a whole number from ${min} to ${max}, got "${text}"`))
+    })
+  )
+
+/** A whole number from `min` to `max`, or none when unset or empty. */
+export const optionalInteger = (name: string, min: number, max: number) =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((value) => {
+      if (Option.isNone(value) || value.value.trim() === "") return Either.right(Option.none<number>())
+      const text = value.value.trim()
+      const parsed = Number(text)
+      return /^\d+$/.test(text) && parsed >= min && parsed <= max
+        ? Either.right(Option.some(parsed))
+        : Either.left(invalid(name, `must be a whole number from ${min} to ${max}, or unset, got "${value.value}"`))
     })
   )
 

@@ -69,6 +69,8 @@ export const make = (options: RabbitSinkOptions) =>
     return {
       name: "rabbitmq",
       mode: "outbox",
+      // A broker takes many publishes on one connection; its acknowledgements, not this process, set the pace.
+      inFlight: 128,
       input: "bytes",
       deliver: (notification) =>
         broker.use(({ channel }) =>

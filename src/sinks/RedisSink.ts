@@ -72,6 +72,8 @@ export const make = (options: RedisSinkOptions) =>
     return {
       name: "redis",
       mode: "outbox",
+      // A broker takes many publishes on one connection; its acknowledgements, not this process, set the pace.
+      inFlight: 128,
       input: "bytes",
       deliver: (notification) =>
         broker.use((client) =>

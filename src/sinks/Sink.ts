@@ -49,6 +49,8 @@ export interface Sink {
   readonly deliver: (notification: Notification) => Effect.Effect<void, SinkError>
   /** For a `store` sink: the changes a notification makes, or why it cannot make them. */
   readonly changes?: (notification: Notification) => Either.Either<ReadonlyArray<MirrorChange>, string>
+  /** Deliveries in flight at once when `DELIVERY_CONCURRENCY` is unset (32 when absent). */
+  readonly inFlight?: number
   /** A reason the sink cannot take notifications now, for `/readyz`. */
   readonly problem?: Effect.Effect<Option.Option<string>>
 }

@@ -5,6 +5,8 @@ import type { AddressInfo } from "node:net"
 export interface Captured {
   readonly headers: IncomingHttpHeaders
   readonly body: Buffer
+  /** The request's path and query string. */
+  readonly url: string
 }
 
 /** A status, a status with headers, or "hang": no answer at all, so that the sender times out. */
@@ -18,7 +20,7 @@ export const startTarget = (answer: (n: number) => Answer = () => 200, port = 0)
       const chunks: Array<Buffer> = []
       request.on("data", (chunk: Buffer) => chunks.push(chunk))
       request.on("end", () => {
-        requests.push({ headers: request.headers, body: Buffer.concat(chunks) })
+        requests.push({ headers: request.headers, body: Buffer.concat(chunks), url: request.url ?? "" })
         const given = answer(requests.length)
         if (given === "hang") return
         if (typeof given === "number") response.writeHead(given).end()

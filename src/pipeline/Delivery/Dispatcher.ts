@@ -8,10 +8,13 @@ import type { SinkHealth } from "./SinkHealth.js"
 
 /** Longest sleep between looks at the outbox: other processes (`npm run replay`) add rows without waking us. */
 const POLL = Duration.seconds(5)
-/** Deliveries handed out per look, per free slot: a key's run takes several of them. */
+/** Deliveries handed out per look, per slot, and at least: a key's run takes several of them. */
 const FETCH_PER_SLOT = 8
+const MIN_FETCH = 256
 /** Deliveries looked at to choose a probe. */
 const PROBE_CANDIDATES = 32
+/** Deliveries in flight per sink when neither `DELIVERY_CONCURRENCY` nor the sink says otherwise. */
+const DEFAULT_IN_FLIGHT = 32
 /** The key every delivery shares when `DELIVERY_ORDER=receive`. */
 const ONE_QUEUE = "*"
 
@@ -38,9 +41,11 @@ export const run = (sink: Sink, health: SinkHealth, share: DeliveryShare, contex
     const { config, outbox } = context
     const attempt = Attempt.make(sink, health, context)
     const order = config.deliveryOrder
-    const concurrency = order === "receive" ? 1 : config.deliveryConcurrency
+    const concurrency = order === "receive"
+      ? 1
+      : Option.getOrElse(config.deliveryConcurrency, () => sink.inFlight ?? DEFAULT_IN_FLIGHT)
     const keyOf = order === "receive" ? () => ONE_QUEUE : (entry: OutboxEntry) => entry.key
-    const fetchLimit = concurrency * FETCH_PER_SLOT
+    const fetchLimit = Math.max(MIN_FETCH, concurrency * FETCH_PER_SLOT)
 
     /** Something changed: a run ended, a key was released, deliveries were queued. */
     const changed = yield* Effect.makeLatch(false)
@@ -139,7 +144,8 @@ export const run = (sink: Sink, health: SinkHealth, share: DeliveryShare, contex
         let full = false
         if (ready.length === 0 && running < concurrency && mayFetch) {
           ready = yield* fetch(fetchLimit)
-          full = ready.reduce((sum, [, entries]) => sum + entries.length, 0) === fetchLimit
+          // One key filling a whole fetch says nothing of other keys; looking again would read the queue through.
+          full = ready.length > 1 && ready.reduce((sum, [, entries]) => sum + entries.length, 0) === fetchLimit
         }
         while (running < concurrency && ready.length > 0) {
           const [key, entries] = ready.shift()!
