@@ -82,32 +82,27 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
           }
         }
       })
-      new Gauge({
-        name: `${PREFIX}sink_outbox_depth`,
-        help: "Deliveries waiting in the outbox, by sink",
-        labelNames: ["sink"],
-        registers,
-        async collect() {
-          const current = await depth()
-          if (current === undefined) return
-          this.reset()
-          for (const name of healths.keys()) this.set({ sink: name }, 0)
-          for (const { count, sink } of current) this.set({ sink }, Number(count))
-        }
-      })
-      new Gauge({
-        name: `${PREFIX}sink_oldest_age_seconds`,
-        help: "Age of the oldest notification waiting for a sink (0 when none waits): alert when it keeps growing",
-        labelNames: ["sink"],
-        registers,
-        async collect() {
-          const current = await depth()
-          if (current === undefined) return
-          this.reset()
-          for (const name of healths.keys()) this.set({ sink: name }, 0)
-          for (const { oldest, sink } of current) this.set({ sink }, ageOf(Number(oldest)))
-        }
-      })
+      /** A gauge per sink of what waits for it, 0 for a sink with nothing waiting. */
+      const perSink = (name: string, help: string, value: (waiting: { count: number; oldest: number }) => number) =>
+        new Gauge({
+          name: `${PREFIX}${name}`,
+          help,
+          labelNames: ["sink"],
+          registers,
+          async collect() {
+            const current = await depth()
+            if (current === undefined) return
+            this.reset()
+            for (const sink of healths.keys()) this.set({ sink }, 0)
+            for (const waiting of current) this.set({ sink: waiting.sink }, value(waiting))
+          }
+        })
+      perSink("sink_outbox_depth", "Deliveries waiting in the outbox, by sink", ({ count }) => Number(count))
+      perSink(
+        "sink_oldest_age_seconds",
+        "Age of the oldest notification waiting for a sink (0 when none waits): alert when it keeps growing",
+        ({ oldest }) => ageOf(Number(oldest))
+      )
       new Gauge({
         name: `${PREFIX}sink_available`,
         help: "1 while a sink's target takes deliveries, 0 while it is unavailable and probed",

@@ -61,6 +61,8 @@ export const run = (sink: Sink, health: SinkHealth, share: DeliveryShare, contex
       busy.delete(key)
       share.leave(bucket)
     }
+    // The share outlives this worker (a worker that stops is started again on it): what it holds is given back.
+    yield* Effect.addFinalizer(() => Effect.sync(() => [...busy.keys()].forEach(free)))
     /** Runs fetched and not started yet, oldest first. */
     let ready: Array<[string, Array<OutboxEntry>]> = []
     let running = 0
