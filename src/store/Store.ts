@@ -1,13 +1,17 @@
 import { Effect, Layer, Option, Redacted } from "effect"
 import { ReceiverConfig, type StoreSettings } from "../config/ReceiverConfig.js"
 import { redactUrl } from "../config/Redact.js"
-import * as SqliteOutbox from "./SqliteOutbox.js"
+import type { StoreRole } from "./SqliteOutbox.js"
 
 /** The store the settings choose: PostgreSQL when `STORE_URL` is set, else the embedded SQLite at `STORE_PATH`. */
-export const layerWith = (config: StoreSettings, role: SqliteOutbox.StoreRole) =>
+export const layerWith = (config: StoreSettings, role: StoreRole) =>
   Option.match(config.storeUrl, {
-    onNone: () => SqliteOutbox.layerWith(config, role),
-    // Loaded only when chosen: the PostgreSQL client costs megabytes of memory at start.
+    // Each driver is loaded only when chosen: an app that mounts the webhook without a store loads neither, and the
+    // PostgreSQL client costs megabytes of memory at start.
+    onNone: () =>
+      Layer.unwrapEffect(
+        Effect.map(Effect.promise(() => import("./SqliteOutbox.js")), (module) => module.layerWith(config, role))
+      ),
     onSome: (url) =>
       Layer.unwrapEffect(
         Effect.map(Effect.promise(() => import("./PostgresOutbox.js")), (module) => module.layerWith(config, url))

@@ -1,0 +1,5 @@
+export type { CanonicalTopic, NotificationOf } from "./generated/index.js"
+export type { HookContext, Hooks } from "./mount/Hooks.js"
+export { createNodeMiddleware, type NodeMiddleware, type NodeMiddlewareOptions } from "./mount/Node.js"
+export type { WebhookOptions } from "./mount/Options.js"
+export { sign } from "./pipeline/Signature.js"

@@ -1,0 +1,5 @@
+export type { CanonicalTopic, NotificationOf } from "./generated/index.js"
+export type { HookContext, Hooks } from "./mount/Hooks.js"
+export type { WebhookOptions } from "./mount/Options.js"
+export { createWebhookHandler, type WebhookHandler } from "./mount/Web.js"
+export { sign } from "./pipeline/Signature.js"
