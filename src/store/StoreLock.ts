@@ -1,5 +1,5 @@
 import Database from "better-sqlite3"
-import { Data, Effect } from "effect"
+import { Data, Effect, type Scope } from "effect"
 
 /** Another running service holds the SQLite store: a second one would deliver its outbox twice. */
 export class StoreInUse extends Data.TaggedError("StoreInUse")<{ readonly message: string }> {}
@@ -13,7 +13,7 @@ export const lockPath = (storePath: string) => `${storePath}.lock`
  * `BEGIN EXCLUSIVE` on an empty database, held by the kernel for this process, so a service killed by any signal
  * leaves no stale lock behind. `npm run replay` does not take it.
  */
-export const holdStoreLock = (storePath: string) =>
+export const holdStoreLock = (storePath: string): Effect.Effect<Database.Database, StoreInUse, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
