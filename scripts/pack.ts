@@ -66,7 +66,10 @@ writeFileSync(
   }\n`
 )
 copyFileSync(join(root, "docs", "package.md"), join(packageDir, "README.md"))
-const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", out], { cwd: packageDir, encoding: "utf8" })
+const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", out], {
+  cwd: packageDir,
+  encoding: "utf8"
+})
   .trim().split("\n").at(-1)!
 const tarball = join(out, packed)
 console.log(`${tarball} (${(statSync(tarball).size / 1024).toFixed(0)} KiB)`)

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
-import { declaration, generateFrom, itemSchemaOf, notification } from "./support/Codegen.js"
+import { declaration, generateFrom, itemSchemaOf, notification, opaque } from "./support/Codegen.js"
 
 const thing = (fields: Record<string, unknown>) => ({ type: "thing", id: "1", ...fields })
 
@@ -8,6 +8,13 @@ const thingSchema = (...samples: ReadonlyArray<Record<string, unknown>>) =>
   declaration(itemSchemaOf(...samples.map(thing)), "Thing")
 
 describe("inference rules (golden)", () => {
+  it("an object's type is an interface named after it, and its exported schema is typed by that interface", () => {
+    assert.deepStrictEqual(opaque(itemSchemaOf(thing({ name: "a" })), "Thing"), [
+      "export interface Thing extends Schema.Schema.Type<typeof ThingSchema> {}",
+      "export const Thing: Schema.Schema<Thing> = ThingSchema"
+    ])
+  })
+
   it("type and id of a kind seen in every sample are required; every other key is optional and nullable", () => {
     assert.strictEqual(
       thingSchema({ name: "a" }, { name: "b" }),

@@ -82,9 +82,24 @@ export const declarationOrder = (model: Model, nodes: Nodes): ReadonlyArray<Obje
 const namedSchema = (name: string, schema: string, annotations: string): string =>
   `export const ${name} = ${schema}.annotations({ ${annotations} })\nexport type ${name} = typeof ${name}.Type\n`
 
+/**
+ * An object's schema with its type as an interface (Effect's opaque schema pattern). The declarations a build emits
+ * then name each nested object instead of spelling out its whole tree, which in an app's type check made the typed
+ * hooks "excessively deep" to instantiate.
+ */
+const opaqueSchema = (name: string, schema: string, annotations: string): string =>
+  `const ${name}Schema = ${schema}.annotations({ ${annotations} })\n` +
+  `export interface ${name} extends Schema.Schema.Type<typeof ${name}Schema> {}\n` +
+  `export const ${name}: Schema.Schema<${name}> = ${name}Schema\n`
+
 export const objectsModule = (model: Model, nodes: Nodes): string => {
   const declarations = declarationOrder(model, nodes).map((shape) =>
-    namedSchema(shape.name, structOf(nodes.fields(shape)!), `identifier: ${JSON.stringify(shape.name)}`)
+    // The envelope's fields are spread into each topic's schema: they stay a struct.
+    (shape.name === ENVELOPE || shape.name === ENVELOPE_DATA ? namedSchema : opaqueSchema)(
+      shape.name,
+      structOf(nodes.fields(shape)!),
+      `identifier: ${JSON.stringify(shape.name)}`
+    )
   )
   return [HEADER, `import { Schema } from "effect"`, PRELUDE, ...declarations].join("\n\n")
 }

@@ -19,7 +19,7 @@ export const OtherKind = (...kinds: ReadonlyArray<string>) =>
   }).annotations({ identifier: "OtherKind" })
 export type OtherKind = ReturnType<typeof OtherKind>["Type"]
 
-export const Admin = Schema.Struct({
+const AdminSchema = Schema.Struct({
   type: Schema.Literal("admin"),
   id: Schema.optional(Schema.NullOr(Schema.String)),
   email: Schema.optional(Schema.NullOr(Schema.String)),
@@ -27,21 +27,24 @@ export const Admin = Schema.Struct({
   is_ai_answer: Schema.optional(Schema.NullOr(Schema.Boolean)),
   name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Admin" })
-export type Admin = typeof Admin.Type
+export interface Admin extends Schema.Schema.Type<typeof AdminSchema> {}
+export const Admin: Schema.Schema<Admin> = AdminSchema
 
-export const AdminList = Schema.Struct({
+const AdminListSchema = Schema.Struct({
   type: Schema.Literal("admin.list"),
   admins: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Admin, OtherKind("admin")))))
 }).annotations({ identifier: "AdminList" })
-export type AdminList = typeof AdminList.Type
+export interface AdminList extends Schema.Schema.Type<typeof AdminListSchema> {}
+export const AdminList: Schema.Schema<AdminList> = AdminListSchema
 
-export const Avatar = Schema.Struct({
+const AvatarSchema = Schema.Struct({
   type: Schema.Literal("avatar"),
   image_url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Avatar" })
-export type Avatar = typeof Avatar.Type
+export interface Avatar extends Schema.Schema.Type<typeof AvatarSchema> {}
+export const Avatar: Schema.Schema<Avatar> = AvatarSchema
 
-export const Bot = Schema.Struct({
+const BotSchema = Schema.Struct({
   type: Schema.Literal("bot"),
   id: Schema.String,
   email: Schema.optional(Schema.NullOr(Schema.String)),
@@ -49,47 +52,53 @@ export const Bot = Schema.Struct({
   is_ai_answer: Schema.optional(Schema.NullOr(Schema.Boolean)),
   name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Bot" })
-export type Bot = typeof Bot.Type
+export interface Bot extends Schema.Schema.Type<typeof BotSchema> {}
+export const Bot: Schema.Schema<Bot> = BotSchema
 
-export const Company = Schema.Struct({
+const CompanySchema = Schema.Struct({
   type: Schema.Literal("company"),
   id: Schema.String,
   company_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
   name: Schema.optional(Schema.NullOr(Schema.String)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Company" })
-export type Company = typeof Company.Type
+export interface Company extends Schema.Schema.Type<typeof CompanySchema> {}
+export const Company: Schema.Schema<Company> = CompanySchema
 
-export const CompanyList = Schema.Struct({
+const CompanyListSchema = Schema.Struct({
   type: Schema.Literal("company.list"),
   companies: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Company, OtherKind("company")))))
 }).annotations({ identifier: "CompanyList" })
-export type CompanyList = typeof CompanyList.Type
+export interface CompanyList extends Schema.Schema.Type<typeof CompanyListSchema> {}
+export const CompanyList: Schema.Schema<CompanyList> = CompanyListSchema
 
-export const Note = Schema.Struct({
+const NoteSchema = Schema.Struct({
   type: Schema.Literal("note"),
   id: Schema.String,
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Note" })
-export type Note = typeof Note.Type
+export interface Note extends Schema.Schema.Type<typeof NoteSchema> {}
+export const Note: Schema.Schema<Note> = NoteSchema
 
-export const SocialProfile = Schema.Struct({
+const SocialProfileSchema = Schema.Struct({
   type: Schema.Literal("social_profile"),
   id: Schema.optional(Schema.Unknown),
   name: Schema.optional(Schema.NullOr(Schema.String)),
   url: Schema.optional(Schema.NullOr(Schema.String)),
   username: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "SocialProfile" })
-export type SocialProfile = typeof SocialProfile.Type
+export interface SocialProfile extends Schema.Schema.Type<typeof SocialProfileSchema> {}
+export const SocialProfile: Schema.Schema<SocialProfile> = SocialProfileSchema
 
-export const Subscription = Schema.Struct({
+const SubscriptionSchema = Schema.Struct({
   type: Schema.Literal("subscription"),
   id: Schema.String,
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Subscription" })
-export type Subscription = typeof Subscription.Type
+export interface Subscription extends Schema.Schema.Type<typeof SubscriptionSchema> {}
+export const Subscription: Schema.Schema<Subscription> = SubscriptionSchema
 
-export const Tag = Schema.Struct({
+const TagSchema = Schema.Struct({
   type: Schema.Literal("tag"),
   id: Schema.String,
   applied_at: Schema.optional(Schema.NullOr(Timestamp)),
@@ -97,16 +106,18 @@ export const Tag = Schema.Struct({
   name: Schema.optional(Schema.NullOr(Schema.String)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Tag" })
-export type Tag = typeof Tag.Type
+export interface Tag extends Schema.Schema.Type<typeof TagSchema> {}
+export const Tag: Schema.Schema<Tag> = TagSchema
 
-export const Ticket = Schema.Struct({
+const TicketSchema = Schema.Struct({
   type: Schema.Literal("ticket"),
   id: Schema.String,
   category: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Ticket" })
-export type Ticket = typeof Ticket.Type
+export interface Ticket extends Schema.Schema.Type<typeof TicketSchema> {}
+export const Ticket: Schema.Schema<Ticket> = TicketSchema
 
-export const List = Schema.Struct({
+const ListSchema = Schema.Struct({
   type: Schema.Literal("list"),
   data: Schema.optional(
     Schema.NullOr(
@@ -127,17 +138,19 @@ export const List = Schema.Struct({
   total_count: Schema.optional(Schema.NullOr(Schema.Finite)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "List" })
-export type List = typeof List.Type
+export interface List extends Schema.Schema.Type<typeof ListSchema> {}
+export const List: Schema.Schema<List> = ListSchema
 
-export const SocialProfileList = Schema.Struct({
+const SocialProfileListSchema = Schema.Struct({
   type: Schema.Literal("social_profile.list"),
   social_profiles: Schema.optional(
     Schema.NullOr(Schema.Array(Schema.Union(SocialProfile, OtherKind("social_profile"))))
   )
 }).annotations({ identifier: "SocialProfileList" })
-export type SocialProfileList = typeof SocialProfileList.Type
+export interface SocialProfileList extends Schema.Schema.Type<typeof SocialProfileListSchema> {}
+export const SocialProfileList: Schema.Schema<SocialProfileList> = SocialProfileListSchema
 
-export const Location = Schema.Struct({
+const LocationSchema = Schema.Struct({
   type: Schema.Literal("location"),
   city: Schema.optional(Schema.NullOr(Schema.String)),
   continent_code: Schema.optional(Schema.NullOr(Schema.String)),
@@ -145,15 +158,17 @@ export const Location = Schema.Struct({
   country_code: Schema.optional(Schema.NullOr(Schema.String)),
   region: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Location" })
-export type Location = typeof Location.Type
+export interface Location extends Schema.Schema.Type<typeof LocationSchema> {}
+export const Location: Schema.Schema<Location> = LocationSchema
 
-export const TagList = Schema.Struct({
+const TagListSchema = Schema.Struct({
   type: Schema.Literal("tag.list"),
   tags: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Tag, OtherKind("tag")))))
 }).annotations({ identifier: "TagList" })
-export type TagList = typeof TagList.Type
+export interface TagList extends Schema.Schema.Type<typeof TagListSchema> {}
+export const TagList: Schema.Schema<TagList> = TagListSchema
 
-export const LocationData = Schema.Struct({
+const LocationDataSchema = Schema.Struct({
   type: Schema.Literal("location_data"),
   city_name: Schema.optional(Schema.NullOr(Schema.String)),
   continent_code: Schema.optional(Schema.NullOr(Schema.String)),
@@ -165,21 +180,24 @@ export const LocationData = Schema.Struct({
   region_name: Schema.optional(Schema.NullOr(Schema.String)),
   timezone: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "LocationData" })
-export type LocationData = typeof LocationData.Type
+export interface LocationData extends Schema.Schema.Type<typeof LocationDataSchema> {}
+export const LocationData: Schema.Schema<LocationData> = LocationDataSchema
 
-export const Segment = Schema.Struct({
+const SegmentSchema = Schema.Struct({
   type: Schema.Literal("segment"),
   id: Schema.String
 }).annotations({ identifier: "Segment" })
-export type Segment = typeof Segment.Type
+export interface Segment extends Schema.Schema.Type<typeof SegmentSchema> {}
+export const Segment: Schema.Schema<Segment> = SegmentSchema
 
-export const SegmentList = Schema.Struct({
+const SegmentListSchema = Schema.Struct({
   type: Schema.Literal("segment.list"),
   segments: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Segment, OtherKind("segment")))))
 }).annotations({ identifier: "SegmentList" })
-export type SegmentList = typeof SegmentList.Type
+export interface SegmentList extends Schema.Schema.Type<typeof SegmentListSchema> {}
+export const SegmentList: Schema.Schema<SegmentList> = SegmentListSchema
 
-export const Contact = Schema.Struct({
+const ContactSchema = Schema.Struct({
   type: Schema.Literal("contact"),
   id: Schema.String,
   android_app_name: Schema.optional(Schema.NullOr(Schema.String)),
@@ -251,38 +269,46 @@ export const Contact = Schema.Struct({
   utm_term: Schema.optional(Schema.NullOr(Schema.String)),
   workspace_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite)))
 }).annotations({ identifier: "Contact" })
-export type Contact = typeof Contact.Type
+export interface Contact extends Schema.Schema.Type<typeof ContactSchema> {}
+export const Contact: Schema.Schema<Contact> = ContactSchema
 
-export const ContactList = Schema.Struct({
+const ContactListSchema = Schema.Struct({
   type: Schema.Literal("contact.list"),
   contacts: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Contact, OtherKind("contact")))))
 }).annotations({ identifier: "ContactList" })
-export type ContactList = typeof ContactList.Type
+export interface ContactList extends Schema.Schema.Type<typeof ContactListSchema> {}
+export const ContactList: Schema.Schema<ContactList> = ContactListSchema
 
-export const ContactTag = Schema.Struct({
+const ContactTagSchema = Schema.Struct({
   type: Schema.Literal("contact_tag"),
   contact: Schema.optional(Schema.NullOr(Schema.Union(Contact, OtherKind("contact")))),
   created_at: Schema.optional(Schema.NullOr(Timestamp)),
   tag: Schema.optional(Schema.NullOr(Schema.Union(Tag, OtherKind("tag"))))
 }).annotations({ identifier: "ContactTag" })
-export type ContactTag = typeof ContactTag.Type
+export interface ContactTag extends Schema.Schema.Type<typeof ContactTagSchema> {}
+export const ContactTag: Schema.Schema<ContactTag> = ContactTagSchema
 
-export const ContentSourceListContentSources = Schema.Struct({
+const ContentSourceListContentSourcesSchema = Schema.Struct({
   content_type: Schema.optional(Schema.NullOr(Schema.String)),
   locale: Schema.optional(Schema.NullOr(Schema.String)),
   title: Schema.optional(Schema.NullOr(Schema.String)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ContentSourceListContentSources" })
-export type ContentSourceListContentSources = typeof ContentSourceListContentSources.Type
+export interface ContentSourceListContentSources
+  extends Schema.Schema.Type<typeof ContentSourceListContentSourcesSchema>
+{}
+export const ContentSourceListContentSources: Schema.Schema<ContentSourceListContentSources> =
+  ContentSourceListContentSourcesSchema
 
-export const ContentSourceList = Schema.Struct({
+const ContentSourceListSchema = Schema.Struct({
   type: Schema.Literal("content_source.list"),
   content_sources: Schema.optional(Schema.NullOr(Schema.Array(ContentSourceListContentSources))),
   total_count: Schema.optional(Schema.NullOr(Schema.Finite))
 }).annotations({ identifier: "ContentSourceList" })
-export type ContentSourceList = typeof ContentSourceList.Type
+export interface ContentSourceList extends Schema.Schema.Type<typeof ContentSourceListSchema> {}
+export const ContentSourceList: Schema.Schema<ContentSourceList> = ContentSourceListSchema
 
-export const Lead = Schema.Struct({
+const LeadSchema = Schema.Struct({
   type: Schema.Literal("lead"),
   id: Schema.String,
   do_not_track: Schema.optional(Schema.Unknown),
@@ -292,9 +318,10 @@ export const Lead = Schema.Struct({
   name: Schema.optional(Schema.NullOr(Schema.String)),
   user_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite)))
 }).annotations({ identifier: "Lead" })
-export type Lead = typeof Lead.Type
+export interface Lead extends Schema.Schema.Type<typeof LeadSchema> {}
+export const Lead: Schema.Schema<Lead> = LeadSchema
 
-export const User = Schema.Struct({
+const UserSchema = Schema.Struct({
   type: Schema.Literal("user"),
   id: Schema.String,
   anonymous: Schema.optional(Schema.NullOr(Schema.Boolean)),
@@ -341,9 +368,10 @@ export const User = Schema.Struct({
   utm_source: Schema.optional(Schema.NullOr(Schema.String)),
   utm_term: Schema.optional(Schema.Unknown)
 }).annotations({ identifier: "User" })
-export type User = typeof User.Type
+export interface User extends Schema.Schema.Type<typeof UserSchema> {}
+export const User: Schema.Schema<User> = UserSchema
 
-export const Upload = Schema.Struct({
+const UploadSchema = Schema.Struct({
   type: Schema.Literal("upload"),
   content_type: Schema.optional(Schema.NullOr(Schema.String)),
   filesize: Schema.optional(Schema.NullOr(Schema.Finite)),
@@ -352,9 +380,10 @@ export const Upload = Schema.Struct({
   url: Schema.optional(Schema.NullOr(Schema.String)),
   width: Schema.optional(Schema.NullOr(Schema.Finite))
 }).annotations({ identifier: "Upload" })
-export type Upload = typeof Upload.Type
+export interface Upload extends Schema.Schema.Type<typeof UploadSchema> {}
+export const Upload: Schema.Schema<Upload> = UploadSchema
 
-export const ConversationSource = Schema.Struct({
+const ConversationSourceSchema = Schema.Struct({
   type: Schema.optional(Schema.NullOr(Schema.String)),
   id: Schema.optional(Schema.NullOr(Schema.String)),
   attachments: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Upload, OtherKind("upload"))))),
@@ -365,23 +394,27 @@ export const ConversationSource = Schema.Struct({
   subject: Schema.optional(Schema.NullOr(Schema.String)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationSource" })
-export type ConversationSource = typeof ConversationSource.Type
+export interface ConversationSource extends Schema.Schema.Type<typeof ConversationSourceSchema> {}
+export const ConversationSource: Schema.Schema<ConversationSource> = ConversationSourceSchema
 
-export const ConversationFirstContactReply = Schema.Struct({
+const ConversationFirstContactReplySchema = Schema.Struct({
   type: Schema.optional(Schema.NullOr(Schema.String)),
   created_at: Schema.optional(Schema.NullOr(Timestamp)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationFirstContactReply" })
-export type ConversationFirstContactReply = typeof ConversationFirstContactReply.Type
+export interface ConversationFirstContactReply extends Schema.Schema.Type<typeof ConversationFirstContactReplySchema> {}
+export const ConversationFirstContactReply: Schema.Schema<ConversationFirstContactReply> =
+  ConversationFirstContactReplySchema
 
-export const ConversationSlaSummary = Schema.Struct({
+const ConversationSlaSummarySchema = Schema.Struct({
   type: Schema.Literal("conversation_sla_summary"),
   sla_name: Schema.optional(Schema.NullOr(Schema.String)),
   sla_status: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationSlaSummary" })
-export type ConversationSlaSummary = typeof ConversationSlaSummary.Type
+export interface ConversationSlaSummary extends Schema.Schema.Type<typeof ConversationSlaSummarySchema> {}
+export const ConversationSlaSummary: Schema.Schema<ConversationSlaSummary> = ConversationSlaSummarySchema
 
-export const ConversationStatistics = Schema.Struct({
+const ConversationStatisticsSchema = Schema.Struct({
   type: Schema.Literal("conversation_statistics"),
   assigned_team_first_response_time: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
   assigned_team_first_response_time_in_office_hours: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
@@ -405,25 +438,28 @@ export const ConversationStatistics = Schema.Struct({
   time_to_first_close: Schema.optional(Schema.NullOr(Schema.Finite)),
   time_to_last_close: Schema.optional(Schema.NullOr(Schema.Finite))
 }).annotations({ identifier: "ConversationStatistics" })
-export type ConversationStatistics = typeof ConversationStatistics.Type
+export interface ConversationStatistics extends Schema.Schema.Type<typeof ConversationStatisticsSchema> {}
+export const ConversationStatistics: Schema.Schema<ConversationStatistics> = ConversationStatisticsSchema
 
-export const ConversationRating = Schema.Struct({
+const ConversationRatingSchema = Schema.Struct({
   contact: Schema.optional(Schema.NullOr(Schema.Union(Contact, OtherKind("contact")))),
   created_at: Schema.optional(Schema.NullOr(Timestamp)),
   rating: Schema.optional(Schema.NullOr(Schema.Finite)),
   remark: Schema.optional(Schema.NullOr(Schema.String)),
   teammate: Schema.optional(Schema.NullOr(Schema.Union(Admin, OtherKind("admin"))))
 }).annotations({ identifier: "ConversationRating" })
-export type ConversationRating = typeof ConversationRating.Type
+export interface ConversationRating extends Schema.Schema.Type<typeof ConversationRatingSchema> {}
+export const ConversationRating: Schema.Schema<ConversationRating> = ConversationRatingSchema
 
-export const TopicList = Schema.Struct({
+const TopicListSchema = Schema.Struct({
   type: Schema.Literal("topic.list"),
   topics: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
   total_count: Schema.optional(Schema.NullOr(Schema.Finite))
 }).annotations({ identifier: "TopicList" })
-export type TopicList = typeof TopicList.Type
+export interface TopicList extends Schema.Schema.Type<typeof TopicListSchema> {}
+export const TopicList: Schema.Schema<TopicList> = TopicListSchema
 
-export const ConversationAiAgent = Schema.Struct({
+const ConversationAiAgentSchema = Schema.Struct({
   content_sources: Schema.optional(Schema.NullOr(Schema.Union(ContentSourceList, OtherKind("content_source.list")))),
   last_answer_type: Schema.optional(Schema.NullOr(Schema.String)),
   rating: Schema.optional(Schema.NullOr(Schema.Finite)),
@@ -432,43 +468,52 @@ export const ConversationAiAgent = Schema.Struct({
   source_title: Schema.optional(Schema.NullOr(Schema.String)),
   source_type: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationAiAgent" })
-export type ConversationAiAgent = typeof ConversationAiAgent.Type
+export interface ConversationAiAgent extends Schema.Schema.Type<typeof ConversationAiAgentSchema> {}
+export const ConversationAiAgent: Schema.Schema<ConversationAiAgent> = ConversationAiAgentSchema
 
-export const NobodyAdmin = Schema.Struct({
+const NobodyAdminSchema = Schema.Struct({
   type: Schema.Literal("nobody_admin"),
   id: Schema.Unknown
 }).annotations({ identifier: "NobodyAdmin" })
-export type NobodyAdmin = typeof NobodyAdmin.Type
+export interface NobodyAdmin extends Schema.Schema.Type<typeof NobodyAdminSchema> {}
+export const NobodyAdmin: Schema.Schema<NobodyAdmin> = NobodyAdminSchema
 
-export const Team = Schema.Struct({
+const TeamSchema = Schema.Struct({
   type: Schema.Literal("team"),
   id: Schema.String,
   admin_ids: Schema.optional(Schema.NullOr(Schema.Array(Schema.Finite))),
   name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Team" })
-export type Team = typeof Team.Type
+export interface Team extends Schema.Schema.Type<typeof TeamSchema> {}
+export const Team: Schema.Schema<Team> = TeamSchema
 
-export const From = Schema.Struct({
+const FromSchema = Schema.Struct({
   type: Schema.Literal("from"),
   email_address: Schema.optional(Schema.NullOr(Schema.String)),
   name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "From" })
-export type From = typeof From.Type
+export interface From extends Schema.Schema.Type<typeof FromSchema> {}
+export const From: Schema.Schema<From> = FromSchema
 
-export const To = Schema.Struct({
+const ToSchema = Schema.Struct({
   type: Schema.Literal("to"),
   email_address: Schema.optional(Schema.NullOr(Schema.String)),
   name: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "To" })
-export type To = typeof To.Type
+export interface To extends Schema.Schema.Type<typeof ToSchema> {}
+export const To: Schema.Schema<To> = ToSchema
 
-export const ConversationPartEmailMessageMetadata = Schema.Struct({
+const ConversationPartEmailMessageMetadataSchema = Schema.Struct({
   email_address_headers: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(From, To, OtherKind("from", "to"))))),
   subject: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationPartEmailMessageMetadata" })
-export type ConversationPartEmailMessageMetadata = typeof ConversationPartEmailMessageMetadata.Type
+export interface ConversationPartEmailMessageMetadata
+  extends Schema.Schema.Type<typeof ConversationPartEmailMessageMetadataSchema>
+{}
+export const ConversationPartEmailMessageMetadata: Schema.Schema<ConversationPartEmailMessageMetadata> =
+  ConversationPartEmailMessageMetadataSchema
 
-export const ConversationPart = Schema.Struct({
+const ConversationPartSchema = Schema.Struct({
   type: Schema.Literal("conversation_part"),
   id: Schema.String,
   app_package_code: Schema.optional(Schema.Unknown),
@@ -492,18 +537,20 @@ export const ConversationPart = Schema.Struct({
   tags: Schema.optional(Schema.NullOr(Schema.Array(Schema.Unknown))),
   updated_at: Schema.optional(Schema.NullOr(Timestamp))
 }).annotations({ identifier: "ConversationPart" })
-export type ConversationPart = typeof ConversationPart.Type
+export interface ConversationPart extends Schema.Schema.Type<typeof ConversationPartSchema> {}
+export const ConversationPart: Schema.Schema<ConversationPart> = ConversationPartSchema
 
-export const ConversationPartList = Schema.Struct({
+const ConversationPartListSchema = Schema.Struct({
   type: Schema.Literal("conversation_part.list"),
   conversation_parts: Schema.optional(
     Schema.NullOr(Schema.Array(Schema.Union(ConversationPart, OtherKind("conversation_part"))))
   ),
   total_count: Schema.optional(Schema.NullOr(Schema.Finite))
 }).annotations({ identifier: "ConversationPartList" })
-export type ConversationPartList = typeof ConversationPartList.Type
+export interface ConversationPartList extends Schema.Schema.Type<typeof ConversationPartListSchema> {}
+export const ConversationPartList: Schema.Schema<ConversationPartList> = ConversationPartListSchema
 
-export const ConversationMessage = Schema.Struct({
+const ConversationMessageSchema = Schema.Struct({
   type: Schema.Literal("conversation_message"),
   id: Schema.String,
   attachments: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union(Upload, OtherKind("upload"))))),
@@ -512,14 +559,16 @@ export const ConversationMessage = Schema.Struct({
   subject: Schema.optional(Schema.NullOr(Schema.String)),
   url: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationMessage" })
-export type ConversationMessage = typeof ConversationMessage.Type
+export interface ConversationMessage extends Schema.Schema.Type<typeof ConversationMessageSchema> {}
+export const ConversationMessage: Schema.Schema<ConversationMessage> = ConversationMessageSchema
 
-export const ConversationLinks = Schema.Struct({
+const ConversationLinksSchema = Schema.Struct({
   conversation_web: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "ConversationLinks" })
-export type ConversationLinks = typeof ConversationLinks.Type
+export interface ConversationLinks extends Schema.Schema.Type<typeof ConversationLinksSchema> {}
+export const ConversationLinks: Schema.Schema<ConversationLinks> = ConversationLinksSchema
 
-export const Conversation = Schema.Struct({
+const ConversationSchema = Schema.Struct({
   type: Schema.Literal("conversation"),
   id: Schema.String,
   admin_assignee_id: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Finite))),
@@ -565,7 +614,8 @@ export const Conversation = Schema.Struct({
   user: Schema.optional(Schema.NullOr(Schema.Union(Lead, User, OtherKind("lead", "user")))),
   waiting_since: Schema.optional(Schema.NullOr(Timestamp))
 }).annotations({ identifier: "Conversation" })
-export type Conversation = typeof Conversation.Type
+export interface Conversation extends Schema.Schema.Type<typeof ConversationSchema> {}
+export const Conversation: Schema.Schema<Conversation> = ConversationSchema
 
 export const NotificationData = Schema.Struct({
   type: Schema.optional(Schema.NullOr(Schema.String))
@@ -587,17 +637,19 @@ export const NotificationEnvelope = Schema.Struct({
 }).annotations({ identifier: "NotificationEnvelope" })
 export type NotificationEnvelope = typeof NotificationEnvelope.Type
 
-export const Ping = Schema.Struct({
+const PingSchema = Schema.Struct({
   type: Schema.Literal("ping"),
   message: Schema.optional(Schema.NullOr(Schema.String))
 }).annotations({ identifier: "Ping" })
-export type Ping = typeof Ping.Type
+export interface Ping extends Schema.Schema.Type<typeof PingSchema> {}
+export const Ping: Schema.Schema<Ping> = PingSchema
 
-export const UserTag = Schema.Struct({
+const UserTagSchema = Schema.Struct({
   type: Schema.Literal("user_tag"),
   admin: Schema.optional(Schema.NullOr(Schema.Union(Admin, OtherKind("admin")))),
   created_at: Schema.optional(Schema.NullOr(Timestamp)),
   tag: Schema.optional(Schema.NullOr(Schema.Union(Tag, OtherKind("tag")))),
   user: Schema.optional(Schema.NullOr(Schema.Union(User, OtherKind("user"))))
 }).annotations({ identifier: "UserTag" })
-export type UserTag = typeof UserTag.Type
+export interface UserTag extends Schema.Schema.Type<typeof UserTagSchema> {}
+export const UserTag: Schema.Schema<UserTag> = UserTagSchema

@@ -12,6 +12,8 @@ export interface HookContext {
   /** Intercom's notification id; null for `ping`. */
   readonly id: string | null
   readonly appId: string | null
+  /** `data.item.id` (a number given as its text), whatever the item's kind; null when it has none. */
+  readonly itemId: string | null
   readonly receivedAt: Date
   /** Why a notification of a known topic does not match its schema; undefined when it does. */
   readonly schemaMismatch: string | undefined
@@ -36,11 +38,17 @@ export type Hooks =
 
 export const HOOKS_SINK = "hooks"
 
+const itemIdOf = (payload: unknown): string | null => {
+  const id = (payload as { data?: { item?: { id?: unknown } } }).data?.item?.id
+  return typeof id === "string" ? id : typeof id === "number" ? String(id) : null
+}
+
 const contextOf = (notification: Notification): HookContext => ({
   topic: notification.topic,
   intercomTopic: notification.intercomTopic,
   id: notification.id,
   appId: notification.appId,
+  itemId: itemIdOf(notification.payload),
   receivedAt: notification.receivedAt,
   schemaMismatch: notification.schemaMismatch,
   body: notification.body
