@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import { Contact, Conversation, User } from "intercom-webhook-receiver/schemas"
 import type { HookContext, Hooks } from "intercom-webhook-receiver/node"
+import { Contact, Conversation, User } from "intercom-webhook-receiver/schemas"
 
 const isPerson = Schema.is(Schema.Union(Contact, User))
 const isConversation = Schema.is(Conversation)
