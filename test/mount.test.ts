@@ -209,6 +209,31 @@ describe("a body parsed before the webhook", () => {
   })
 })
 
+describe("a web request whose body was read before the handler", () => {
+  it("is refused with a 500 naming the fix, its hooks not called", async () => {
+    const { createWebhookHandler } = await import("../src/web.js")
+    const calls: Array<Call> = []
+    const handler = createWebhookHandler({ secret: SECRET, hooks: recording(calls), logLevel: "none" })
+    try {
+      const body = notification("ping", "notif_read_before")
+      const request = new Request("http://127.0.0.1/api/intercom", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-hub-signature": sign(SECRET, Buffer.from(body)) },
+        body
+      })
+      await request.json()
+      const response = await handler(request)
+      assert.strictEqual(response.status, 500)
+      const answer = (await response.json()) as { error: string; message: string }
+      assert.strictEqual(answer.error, "body_already_parsed")
+      assert.include(answer.message, "before anything reads its body")
+      assert.strictEqual(calls.length, 0)
+    } finally {
+      await handler.close()
+    }
+  })
+})
+
 describe("options that cannot work", () => {
   it("are answered 500 with every problem named, and never a secret", async () => {
     const { url } = await mount("node:http", {

@@ -28,11 +28,14 @@ export const clientSecrets = Config.option(Config.string("INTERCOM_CLIENT_SECRET
 )
 
 /** What to warn about secrets too short to be Intercom's; never their values or lengths. */
-export const shortSecretWarnings = (secrets: ReadonlyArray<Redacted.Redacted<string>>): ReadonlyArray<string> =>
+export const shortSecretWarnings = (
+  secrets: ReadonlyArray<Redacted.Redacted<string>>,
+  name = "INTERCOM_CLIENT_SECRET"
+): ReadonlyArray<string> =>
   secrets.flatMap((secret, index) =>
     Redacted.value(secret).length < MIN_CLIENT_SECRET_LENGTH
       ? [
-        `INTERCOM_CLIENT_SECRET number ${index + 1} of ${secrets.length} is shorter than ` +
+        `${name} number ${index + 1} of ${secrets.length} is shorter than ` +
         `${MIN_CLIENT_SECRET_LENGTH} characters: Intercom's client secrets are long random strings, and a short one is ` +
         "easy to guess; use the app's client secret from the Developer Hub (Basic Info)"
       ]

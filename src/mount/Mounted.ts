@@ -1,5 +1,6 @@
 import { Cause, Either, type Layer, ManagedRuntime } from "effect"
 import { redactText } from "../config/Redact.js"
+import { shortSecretWarnings } from "../config/Secrets.js"
 import * as LogLines from "../ops/LogLines.js"
 import { endpoint, type IncomingWebhook, type WebhookAnswer } from "./Endpoint.js"
 import { check, type WebhookOptions } from "./Options.js"
@@ -17,13 +18,19 @@ const json = (status: number, body: Record<string, string>, headers: Record<stri
   body: JSON.stringify(body)
 })
 
-const logError = (message: string, fields: Record<string, string>) =>
+/** A line logged before the pipeline (and its logger) exists. */
+const logLine = (logLevel: "ERROR" | "WARN", message: string, fields: Record<string, string> = {}) =>
   LogLines.write(
-    JSON.stringify({ message, logLevel: "ERROR", timestamp: new Date().toISOString(), annotations: fields })
+    JSON.stringify({
+      message,
+      logLevel,
+      timestamp: new Date().toISOString(),
+      ...(Object.keys(fields).length === 0 ? {} : { annotations: fields })
+    })
   )
 
 const failedToStart = (error: unknown) =>
-  logError("the Intercom webhook could not start; the next request tries again", {
+  logLine("ERROR", "the Intercom webhook could not start; the next request tries again", {
     error: redactText(Cause.isCause(error) ? Cause.pretty(error) : String(error))
   })
 
@@ -37,8 +44,11 @@ export const mount = (options: WebhookOptions): Mounted => {
   const checked = check(options)
   if (Either.isLeft(checked)) {
     const message = `the Intercom webhook is misconfigured: ${checked.left.join("; ")}`
-    logError(message, {})
+    logLine("ERROR", message)
     return { handle: async () => json(500, { error: "misconfigured", message }), close: async () => {} }
+  }
+  if (checked.right.logLevel === "debug" || checked.right.logLevel === "info" || checked.right.logLevel === "warning") {
+    for (const warning of shortSecretWarnings(checked.right.secrets, "secret")) logLine("WARN", warning)
   }
   const layer = Pipeline.layer(checked.right)
   let runtime: ManagedRuntime.ManagedRuntime<Layer.Layer.Success<typeof layer>, Layer.Layer.Error<typeof layer>> =
