@@ -1,19 +1,11 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, ConfigError, Console, Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { Cause, Config, ConfigError, Console, Duration, Effect, Layer, Logger } from "effect"
 import * as App from "./App.js"
 import * as ConfigFile from "./config/ConfigFile.js"
 import { configMessages } from "./config/ConfigMessages.js"
 import { ReceiverConfig } from "./config/ReceiverConfig.js"
 import { redactText } from "./config/Redact.js"
 import * as LogLines from "./ops/LogLines.js"
-
-const levels = {
-  debug: LogLevel.Debug,
-  info: LogLevel.Info,
-  warning: LogLevel.Warning,
-  error: LogLevel.Error,
-  none: LogLevel.None
-}
 
 /**
  * `LOG_FORMAT`: `json` (one object per line, the default when stderr is not a terminal) or `pretty`.
@@ -30,7 +22,7 @@ const LoggerLive = Layer.unwrapEffect(
     const logger = format === "json"
       ? LogLines.json
       : LogLines.expandAnnotated(Logger.prettyLogger({ stderr: true, colors: "auto" }))
-    return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[level]))
+    return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLines.levels[level]))
   })
 )
 

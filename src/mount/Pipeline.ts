@@ -1,4 +1,4 @@
-import { ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { ConfigProvider, Effect, Layer, Logger, Option } from "effect"
 import { ReceiverConfig, type ReceiverSettings, settings } from "../config/ReceiverConfig.js"
 import { DriftCapture } from "../ops/DriftCapture.js"
 import * as LogLines from "../ops/LogLines.js"
@@ -48,16 +48,8 @@ const storeLayer = (checked: Checked) =>
       checked.store === "memory" ? MemoryOutbox.layer(config.dedupeWindow) : Store.layerWith(config, "service"))
   )
 
-const levels = {
-  debug: LogLevel.Debug,
-  info: LogLevel.Info,
-  warning: LogLevel.Warning,
-  error: LogLevel.Error,
-  none: LogLevel.None
-}
-
 const loggerLayer = (level: Checked["logLevel"]) =>
-  Layer.merge(Logger.replace(Logger.defaultLogger, LogLines.json), Logger.minimumLogLevel(levels[level]))
+  Layer.merge(Logger.replace(Logger.defaultLogger, LogLines.json), Logger.minimumLogLevel(LogLines.levels[level]))
 
 /**
  * The pipeline behind a mounted webhook: verify, decode, dedupe, then the hooks, called before the answer without a

@@ -1,4 +1,4 @@
-import { Cause, HashMap, Inspectable, List, Logger, Predicate } from "effect"
+import { Cause, HashMap, Inspectable, List, Logger, LogLevel, Predicate } from "effect"
 
 /**
  * A log message with annotations of its own: `Effect.log(new Annotated("webhook", { status: 200 }))` is logged as
@@ -108,3 +108,12 @@ export const json = Logger.make<unknown, void>((options) => {
   const message = annotatedOf(options)
   write(jsonLine(message === undefined ? options : expand(options, message)))
 })
+
+/** The levels `LOG_LEVEL` (and a mounted webhook's `logLevel`) names. */
+export const levels = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  none: LogLevel.None
+} as const
