@@ -22,6 +22,16 @@ const examples = readdirSync(examplesDir).filter((name) =>
   existsSync(join(examplesDir, name, "package.json")) && (only === undefined || only.includes(name))
 ).sort()
 const SECRET = "example-client-secret-0123456789"
+/** Loaded only by the entry points and options that use them: an app that does not must not install them. */
+const optionalPeers = [
+  "better-sqlite3",
+  "pg",
+  "amqplib",
+  "ioredis",
+  "@nats-io/transport-node",
+  "undici",
+  "@effect/platform-node"
+]
 const corpus = loadFixtures(corpusDir)
 
 interface Event {
@@ -125,6 +135,11 @@ describe.each(examples)("examples/%s, installed from the packed tarball", (examp
       if (app.exitCode === null) process.kill(-app.pid, "SIGKILL")
     }
     await new Promise((resolve) => target.server.close(resolve))
+  })
+
+  it("installs only what its entry points need: no database driver, broker client or the service's platform", () => {
+    const installed = optionalPeers.filter((name) => existsSync(join(examplesDir, example, "node_modules", name)))
+    assert.deepStrictEqual(installed, [])
   })
 
   it("every notification of the corpus is accepted and handed on by its topic's hook, or by * when it does not match", async () => {
