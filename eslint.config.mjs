@@ -16,7 +16,8 @@ export default tseslint.config(
       ".stryker-tmp",
       "examples/*/node_modules",
       "examples/*/dist",
-      "examples/*/.next"
+      "examples/*/.next",
+      "examples/*/next-env.d.ts"
     ]
   },
   ...tseslint.configs.recommended,

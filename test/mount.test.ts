@@ -119,6 +119,20 @@ describe.each(frameworks)("the webhook mounted in %s, hooks before the answer", 
     assert.strictEqual(calls.length, 0)
   })
 
+  it("takes several secrets while rotating: a body signed with either is accepted, with neither refused", async () => {
+    const calls: Array<Call> = []
+    const next = "next-rotated-secret-0123456789"
+    const { url } = await mount(framework, { secret: [SECRET, next], hooks: recording(calls), logLevel: "none" })
+    const body = notification("ping", "notif_rotation", { type: "ping" })
+    assert.strictEqual((await post(url, body)).status, 200)
+    const other = notification("ping", "notif_rotation_next", { type: "ping" })
+    assert.strictEqual((await post(url, other, { "x-hub-signature": sign(next, Buffer.from(other)) })).status, 200)
+    const third = notification("ping", "notif_rotation_old", { type: "ping" })
+    const refused = await post(url, third, { "x-hub-signature": sign("retired-secret-0123456789", Buffer.from(third)) })
+    assert.strictEqual(refused.status, 401)
+    assert.deepStrictEqual(calls.map((call) => call.context.id), ["notif_rotation", "notif_rotation_next"])
+  })
+
   it("answers as the service does: HEAD 200, other methods 405, wrong type 415, too large 413, not JSON 400", async () => {
     const calls: Array<Call> = []
     const { url } = await mount(framework, {

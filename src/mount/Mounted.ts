@@ -44,7 +44,8 @@ export const mount = (options: WebhookOptions): Mounted => {
   const checked = check(options)
   if (Either.isLeft(checked)) {
     const message = `the Intercom webhook is misconfigured: ${checked.left.join("; ")}`
-    logLine("ERROR", message)
+    // Next.js imports the route while it builds, usually without the app's secrets: said only when serving.
+    if (process.env.NEXT_PHASE !== "phase-production-build") logLine("ERROR", message)
     return { handle: async () => json(500, { error: "misconfigured", message }), close: async () => {} }
   }
   if (checked.right.logLevel === "debug" || checked.right.logLevel === "info" || checked.right.logLevel === "warning") {

@@ -1,0 +1,3 @@
+export default function Home() {
+  return <p>The Intercom webhook is served at /api/intercom.</p>
+}
