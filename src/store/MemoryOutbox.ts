@@ -7,10 +7,13 @@ const nothing = new StoreUnavailable({
     "the memory store keeps no deliveries: choose a durable store (SQLite or PostgreSQL) for sinks after the answer"
 })
 
+/** The most ids remembered at once (about 10 MB): at Intercom's peak rate, the last 40 seconds' worth. */
+export const MAX_REMEMBERED_IDS = 100_000
+
 /**
  * A store of dedupe ids only, in this process's memory: for an app whose hooks run before the answer, so that nothing
- * waits to be delivered. Ids are forgotten after `dedupeWindow`, and when the process ends; every call that would
- * queue a delivery or keep a dead letter fails.
+ * waits to be delivered. Ids are forgotten after `dedupeWindow`, when more than `MAX_REMEMBERED_IDS` are held (the
+ * oldest first), and when the process ends; every call that would queue a delivery or keep a dead letter fails.
  */
 export const layer = (dedupeWindow: Duration.Duration) =>
   Layer.sync(Outbox, () => {
@@ -39,6 +42,7 @@ export const layer = (dedupeWindow: Duration.Duration) =>
           if (id === null) return Effect.succeed("accepted" as const)
           if (isSeen(id, now)) return Effect.succeed("duplicate" as const)
           accepted.set(id, now)
+          if (accepted.size > MAX_REMEMBERED_IDS) accepted.delete(accepted.keys().next().value!)
           return Effect.succeed("accepted" as const)
         }),
       applyMirror: () => Effect.fail(nothing),
