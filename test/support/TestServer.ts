@@ -116,7 +116,9 @@ export const startServer = (
     const records = (file = "events.jsonl") =>
       Effect.promise(async () => {
         const text = await readFile(join(dataDir, file), "utf8").catch(() => "")
-        return text.split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line))
+        // Only whole lines: a record being appended while the file is read (a long one) is not there yet.
+        const whole = text.slice(0, text.lastIndexOf("\n") + 1)
+        return whole.split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line))
       })
 
     const outboxDepth = Effect.map(Effect.orDie(outbox.depth), (depth) => depth.count)
