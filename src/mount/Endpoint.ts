@@ -15,7 +15,7 @@ import {
 import { BodyTooLarge, BodyUnreadable } from "../http/Body.js"
 import { Metrics } from "../ops/Metrics.js"
 import { Receiver } from "../pipeline/Receiver.js"
-import { Signature } from "../pipeline/Signature.js"
+import { Signature, type Verifier } from "../pipeline/Signature.js"
 
 /** A request to the webhook as any framework hands it over. */
 export interface IncomingWebhook {
@@ -112,28 +112,31 @@ export const endpoint = Effect.gen(function*() {
     }
     const length = Number(incoming.header("content-length") ?? Number.NaN)
     const body = incoming.body
-    const handled: Effect.Effect<Handled> = Either.match(admit(signature, metrics, headers), {
-      onLeft: Effect.succeed,
-      onRight: (verifier) =>
-        body !== undefined && "_tag" in body
-          ? parsedBefore(body)
-          : Number.isSafeInteger(length) && length > limit
-          ? Effect.succeed(bodyRefused(metrics, new BodyTooLarge({ limit })))
-          : readUpTo(body, limit, verifier.update).pipe(
-            Effect.flatMap(Either.match({
-              onLeft: (error) => Effect.succeed(bodyRefused(metrics, error)),
-              onRight: (bytes) =>
-                Either.match(verifier.finish(bytes), {
-                  onLeft: (error) => Effect.succeed(signatureRefused(metrics, error)),
-                  onRight: (verified) =>
-                    receiver.receive(verified).pipe(
-                      Effect.map((outcome): Handled => new Answered({ ...outcome, secretIndex: verified.secretIndex })),
-                      Effect.catchAll(receiveRefused)
-                    )
-                })
-            })),
-            Effect.catchTag("BodyUnreadable", (error) => Effect.succeed(bodyRefused(metrics, error)))
-          )
+    /** The body read and verified, then the pipeline; what stops it on the way is answered. */
+    const receiveBody = (verifier: Verifier): Effect.Effect<Handled> => {
+      if (body !== undefined && "_tag" in body) return parsedBefore(body)
+      if (Number.isSafeInteger(length) && length > limit) {
+        return Effect.succeed(bodyRefused(metrics, new BodyTooLarge({ limit })))
+      }
+      return readUpTo(body, limit, verifier.update).pipe(
+        Effect.flatMap(Either.match({
+          onLeft: (error) => Effect.succeed(bodyRefused(metrics, error)),
+          onRight: (bytes) =>
+            Either.match(verifier.finish(bytes), {
+              onLeft: (error) => Effect.succeed(signatureRefused(metrics, error)),
+              onRight: (verified) =>
+                receiver.receive(verified).pipe(
+                  Effect.map((outcome): Handled => new Answered({ ...outcome, secretIndex: verified.secretIndex })),
+                  Effect.catchAll(receiveRefused)
+                )
+            })
+        })),
+        Effect.catchTag("BodyUnreadable", (error) => Effect.succeed(bodyRefused(metrics, error)))
+      )
+    }
+    const handled = Either.match(admit(signature, metrics, headers), {
+      onLeft: (refusal) => Effect.succeed(refusal),
+      onRight: receiveBody
     })
     return handled.pipe(
       Effect.tap((result) => {
