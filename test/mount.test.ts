@@ -1,4 +1,5 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -299,6 +300,39 @@ describe.each(["hono", "node:http"] as const)("the webhook mounted in %s with a 
       assert.isTrue(calls.every((call) => call.hook === "conversations.closed" && call.context.id === "notif_durable"))
       const copy = await post(second.url, body)
       assert.strictEqual(copy.json?.status, "duplicate")
+    } finally {
+      await Promise.all(open.splice(0).map((mounted) => mounted.close()))
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("a notification that does not match its topic's schema, for a typed hook and no *, becomes a dead letter", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mounted-"))
+    try {
+      const path = join(dir, "webhooks.db")
+      const calls: Array<Call> = []
+      const { "*": _, ...typed } = recording(calls)
+      const mounted = await mount(framework, {
+        secret: SECRET,
+        store: { sqlite: path },
+        logLevel: "none",
+        hooks: typed
+      })
+      const body = notification("conversation.admin.closed", "notif_mismatch", { type: "conversation", id: 42 })
+      const answer = await post(mounted.url, body)
+      assert.strictEqual(answer.json?.schema, "mismatch")
+      assert.deepStrictEqual(answer.json?.queued, ["hooks"])
+      const deadLetters = () => {
+        const db = new Database(path, { readonly: true })
+        try {
+          return db.prepare("SELECT sink, reason, notification_id AS id FROM dead_letters").all()
+        } finally {
+          db.close()
+        }
+      }
+      await eventually("the dead letter", () => deadLetters().length > 0)
+      assert.deepStrictEqual(deadLetters(), [{ sink: "hooks", reason: "rejected", id: "notif_mismatch" }])
+      assert.strictEqual(calls.length, 0)
     } finally {
       await Promise.all(open.splice(0).map((mounted) => mounted.close()))
       rmSync(dir, { recursive: true, force: true })
