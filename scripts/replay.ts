@@ -11,6 +11,7 @@ import { redactText } from "../src/config/Redact.js"
 import { Outbox, type WaitingDeadLetter } from "../src/store/Outbox.js"
 import * as Store from "../src/store/Store.js"
 import { main, UsageError } from "./cli/Args.js"
+import { isoTime } from "./cli/IsoTime.js"
 
 const sinks: ReadonlyArray<string> = [...sinkNames, "handlers"]
 
@@ -39,18 +40,6 @@ Exit code: 0 done, 1 failed (the store could not be read), 2 usage (a wrong opti
   options: { sink: "string", topic: "string", since: "string", list: "boolean", limit: "string" },
   positionals: 0
 } as const
-
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/
-
-/** A date (midnight UTC) or a time with its offset, as ISO 8601 writes them; a day that does not exist is refused. */
-const isoTime = (text: string): Option.Option<Date> => {
-  const match = ISO.exec(text)
-  const time = new Date(text)
-  if (match === null || Number.isNaN(time.getTime())) return Option.none()
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])]
-  const date = new Date(Date.UTC(year, month - 1, day))
-  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day ? Option.some(time) : Option.none()
-}
 
 /** One line per dead letter, columns aligned, control characters (a notification id may hold any) shown as U+FFFD. */
 const table = (waiting: ReadonlyArray<WaitingDeadLetter>): string => {

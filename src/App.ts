@@ -10,6 +10,7 @@ import { Decoder } from "./pipeline/Notification.js"
 import { Receiver } from "./pipeline/Receiver.js"
 import { Router } from "./pipeline/Router.js"
 import { Signature } from "./pipeline/Signature.js"
+import * as Reconciler from "./reconcile/Reconciler.js"
 import * as SinkRegistry from "./sinks/SinkRegistry.js"
 import * as Store from "./store/Store.js"
 
@@ -26,8 +27,15 @@ export const CoreLive = Layer.mergeAll(
   Layer.provideMerge(Store.layer)
 )
 
-/** Verify -> decode -> dedupe -> route -> deliver or queue, and the workers that empty the outbox. */
-export const ReceiverLive = Layer.mergeAll(Receiver.layer.pipe(Layer.provide(Router.layer)), Delivery.layer).pipe(
+/**
+ * Verify -> decode -> dedupe -> route -> deliver or queue, the workers that empty the outbox, and gap recovery (on
+ * with an access token).
+ */
+export const ReceiverLive = Layer.mergeAll(
+  Receiver.layer.pipe(Layer.provide(Router.layer)),
+  Delivery.layer,
+  Reconciler.layer
+).pipe(
   Layer.provideMerge(CoreLive)
 )
 

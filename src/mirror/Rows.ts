@@ -57,17 +57,18 @@ export type MirrorChange =
 /** The longest contact, conversation or tag id the mirror takes, in characters (real ones have a few dozen). */
 export const MAX_ID_LENGTH = 255
 
-type Item = { readonly [key: string]: unknown }
+export type Item = { readonly [key: string]: unknown }
 
 /** When the notification was received and its own time, unix seconds. */
-interface Times {
+export interface Times {
   readonly received: number
   readonly notifiedAt: number
 }
 
-const isItem = (value: unknown): value is Item => typeof value === "object" && value !== null && !Array.isArray(value)
+export const isItem = (value: unknown): value is Item =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
-const text = (value: unknown): string | null =>
+export const text = (value: unknown): string | null =>
   typeof value === "string"
     ? storableText(value)
     : typeof value === "number" && Number.isFinite(value)
@@ -89,7 +90,7 @@ const longerThan = (value: string, max: number): boolean => {
  * An id as it is kept (a number as its text), or why the mirror refuses it. Ids are never rewritten: two ids that
  * differ only in what cannot be stored would become one row.
  */
-const idOf = (what: string, value: unknown): Either.Either<string, string> => {
+export const idOf = (what: string, value: unknown): Either.Either<string, string> => {
   const id = typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined
   if (id === undefined) return Either.left(`the ${what} has no id`)
   if (id.length === 0) return Either.left(`the ${what} id is empty`)
@@ -115,7 +116,7 @@ const roleOf = (item: Item): "user" | "lead" | null => {
   return null
 }
 
-const contactRow = (item: Item, times: Times): Either.Either<ContactRow, string> =>
+export const contactRow = (item: Item, times: Times): Either.Either<ContactRow, string> =>
   Either.flatMap(idOf("contact", item.id), (id) =>
     Either.map(json(item), (data) => ({
       id,
@@ -138,7 +139,7 @@ const assignees = (item: Item): { readonly admin: string | null; readonly team: 
   }
 }
 
-const conversationRow = (item: Item, times: Times): Either.Either<ConversationRow, string> =>
+export const conversationRow = (item: Item, times: Times): Either.Either<ConversationRow, string> =>
   Either.flatMap(idOf("conversation", item.id), (id) =>
     Either.map(json(item), (data) => {
       const { admin, team } = assignees(item)

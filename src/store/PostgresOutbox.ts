@@ -1,5 +1,5 @@
 import type { Redacted } from "effect"
-import { Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import type { StoreSettings } from "../config/ReceiverConfig.js"
 import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
@@ -12,8 +12,10 @@ import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
 import { migrate } from "./Postgres/Migrations.js"
 import { applyChanges } from "./Postgres/Mirror.js"
+import * as Reconcile from "./Postgres/Reconcile.js"
 import { ADD_DEAD_LETTER, BURY, CLAIM, DUE_BY_KEY, DUE_IN_RECEIVE_ORDER, first, QUEUE } from "./Postgres/Statements.js"
 import { queuedSignals } from "./QueuedSignals.js"
+import { ReconcileStore } from "./Reconcile.js"
 import {
   type DeadLetterRow,
   type OutboxRow,
@@ -144,7 +146,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
         Effect.map((outcome) => outcome.result)
       )
 
-    return Outbox.of({
+    const outbox = Outbox.of({
       seen,
       accept: (notification, sinks, changes = []) =>
         sinks.length > 0 && rows >= config.outboxMaxRows
@@ -250,6 +252,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       deliveries: (sink, order, work) =>
         order === "receive" ? lease.exclusive(sink, work(DeliveryShare.all())) : buckets.share(sink, work)
     })
+    return { outbox, reconcile: Reconcile.make(db, lease, mirrorCounts) }
   })
 
 /**
@@ -275,4 +278,8 @@ const deadLetterFilter = (filter: ReplayFilter, params: Array<unknown>, sinkless
 }
 
 /** PostgreSQL at `url`, migrated to the current schema before anything else. */
-export const layerWith = (config: StoreSettings, url: Redacted.Redacted<URL>) => Layer.scoped(Outbox, make(config, url))
+export const layerWith = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
+  Layer.scopedContext(
+    Effect.map(make(config, url), ({ outbox, reconcile }) =>
+      Context.make(Outbox, outbox).pipe(Context.add(ReconcileStore, reconcile)))
+  )

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3"
-import { Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -11,8 +11,11 @@ import { DeliveryShare } from "./DeliveryShare.js"
 import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
 import { LEGACY_KEY, Outbox, type OutboxEntry, OutboxFull, type ReplayFilter, StoreUnavailable } from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
+import { ReconcileStore } from "./Reconcile.js"
 import { SinkCounts } from "./SinkCounts.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
+import * as SqliteReconcile from "./SqliteReconcile.js"
+import { RECONCILE_MIGRATION } from "./SqliteReconcile.js"
 import { SEEN_MIGRATION, seenIds } from "./SqliteSeen.js"
 import {
   type DeadLetterRow,
@@ -111,7 +114,7 @@ const openDatabase = (config: StoreSettings) =>
       try: () => {
         const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
         for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
-        for (const statement of [...MIGRATION, ...MIRROR_MIGRATION]) db.exec(statement)
+        for (const statement of [...MIGRATION, ...MIRROR_MIGRATION, ...RECONCILE_MIGRATION]) db.exec(statement)
         addColumns(db)
         return db
       },
@@ -366,7 +369,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
       })
     )
 
-    return Outbox.of({
+    const outbox = Outbox.of({
       seen: (id) => seen.mayHave(id) ? attempt(() => seen.has(id, Date.now() - windowMs)) : notSeen,
       accept: (notification, sinks, changes = []) =>
         sinks.length > 0 && rows.total >= config.outboxMaxRows
@@ -476,6 +479,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
       // One process owns an SQLite store: its one worker per sink is the only one.
       deliveries: (_sink, _order, work) => work(DeliveryShare.all())
     })
+    return { outbox, reconcile: SqliteReconcile.make(db, mirror, mirrorCounts, syncWal) }
   })
 
 /**
@@ -507,4 +511,8 @@ const deadLetterFilter = (filter: ReplayFilter, sinkless: "with a sink" | "any")
 export type StoreRole = "service" | "tool"
 
 /** SQLite at `storePath`, its folder created when missing. */
-export const layerWith = (config: StoreSettings, role: StoreRole) => Layer.scoped(Outbox, make(config, role))
+export const layerWith = (config: StoreSettings, role: StoreRole) =>
+  Layer.scopedContext(
+    Effect.map(make(config, role), ({ outbox, reconcile }) =>
+      Context.make(Outbox, outbox).pipe(Context.add(ReconcileStore, reconcile)))
+  )

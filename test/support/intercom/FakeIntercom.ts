@@ -27,6 +27,8 @@ export interface FakeIntercomOptions {
   readonly startAt?: number
   readonly utcOffsetSeconds?: number
   readonly rateLimit?: RateLimit
+  /** The clock follows the wall clock (never going back): for a service that picks its windows by the real time. */
+  readonly wallClock?: boolean
 }
 
 export interface RecordedRequest {
@@ -83,6 +85,7 @@ export class FakeIntercom {
   readonly token: string
   readonly requests: Array<RecordedRequest> = []
   private clock: number
+  private readonly wallClock: boolean
   private sequence = 0
   private tamper: Tamper | undefined
   private readonly limiter: RateLimiter
@@ -94,7 +97,8 @@ export class FakeIntercom {
 
   private constructor(private readonly server: Server, options: FakeIntercomOptions) {
     this.token = options.token ?? "fake-intercom-token"
-    this.clock = options.startAt ?? Date.UTC(2026, 0, 5, 9) / 1000
+    this.wallClock = options.wallClock === true
+    this.clock = options.startAt ?? (this.wallClock ? Math.floor(Date.now() / 1000) : Date.UTC(2026, 0, 5, 9) / 1000)
     this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT)
     const utcOffsetSeconds = options.utcOffsetSeconds ?? 0
     this.contactSearch = {
@@ -136,6 +140,11 @@ export class FakeIntercom {
   // --- the clock and the switches a test turns
 
   get now(): number {
+    return this.time()
+  }
+
+  private time(): number {
+    if (this.wallClock) this.clock = Math.max(this.clock, Math.floor(Date.now() / 1000))
     return this.clock
   }
 
@@ -164,11 +173,11 @@ export class FakeIntercom {
 
   createContact(init: { email?: string; name?: string; role?: "user" | "lead"; externalId?: string } = {}): string {
     const sequence = this.nextSequence()
-    const id = this.clock.toString(16).padStart(8, "0") + sequence.toString(16).padStart(16, "0")
+    const id = this.time().toString(16).padStart(8, "0") + sequence.toString(16).padStart(16, "0")
     this.contactsById.set(id, {
       id,
-      createdAt: this.clock,
-      updatedAt: this.clock,
+      createdAt: this.time(),
+      updatedAt: this.time(),
       role: init.role ?? "user",
       externalId: init.externalId ?? null,
       email: init.email ?? `contact${sequence}@example.com`,
@@ -185,19 +194,19 @@ export class FakeIntercom {
     if (patch.email !== undefined) contact.email = patch.email
     if (patch.name !== undefined) contact.name = patch.name
     if (patch.role !== undefined) contact.role = patch.role
-    contact.updatedAt = this.clock
+    contact.updatedAt = this.time()
   }
 
   tagContact(id: string, tagName: string, adminId = 1): void {
     const contact = this.liveContact(id)
     contact.tags = this.applyTag(contact.tags, tagName, adminId)
-    contact.updatedAt = this.clock
+    contact.updatedAt = this.time()
   }
 
   untagContact(id: string, tagName: string): void {
     const contact = this.liveContact(id)
     contact.tags = contact.tags.filter((tag) => this.tagsById.get(tag.tagId)?.name !== tagName)
-    contact.updatedAt = this.clock
+    contact.updatedAt = this.time()
   }
 
   deleteContact(id: string): void {
@@ -210,8 +219,8 @@ export class FakeIntercom {
     const id = String(500 + sequence)
     this.conversationsById.set(id, {
       id,
-      createdAt: this.clock,
-      updatedAt: this.clock,
+      createdAt: this.time(),
+      updatedAt: this.time(),
       contactIds: [init.contactId],
       sourceId: String(400_000_000 + sequence),
       body: init.body ?? `<p>Message ${sequence}</p>`,
@@ -230,14 +239,14 @@ export class FakeIntercom {
     const conversation = this.conversation(id)
     conversation.adminAssigneeId = adminId
     conversation.teamAssigneeId = teamId
-    conversation.updatedAt = this.clock
+    conversation.updatedAt = this.time()
   }
 
   setConversationState(id: string, state: ConversationStatus, snoozedUntil: number | null = null): void {
     const conversation = this.conversation(id)
     conversation.state = state
-    conversation.snoozedUntil = state === "snoozed" ? snoozedUntil ?? this.clock + 3600 : null
-    conversation.updatedAt = this.clock
+    conversation.snoozedUntil = state === "snoozed" ? snoozedUntil ?? this.time() + 3600 : null
+    conversation.updatedAt = this.time()
   }
 
   closeConversation(id: string): void {
@@ -247,7 +256,7 @@ export class FakeIntercom {
   tagConversation(id: string, tagName: string, adminId = 1): void {
     const conversation = this.conversation(id)
     conversation.tags = this.applyTag(conversation.tags, tagName, adminId)
-    conversation.updatedAt = this.clock
+    conversation.updatedAt = this.time()
   }
 
   // --- what the fake holds, rendered as the API renders it
@@ -275,7 +284,8 @@ export class FakeIntercom {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? "GET"
-    const path = new URL(request.url ?? "/", "http://fake").pathname
+    const url = new URL(request.url ?? "/", "http://fake")
+    const path = url.pathname
     const text = await readBody(request)
     let body: unknown = undefined
     let answer: Answer
@@ -292,7 +302,7 @@ export class FakeIntercom {
       } else {
         try {
           body = text === "" ? undefined : JSON.parse(text)
-          answer = this.route(method, path, body)
+          answer = this.route(method, path, body, url.searchParams)
         } catch (error) {
           answer = error instanceof SearchError || error instanceof SyntaxError
             ? fail(400, "parameter_invalid", error.message)
@@ -314,11 +324,12 @@ export class FakeIntercom {
     response.writeHead(answer.status, headers).end(JSON.stringify(sent))
   }
 
-  private route(method: string, path: string, body: unknown): Answer {
+  private route(method: string, path: string, body: unknown, params: URLSearchParams): Answer {
     const [, resource, id, extra] = path.split("/")
     if (extra !== undefined) return fail(404, "route_not_found", `no route for ${method} ${path}`)
     if (method === "POST" && id === "search" && resource === "contacts") return this.searchContacts(body)
     if (method === "POST" && id === "search" && resource === "conversations") return this.searchConversations(body)
+    if (method === "GET" && resource === "contacts" && id === undefined) return this.listContacts(params)
     if (method === "GET" && resource === "contacts" && id !== undefined) {
       const contact = this.contact(decodeURIComponent(id))
       return contact === undefined ? fail(404, "not_found", "User Not Found") : ok(contact)
@@ -344,6 +355,22 @@ export class FakeIntercom {
     return ok({
       type: "list",
       data: page.items.map((row) => row.json),
+      total_count: page.totalCount,
+      pages: page.pages
+    })
+  }
+
+  /** `GET /contacts?per_page=&starting_after=`: every live contact, by the same cursors as a search. */
+  private listContacts(params: URLSearchParams): Answer {
+    const perPage = params.get("per_page")
+    const paging = parsePaging({
+      per_page: perPage === null ? undefined : Number(perPage),
+      starting_after: params.get("starting_after") ?? undefined
+    }, this.contactSearch)
+    const page = paginate(this.liveContacts(), paging)
+    return ok({
+      type: "list",
+      data: page.items.map(renderContact),
       total_count: page.totalCount,
       pages: page.pages
     })
@@ -398,7 +425,7 @@ export class FakeIntercom {
     const tag = this.createTag(tagName)
     return [
       ...tags.filter((applied) => applied.tagId !== tag.id),
-      { tagId: tag.id, appliedAt: this.clock, appliedBy: adminId }
+      { tagId: tag.id, appliedAt: this.time(), appliedBy: adminId }
     ]
   }
 }
