@@ -49,7 +49,9 @@ const describe = (what: string, error: unknown): IntercomApiError => {
     : status === 403
     ? ": the token lacks a permission this needs (read contacts, conversations and tags)"
     : ""
-  const message = redactText(error instanceof Error ? error.message : String(error)).slice(0, 300)
+  const cause = (error as { readonly cause?: { readonly code?: unknown; readonly message?: unknown } }).cause
+  const detail = typeof cause?.code === "string" ? ` (${cause.code})` : ""
+  const message = redactText(`${error instanceof Error ? error.message : String(error)}${detail}`).slice(0, 300)
   return new IntercomApiError({
     message: `${what} failed${status === undefined ? "" : ` with ${status}`}${hint}: ${message}`,
     ...(status === undefined ? {} : { status })

@@ -16,6 +16,10 @@ const POLL = Duration.seconds(2)
 const RETRY_FIRST = Duration.seconds(5)
 const RETRY_MAX = Duration.minutes(5)
 
+/** A failure's message, or the whole cause for a defect. */
+const causeText = (cause: Cause.Cause<{ readonly message: string }>) =>
+  Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: (error) => error.message })
+
 const nowSeconds = () => Math.floor(Date.now() / 1000)
 
 const at = (seconds: number) => new Date(seconds * 1000).toISOString()
@@ -101,7 +105,7 @@ export const layer = Layer.scopedDiscard(
         ),
         Effect.catchAllCause((cause) =>
           Effect.logWarning("could not record that this instance is alive").pipe(
-            Effect.annotateLogs("error", Cause.pretty(cause))
+            Effect.annotateLogs("error", causeText(cause))
           )
         )
       )
@@ -188,7 +192,7 @@ export const layer = Layer.scopedDiscard(
       const supervised = sweeps(workspace, api).pipe(
         Effect.catchAllCause((cause) =>
           Effect.logError("gap recovery stopped; it starts again").pipe(
-            Effect.annotateLogs({ workspace: workspace.key, cause: Cause.pretty(cause) }),
+            Effect.annotateLogs({ workspace: workspace.key, error: causeText(cause) }),
             Effect.tap(() => metrics.sweeps.inc({ workspace: workspace.key, outcome: "failed" }))
           )
         ),

@@ -67,9 +67,9 @@ export const make = (
       ON CONFLICT (instance) DO UPDATE SET alive_at = excluded.alive_at`
     ),
     forget: db.prepare<[number]>("DELETE FROM instances_alive WHERE alive_at < ?"),
-    gap: db.prepare<[string, number]>(
-      `INSERT INTO reconcile_state (workspace, watermark, pending_since) VALUES (?1, ?2, ?2)
-      ON CONFLICT (workspace) DO UPDATE SET pending_since = min(COALESCE(pending_since, ?2), ?2)`
+    gap: db.prepare<[{ workspace: string; since: number }]>(
+      `INSERT INTO reconcile_state (workspace, watermark, pending_since) VALUES (@workspace, @since, @since)
+      ON CONFLICT (workspace) DO UPDATE SET pending_since = min(COALESCE(pending_since, @since), @since)`
     ),
     state: db.prepare<[string], StateRow>("SELECT * FROM reconcile_state WHERE workspace = ?"),
     create: db.prepare<[string, number]>(
@@ -95,7 +95,7 @@ export const make = (
   const beat = db.transaction((instance: string, now: number, gap: number, workspaces: ReadonlyArray<string>) => {
     const latest = statements.latest.get() ?? null
     if (latest !== null && now - latest > gap) {
-      for (const workspace of workspaces) statements.gap.run(workspace, latest)
+      for (const workspace of workspaces) statements.gap.run({ workspace, since: latest })
     }
     statements.alive.run(instance, now)
     statements.forget.run(now - ALIVE_KEPT)

@@ -88,6 +88,7 @@ export class FakeIntercom {
   private readonly wallClock: boolean
   private sequence = 0
   private tamper: Tamper | undefined
+  private delayMs = 0
   private readonly limiter: RateLimiter
   private readonly contactsById = new Map<string, ContactState>()
   private readonly conversationsById = new Map<string, ConversationState>()
@@ -155,6 +156,11 @@ export class FakeIntercom {
 
   setRateLimit(limit: RateLimit): void {
     this.limiter.configure(limit)
+  }
+
+  /** Every answer waits this long: a slow API, for a sweep to be caught half-way. */
+  setDelay(ms: number): void {
+    this.delayMs = ms
   }
 
   setTamper(tamper: Tamper | undefined): void {
@@ -287,6 +293,7 @@ export class FakeIntercom {
     const url = new URL(request.url ?? "/", "http://fake")
     const path = url.pathname
     const text = await readBody(request)
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs))
     let body: unknown = undefined
     let answer: Answer
     const headers: Record<string, string> = { "Content-Type": "application/json; charset=utf-8" }

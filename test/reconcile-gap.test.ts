@@ -1,0 +1,227 @@
+import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { afterAll, beforeAll } from "vitest"
+import { eventually } from "./support/Eventually.js"
+import { FakeIntercom } from "./support/intercom/FakeIntercom.js"
+import { type Prism, startPrism } from "./support/intercom/Prism.js"
+import { writeRelaxedSpec } from "./support/intercom/Spec.js"
+import { type Service, spawnService } from "./support/Service.js"
+
+const root = new URL("..", import.meta.url).pathname
+
+let fake: FakeIntercom
+let prism: Prism
+let spec: ReturnType<typeof writeRelaxedSpec>
+
+beforeAll(async () => {
+  fake = await FakeIntercom.start({ wallClock: true })
+  spec = writeRelaxedSpec()
+  prism = await startPrism({ upstream: fake.url, spec: spec.path })
+}, 60_000)
+
+afterAll(async () => {
+  await prism?.close()
+  await fake?.close()
+  spec?.remove()
+})
+
+const dataDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "reconcile-gap-"))),
+  (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
+)
+
+/** The service's settings: the mirror, gap recovery through Prism, a gap of 2 s, sweeps after gaps only. */
+const env = (dir: string) => ({
+  DATA_DIR: dir,
+  SINKS: "mirror",
+  INTERCOM_ACCESS_TOKEN: fake.token,
+  INTERCOM_API_URL: prism.url,
+  RECONCILE_GAP: "2s",
+  RECONCILE_INTERVAL: "off",
+  RECONCILE_MARGIN: "1s",
+  LOG_FORMAT: "json"
+})
+
+const rows = (dir: string, sql: string, ...params: Array<unknown>) => {
+  const db = new Database(join(dir, "receiver.db"), { readonly: true, timeout: 5000 })
+  try {
+    return db.prepare(sql).all(...params) as Array<Record<string, unknown>>
+  } finally {
+    db.close()
+  }
+}
+
+/** SIGTERM, and the exit awaited. */
+const stop = (service: Service) =>
+  Effect.promise(async () => {
+    service.process.kill("SIGTERM")
+    await service.exited
+  })
+
+const logLines = (service: Service, message: string) =>
+  service.stderr().split("\n").filter((line) => line.includes(`"message":"${message}"`))
+
+const nowIso = (secondsAgo = 0) => new Date(Date.now() - secondsAgo * 1000).toISOString()
+
+/** The mirror's view of a contact: what the comparison with the fake looks at. */
+const mirroredContacts = (dir: string) =>
+  new Map(
+    rows(dir, "SELECT id, name, email, updated_at, deleted_at FROM intercom_contacts").map((row) => [row.id, row])
+  )
+
+describe("gap recovery through real processes (SQLite)", () => {
+  it.scopedLive(
+    "after the service was down, the mirror equals Intercom for everything changed while it was",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* dataDir
+        const contacts = Array.from({ length: 20 }, (_, index) => fake.createContact({ name: `Before ${index}` }))
+        const conversations = contacts.slice(0, 5).map((contactId) => fake.createConversation({ contactId }))
+        const first = yield* Effect.scoped(Effect.gen(function*() {
+          const service = yield* spawnService(env(dir))
+          // The store holds nothing yet: `npm run reconcile` fills the mirror from Intercom, beside the running service.
+          const { stdout } = yield* Effect.promise(() =>
+            promisify(execFile)(process.execPath, [
+              "--import",
+              "tsx",
+              "scripts/reconcile.ts",
+              "--since",
+              nowIso(3600)
+            ], { cwd: root, env: { ...process.env, ...env(dir) } })
+          )
+          assert.match(stdout, /contacts: +\d+ read, \d+ changed/)
+          assert.match(stdout, /conversations: +\d+ read, \d+ changed/)
+          yield* stop(service)
+          return service
+        }))
+        assert.lengthOf(logLines(first, "a gap: no instance was alive; its changes will be read from Intercom"), 0)
+        assert.strictEqual(mirroredContacts(dir).get(contacts[0]!)?.name, "Before 0")
+
+        // Down for longer than RECONCILE_GAP while Intercom's data changes.
+        yield* Effect.sleep("2500 millis")
+        fake.updateContact(contacts[0]!, { name: "Renamed while down" })
+        fake.updateContact(contacts[1]!, { email: "moved@example.com" })
+        fake.tagContact(contacts[2]!, "vip")
+        fake.tagContact(contacts[3]!, "churn-risk")
+        fake.deleteContact(contacts[4]!)
+        fake.deleteContact(contacts[5]!)
+        const added = [fake.createContact({ name: "New while down" }), fake.createContact({ role: "lead" })]
+        const opened = fake.createConversation({ contactId: added[0]! })
+        fake.assignConversation(conversations[0]!, 4242)
+        fake.closeConversation(conversations[1]!)
+        yield* Effect.sleep("1200 millis")
+
+        const second = yield* spawnService(env(dir))
+        yield* eventually(
+          "the gap's sweep",
+          Effect.sync(() => logLines(second, "sweep done").length),
+          (n) => n >= 1,
+          "30 seconds"
+        )
+        assert.lengthOf(logLines(second, "a gap: no instance was alive; its changes will be read from Intercom"), 1)
+
+        const mirrored = mirroredContacts(dir)
+        for (const id of [...contacts, ...added]) {
+          const expected = fake.contact(id)
+          const row = mirrored.get(id)
+          assert.isDefined(row, `contact ${id} is in the mirror`)
+          if (expected === undefined) {
+            assert.isNotNull(row!.deleted_at, `contact ${id}, deleted at Intercom, is deleted in the mirror`)
+            continue
+          }
+          assert.isNull(row!.deleted_at, `contact ${id} is not deleted`)
+          assert.deepStrictEqual(
+            { name: row!.name, email: row!.email, updated_at: row!.updated_at },
+            { name: expected.name, email: expected.email, updated_at: expected.updated_at },
+            `contact ${id}`
+          )
+        }
+        const tags = rows(dir, "SELECT contact_id, tag_name FROM intercom_contact_tags ORDER BY contact_id")
+        assert.deepStrictEqual(
+          tags.filter((row) => contacts.includes(row.contact_id as string)),
+          [{ contact_id: contacts[2], tag_name: "vip" }, { contact_id: contacts[3], tag_name: "churn-risk" }].sort((
+            a,
+            b
+          ) => a.contact_id!.localeCompare(b.contact_id!))
+        )
+        const conversationRows = new Map(
+          rows(dir, "SELECT id, state, admin_assignee_id, updated_at FROM intercom_conversations").map((row) => [
+            row.id,
+            row
+          ])
+        )
+        for (const id of [...conversations, opened]) {
+          const expected = fake.conversations().find((conversation) => conversation.id === id)!
+          assert.deepStrictEqual(conversationRows.get(id), {
+            id,
+            state: expected.state,
+            admin_assignee_id: expected.admin_assignee_id === null ? null : String(expected.admin_assignee_id),
+            updated_at: expected.updated_at
+          })
+        }
+
+        const metrics = yield* Effect.promise(() => fetch(`${second.url}/metrics`).then((answer) => answer.text()))
+        assert.match(metrics, /intercom_webhook_reconcile_sweeps_total\{workspace="default",outcome="done"\} 1/)
+        assert.match(metrics, /intercom_webhook_reconcile_gaps_total 1/)
+        assert.match(
+          metrics,
+          /intercom_webhook_reconcile_rows_total\{table="intercom_contacts",outcome="applied"\} \d+/
+        )
+        const versions = new Set(fake.requests.map((request) => request.intercomVersion))
+        assert.deepStrictEqual([...versions], ["2.14"])
+        yield* stop(second)
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "a sweep killed half-way resumes from the cursor it recorded, and finishes",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* dataDir
+        const many = Array.from({ length: 3000 }, () => fake.createContact())
+        yield* Effect.scoped(Effect.flatMap(spawnService(env(dir)), stop))
+        yield* Effect.sleep("2500 millis")
+        fake.setDelay(150)
+        const from = fake.requests.length
+        const searches = (after: number) =>
+          fake.requests.slice(after).filter((request) => request.path === "/contacts/search")
+
+        yield* Effect.scoped(Effect.gen(function*() {
+          const service = yield* spawnService(env(dir))
+          yield* eventually("four pages read", Effect.sync(() => searches(from).length), (n) => n >= 4, "60 seconds")
+          service.process.kill("SIGKILL")
+          yield* Effect.promise(() => service.exited)
+        }))
+        const [recorded] = rows(dir, "SELECT phase, cursor FROM reconcile_state WHERE workspace = 'default'")
+        assert.strictEqual(recorded!.phase, "contacts")
+        assert.isString(recorded!.cursor, "a cursor was recorded before the kill")
+        const readBefore = searches(from).length
+
+        fake.setDelay(0)
+        const resumedFrom = fake.requests.length
+        const service = yield* spawnService(env(dir))
+        yield* eventually(
+          "the resumed sweep",
+          Effect.sync(() => logLines(service, "sweep done").length),
+          (n) => n >= 1,
+          "60 seconds"
+        )
+        assert.lengthOf(logLines(service, "sweep resumed"), 1)
+        const firstAfter = searches(resumedFrom)[0]!.body as { pagination?: { starting_after?: string } }
+        assert.strictEqual(firstAfter.pagination?.starting_after, recorded!.cursor)
+        const total = searches(from).length
+        assert.isBelow(total - readBefore, total, "the resumed sweep did not read every page again")
+        const mirrored = mirroredContacts(dir)
+        assert.deepStrictEqual(many.filter((id) => !mirrored.has(id)), [])
+        yield* stop(service)
+      }),
+    180_000
+  )
+})
