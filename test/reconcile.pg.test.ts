@@ -1,0 +1,123 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { afterAll, beforeAll } from "vitest"
+import { eventually } from "./support/Eventually.js"
+import { FakeIntercom } from "./support/intercom/FakeIntercom.js"
+import { type Prism, startPrism } from "./support/intercom/Prism.js"
+import { writeRelaxedSpec } from "./support/intercom/Spec.js"
+import { databaseUrl, freshDatabase, pgHost, pgPort, queryDatabase } from "./support/Postgres.js"
+import { type Service, spawnService } from "./support/Service.js"
+import { requireService } from "./support/Services.js"
+
+const up = await requireService("PostgreSQL", pgHost, pgPort)
+
+const root = new URL("..", import.meta.url).pathname
+
+let fake: FakeIntercom
+let prism: Prism
+let spec: ReturnType<typeof writeRelaxedSpec>
+
+beforeAll(async () => {
+  if (!up) return
+  fake = await FakeIntercom.start({ wallClock: true })
+  spec = writeRelaxedSpec()
+  prism = await startPrism({ upstream: fake.url, spec: spec.path })
+}, 60_000)
+
+afterAll(async () => {
+  await prism?.close()
+  await fake?.close()
+  spec?.remove()
+})
+
+const dataDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "reconcile-pg-"))),
+  (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
+)
+
+const env = (database: string, dir: string) => ({
+  STORE_URL: databaseUrl(database),
+  DATA_DIR: dir,
+  SINKS: "mirror",
+  INTERCOM_ACCESS_TOKEN: fake.token,
+  INTERCOM_API_URL: prism.url,
+  RECONCILE_GAP: "2s",
+  RECONCILE_INTERVAL: "off",
+  RECONCILE_MARGIN: "1s",
+  LOG_FORMAT: "json"
+})
+
+const stop = (service: Service) =>
+  Effect.promise(async () => {
+    service.process.kill("SIGTERM")
+    await service.exited
+  })
+
+const count = (services: ReadonlyArray<Service>, message: string) =>
+  services.flatMap((service) => service.stderr().split("\n")).filter((line) => line.includes(`"message":"${message}"`))
+    .length
+
+describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (real processes)", () => {
+  it.scopedLive(
+    "both find the gap, one records it and one sweeps it; the mirror equals Intercom after",
+    () =>
+      Effect.gen(function*() {
+        const database = yield* freshDatabase
+        const [dirA, dirB] = [yield* dataDir, yield* dataDir]
+        const contacts = Array.from({ length: 12 }, () => fake.createContact())
+        yield* Effect.scoped(Effect.gen(function*() {
+          const first = yield* Effect.all([spawnService(env(database, dirA)), spawnService(env(database, dirB))], {
+            concurrency: 2
+          })
+          const { stdout } = yield* Effect.promise(() =>
+            promisify(execFile)(process.execPath, [
+              "--import",
+              "tsx",
+              "scripts/reconcile.ts",
+              "--since",
+              new Date(Date.now() - 3_600_000).toISOString()
+            ], { cwd: root, env: { ...process.env, ...env(database, dirA) } })
+          )
+          assert.match(stdout, /contacts: +\d+ read/)
+          yield* Effect.forEach(first, stop, { concurrency: 2 })
+        }))
+        yield* Effect.sleep("2500 millis")
+        fake.updateContact(contacts[0]!, { name: "Renamed while both were down" })
+        fake.deleteContact(contacts[1]!)
+        const added = fake.createContact({ name: "Added while both were down" })
+        yield* Effect.sleep("1200 millis")
+
+        const both = yield* Effect.all([spawnService(env(database, dirA)), spawnService(env(database, dirB))], {
+          concurrency: 2
+        })
+        yield* eventually("the gap's sweep", Effect.sync(() => count(both, "sweep done")), (n) => n >= 1, "30 seconds")
+        yield* Effect.sleep("3 seconds")
+        assert.strictEqual(count(both, "sweep started"), 1, "one instance swept the window")
+        assert.strictEqual(count(both, "sweep done"), 1)
+        assert.strictEqual(count(both, "a gap: no instance was alive; its changes will be read from Intercom"), 1)
+
+        const rows = yield* queryDatabase<{ id: string; name: string | null; deleted_at: number | null }>(
+          database,
+          "SELECT id, name, deleted_at FROM intercom_contacts WHERE id = ANY($1) ORDER BY id",
+          [[contacts[0], contacts[1], added]]
+        )
+        const byId = new Map(rows.map((row) => [row.id, row]))
+        assert.strictEqual(byId.get(contacts[0]!)?.name, "Renamed while both were down")
+        assert.isNotNull(byId.get(contacts[1]!)?.deleted_at ?? null)
+        assert.strictEqual(byId.get(added)?.name, "Added while both were down")
+        const [state] = yield* queryDatabase<{ watermark: number; phase: string | null }>(
+          database,
+          "SELECT watermark, phase FROM reconcile_state WHERE workspace = 'default'"
+        )
+        assert.isNull(state!.phase)
+        assert.isAtLeast(Number(state!.watermark), Math.floor(Date.now() / 1000) - 60)
+        yield* Effect.forEach(both, stop, { concurrency: 2 })
+      }),
+    120_000
+  )
+})
