@@ -10,31 +10,6 @@ import { contactRow, conversationRow, type Item, type MirrorChange, type Times }
 import { Outbox } from "../src/store/Outbox.js"
 import { ReconcileStore } from "../src/store/Reconcile.js"
 import * as Store from "../src/store/Store.js"
-import { vi } from "vitest"
-
-vi.mock("../src/store/MirrorStatements.js", async (importOriginal) => {
-  const original = await importOriginal<typeof import("../src/store/MirrorStatements.js")>()
-  const mutate = (sql: string): string => {
-    const m = /\(COALESCE\(excluded\.updated_at, -1\), COALESCE\(excluded\.notified_at, -1\)\) >= \(COALESCE\((\w+)\.updated_at, -1\), COALESCE\(\w+\.notified_at, -1\)\)/
-    const found = m.exec(sql)
-    if (found === null) return sql
-    const t = found[1]
-    switch (process.env.MUTANT) {
-      case "always": return sql.replace(m, "1 = 1")
-      case "swapped": return sql.replace(m, `(COALESCE(excluded.notified_at, -1), COALESCE(excluded.updated_at, -1)) >= (COALESCE(${t}.notified_at, -1), COALESCE(${t}.updated_at, -1))`)
-      case "updated-only": return sql.replace(m, `COALESCE(excluded.updated_at, -1) >= COALESCE(${t}.updated_at, -1)`)
-      case "strict": return sql.replace(m, `(COALESCE(excluded.updated_at, -1), COALESCE(excluded.notified_at, -1)) > (COALESCE(${t}.updated_at, -1), COALESCE(${t}.notified_at, -1))`)
-      case "notified-only": return sql.replace(m, `COALESCE(excluded.notified_at, -1) >= COALESCE(${t}.notified_at, -1)`)
-      case "rows-only": return sql.replace(/name = excluded.name, /, "").replace(/admin_assignee_id = excluded.admin_assignee_id, /, "")
-      default: return sql
-    }
-  }
-  return {
-    ...original,
-    mirrorStatements: (p: Parameters<typeof original.mirrorStatements>[0]) =>
-      Object.fromEntries(Object.entries(original.mirrorStatements(p)).map(([k, v]) => [k, mutate(v)]))
-  }
-})
 
 /**
  * Notifications that arrive while a sweep reads the same objects from Intercom's REST API: whatever the order in which
@@ -190,8 +165,7 @@ interface Delivery {
   readonly what: string
   readonly path: Path
   readonly changes: ReadonlyArray<MirrorChange>
-  /** The index of the state in the history, and the version the store orders it by. */
-  readonly state: number
+  /** The version the store orders it by. */
   readonly updatedAt: number
   readonly notifiedAt: number
   readonly label: string
@@ -322,7 +296,6 @@ const deliveriesOf = (subject: Subject, id: string, history: History) => {
         what: `the notification of state ${state.index}${attempt === 0 ? "" : " (retried)"}`,
         path,
         changes: [subject.notified(state.item, times)],
-        state: state.index,
         updatedAt: state.updatedAt,
         notifiedAt,
         label: state.label
@@ -446,7 +419,6 @@ describe("notifications that arrive during a reconcile interleave correctly (SQL
                 what: `the REST read of ${times.read}`,
                 path: "applyItems",
                 changes: subject.fetched(item(times.read), times.fetchedAt),
-                state: times.read === "A" ? 0 : 1,
                 updatedAt: times.updatedAt,
                 notifiedAt: times.fetchedAt,
                 label: subject.label(item(times.read))
@@ -455,7 +427,6 @@ describe("notifications that arrive during a reconcile interleave correctly (SQL
                 what: `the notification of ${times.notified}`,
                 path: plan.paths[readFirst ? 0 : 1],
                 changes: [subject.notified(item(times.notified), times)],
-                state: times.notified === "A" ? 0 : 1,
                 updatedAt: times.updatedAt,
                 notifiedAt: times.notifiedAt,
                 label: subject.label(item(times.notified))
