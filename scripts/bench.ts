@@ -14,6 +14,8 @@
  * http target's recovery after an outage; options --parts drain,peak,recovery, --sinks nats,rabbitmq,redis,http,
  * --rounds N (3), --backlog N, --keys N (5,000), --order receive, --concurrency N, --peak-rate R, --peak-seconds S,
  * --outage-seconds S (60; the issue's case is 300), --recovery-rate R, --cpu-prof; see drain.ts.
+ * --reconcile: instead, gap recovery's sweep over 10,000 changed contacts against the fake Intercom API
+ * (scripts/bench/reconcile.ts); options --contacts N, --rounds N, --limit CALLS/SECONDS, --prism.
  */
 import { execFile, execFileSync, execSync } from "node:child_process"
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -23,6 +25,7 @@ import { promisify } from "node:util"
 import { decodeCosts } from "./bench/decode.js"
 import { parseDrain, runDrain } from "./bench/drain.js"
 import { median } from "./bench/median.js"
+import { parseReconcile, runReconcile } from "./bench/reconcile.js"
 import { measuredCount, templatePath, warmCount, writeRequests } from "./bench/requests.js"
 import { seededStore } from "./bench/seeded.js"
 import { nodeFlags, peakRss, root, type Server, startServer } from "./bench/server.js"
@@ -147,6 +150,11 @@ const checkAccepted = async (file: string) => {
 }
 
 const main = async () => {
+  if (args.includes("--reconcile")) {
+    await runReconcile(parseReconcile(args.filter((arg) => arg !== "--reconcile")))
+    rmSync(work, { recursive: true, force: true })
+    return
+  }
   if (args.includes("--drain")) {
     try {
       // Read before the build, so that a mistyped option fails at once.

@@ -314,7 +314,6 @@ const deliveriesOf = (subject: Subject, id: string, history: History) => {
       what: `REST read ${index} (state ${state.index}, read at ${readMs} ms)`,
       path: "applyItems",
       changes: subject.fetched(state.item, fetchedAt),
-      state: state.index,
       updatedAt: state.updatedAt,
       notifiedAt: fetchedAt,
       label: state.label

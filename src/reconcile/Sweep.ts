@@ -53,6 +53,9 @@ export interface SweepDeps {
   readonly events?: SweepEvents
 }
 
+/** An object's changes, its state being the one at `fetchedAt` (unix seconds). */
+type ToChanges = (item: unknown, fetchedAt: number) => Either.Either<ReadonlyArray<MirrorChange>, string>
+
 const nowSeconds = () => Math.floor(Date.now() / 1000)
 
 const idOf = (item: unknown): string => String((item as { readonly id?: unknown } | null)?.id ?? "?")
@@ -73,15 +76,12 @@ export const sweep = (deps: SweepDeps, start: SweepProgress, tally: SweepTally =
     const record = (phase: SweepPhase, cursor: string | null) =>
       deps.persist ? store.advance(workspace, phase, cursor) : Effect.void
 
-    const apply = (
-      items: ReadonlyArray<unknown>,
-      toChanges: (item: unknown) => Either.Either<ReadonlyArray<MirrorChange>, string>
-    ) =>
+    const apply = (items: ReadonlyArray<unknown>, toChanges: ToChanges, fetchedAt: number) =>
       Effect.gen(function*() {
         const valid: Array<ReadonlyArray<MirrorChange>> = []
         const ids: Array<string> = []
         for (const item of items) {
-          const changes = toChanges(item)
+          const changes = toChanges(item, fetchedAt)
           if (Either.isRight(changes)) {
             valid.push(changes.right)
             ids.push(idOf(item))
@@ -110,12 +110,14 @@ export const sweep = (deps: SweepDeps, start: SweepProgress, tally: SweepTally =
     const pages = (
       phase: "contacts" | "conversations",
       read: (cursor: string | null) => Effect.Effect<ApiPage, IntercomApiError>,
-      toChanges: (item: unknown) => Either.Either<ReadonlyArray<MirrorChange>, string>,
+      toChanges: ToChanges,
       first: string | null
     ) =>
       Effect.gen(function*() {
         let cursor = first
         while (true) {
+          // The state a page holds is the one when the request was sent, not when it was answered.
+          const fetchedAt = nowSeconds()
           const page = yield* read(cursor).pipe(
             Effect.catchIf(
               (error) => error.status === 400 && cursor !== null,
@@ -129,7 +131,7 @@ export const sweep = (deps: SweepDeps, start: SweepProgress, tally: SweepTally =
           tally.pages[phase] += 1
           tally.read[phase] += page.items.length
           deps.events?.page(phase)
-          yield* apply(page.items, toChanges)
+          yield* apply(page.items, toChanges, fetchedAt)
           cursor = page.next
           if (cursor === null) return
           yield* record(phase, cursor)
@@ -159,17 +161,23 @@ export const sweep = (deps: SweepDeps, start: SweepProgress, tally: SweepTally =
       tally.checked += missing.length
       const found = yield* Effect.forEach(
         missing,
-        (id) => Effect.map(api.findContact(id), (contact) => ({ id, contact })),
+        (id) =>
+          Effect.suspend(() => {
+            const fetchedAt = nowSeconds()
+            return Effect.map(api.findContact(id), (contact) => ({ id, contact, fetchedAt }))
+          }),
         { concurrency: deps.concurrency }
       )
-      const fetchedAt = nowSeconds()
       const gone = found.filter(({ contact }) => Option.isNone(contact))
-      yield* apply(
-        found.flatMap(({ contact }) => Option.toArray(contact)),
-        (item) => restContactChanges(item, new Map(), fetchedAt)
-      )
+      for (const { contact, fetchedAt } of found) {
+        if (Option.isSome(contact)) {
+          yield* apply([contact.value], (item, at) => restContactChanges(item, new Map(), at), fetchedAt)
+        }
+      }
       const owner = workspaceId
-      const outcomes = yield* store.applyItems(gone.map(({ id }) => [goneContactChange(id, owner, fetchedAt)]))
+      const outcomes = yield* store.applyItems(
+        gone.map(({ fetchedAt, id }) => [goneContactChange(id, owner, fetchedAt)])
+      )
       for (const outcome of outcomes) {
         if (Either.isRight(outcome) && outcome.right.some((done) => done.applied)) tally.deleted += 1
         if (Either.isRight(outcome)) deps.events?.rows(outcome.right)
@@ -186,14 +194,14 @@ export const sweep = (deps: SweepDeps, start: SweepProgress, tally: SweepTally =
         yield* pages(
           "contacts",
           (cursor) => api.searchContacts(Math.max(0, window.since - DAY), cursor),
-          (item) => restContactChanges(item, tagNames, nowSeconds()),
+          (item, fetchedAt) => restContactChanges(item, tagNames, fetchedAt),
           first
         )
       } else if (phase === "conversations") {
         yield* pages(
           "conversations",
           (cursor) => api.searchConversations(window.since, cursor),
-          (item) => restConversationChanges(item, nowSeconds()),
+          restConversationChanges,
           first
         )
       } else {

@@ -219,6 +219,12 @@ export class FakeIntercom {
     this.liveContact(id).deleted = true
   }
 
+  /** Undoes `deleteContact`, as a benchmark's next round needs (Intercom has no such thing). */
+  restoreContact(id: string): void {
+    const contact = this.contactsById.get(id)
+    if (contact !== undefined) contact.deleted = false
+  }
+
   createConversation(init: { contactId: string; body?: string; title?: string }): string {
     this.liveContact(init.contactId)
     const sequence = this.nextSequence()
