@@ -30,7 +30,8 @@ const optionalPeers = [
   "ioredis",
   "@nats-io/transport-node",
   "undici",
-  "@effect/platform-node"
+  "@effect/platform-node",
+  "intercom-client"
 ]
 const corpus = loadFixtures(corpusDir)
 
