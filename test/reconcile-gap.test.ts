@@ -215,10 +215,14 @@ describe("gap recovery through real processes (SQLite)", () => {
         assert.lengthOf(logLines(service, "sweep resumed"), 1)
         const firstAfter = searches(resumedFrom)[0]!.body as { pagination?: { starting_after?: string } }
         assert.strictEqual(firstAfter.pagination?.starting_after, recorded!.cursor)
+        // The restart may itself be a gap (the kill and the start take longer than RECONCILE_GAP): a sweep of its own
+        // follows, from the first page. The resumed sweep's pages are those read before it said it was done.
+        const doneAt = Date.parse(JSON.parse(logLines(service, "sweep done")[0]!).timestamp)
         const fromStart = searches(resumedFrom).filter((request) =>
+          request.at <= doneAt &&
           (request.body as { pagination?: { starting_after?: string } }).pagination?.starting_after === undefined
         )
-        assert.lengthOf(fromStart, 0, "no contact page after the restart was read from the start again")
+        assert.lengthOf(fromStart, 0, "the resumed sweep read no contact page from the start again")
         const mirrored = mirroredContacts(dir)
         assert.deepStrictEqual(many.filter((id) => !mirrored.has(id)), [])
         yield* stop(service)

@@ -159,6 +159,27 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
     60_000
   )
 
+  it.scoped(
+    "a second sweep over the same window rewrites nothing: every object counted unchanged",
+    () =>
+      Effect.gen(function*() {
+        const { run } = yield* harness
+        const since = now()
+        const contacts = Array.from({ length: 30 }, () => fake.createContact())
+        fake.tagContact(contacts[0]!, "repeat")
+        const first = yield* run({ since, until: now(), deletions: false })
+        assert.isAtLeast(first.rows.intercom_contacts.applied, 30)
+        fake.updateContact(contacts[1]!, { name: "Changed between the sweeps" })
+
+        const second = yield* run({ since, until: now(), deletions: false })
+
+        assert.strictEqual(second.rows.intercom_contacts.applied, 1, "only the contact changed since")
+        assert.strictEqual(second.rows.intercom_contacts.unchanged, second.read.contacts - 1)
+        assert.strictEqual(second.rows.intercom_contact_tags.applied, 0)
+      }),
+    60_000
+  )
+
   it.scoped("waits out 429s and reads every page", () =>
     Effect.gen(function*() {
       const { rows, run, waits } = yield* harness

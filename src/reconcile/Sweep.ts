@@ -1,7 +1,7 @@
 import { Effect, Either, Option } from "effect"
 import { goneContactChange, restContactChanges, restConversationChanges } from "../mirror/RestRows.js"
 import type { MirrorChange } from "../mirror/Rows.js"
-import type { MirrorOutcome, MirrorTable } from "../store/Mirror.js"
+import { type MirrorOutcome, type MirrorTable, mirrorTable } from "../store/Mirror.js"
 import type { StoreUnavailable } from "../store/Outbox.js"
 import type { ReconcileStore, SweepPhase, SweepProgress } from "../store/Reconcile.js"
 import type { IntercomApiError } from "./IntercomApi.js"
@@ -76,15 +76,18 @@ export const sweep = (deps: SweepDeps, start: SweepProgress, tally: SweepTally =
     const record = (phase: SweepPhase, cursor: string | null) =>
       deps.persist ? store.advance(workspace, phase, cursor) : Effect.void
 
+    /**
+     * Applies each object's changes. An object the mirror's row holds already (the same `updated_at` and item), or
+     * older than the row, is left alone and counted unchanged: a sweep reads a day of contacts, and rewriting each on
+     * every sweep would cost writes and say "changed" of what did not.
+     */
     const apply = (items: ReadonlyArray<unknown>, toChanges: ToChanges, fetchedAt: number) =>
       Effect.gen(function*() {
         const valid: Array<ReadonlyArray<MirrorChange>> = []
-        const ids: Array<string> = []
         for (const item of items) {
           const changes = toChanges(item, fetchedAt)
           if (Either.isRight(changes)) {
             valid.push(changes.right)
-            ids.push(idOf(item))
           } else {
             tally.refused += 1
             yield* Effect.logWarning("the mirror cannot take an object read from Intercom").pipe(
@@ -92,12 +95,38 @@ export const sweep = (deps: SweepDeps, start: SweepProgress, tally: SweepTally =
             )
           }
         }
-        const outcomes = yield* store.applyItems(valid)
+        const rowOf = (changes: ReadonlyArray<MirrorChange>) => {
+          const first = changes[0]
+          return first !== undefined && first._tag !== "LinkTag" ? first : undefined
+        }
+        const fresh: Array<ReadonlyArray<MirrorChange>> = []
+        for (const table of ["intercom_contacts", "intercom_conversations"] as const) {
+          const ofTable = valid.filter((changes) => {
+            const first = rowOf(changes)
+            return first !== undefined && mirrorTable(first) === table
+          })
+          if (ofTable.length === 0) continue
+          const held = yield* store.versions(table, ofTable.map((changes) => rowOf(changes)!.row))
+          for (const changes of ofTable) {
+            const { row } = rowOf(changes)!
+            const version = held.get(row.id)
+            const current = version?.updatedAt ?? null
+            if (
+              current !== null && row.updatedAt !== null &&
+              (current > row.updatedAt || (current === row.updatedAt && version!.sameData))
+            ) {
+              tally.rows[table].unchanged += 1
+            } else {
+              fresh.push(changes)
+            }
+          }
+        }
+        const outcomes = yield* store.applyItems(fresh)
         for (const [index, outcome] of outcomes.entries()) {
           if (Either.isLeft(outcome)) {
             tally.refused += 1
             yield* Effect.logWarning("the store refuses an object read from Intercom").pipe(
-              Effect.annotateLogs({ workspace, id: ids[index], reason: outcome.left })
+              Effect.annotateLogs({ workspace, id: rowOf(fresh[index]!)?.row.id, reason: outcome.left })
             )
             continue
           }

@@ -30,6 +30,12 @@ export interface ReconcileState {
   readonly sweep: SweepProgress | null
 }
 
+/** What the mirror holds of a row: its version, and whether its item is the one compared. */
+export interface HeldVersion {
+  readonly updatedAt: number | null
+  readonly sameData: boolean
+}
+
 /** One item's changes applied, or why the store refused them (the other items of the page are applied all the same). */
 export type ItemOutcome = Either.Either<ReadonlyArray<MirrorOutcome>, string>
 
@@ -69,6 +75,14 @@ export class ReconcileStore extends Context.Tag("ReconcileStore")<ReconcileStore
   readonly applyItems: (
     items: ReadonlyArray<ReadonlyArray<MirrorChange>>
   ) => Effect.Effect<ReadonlyArray<ItemOutcome>, StoreUnavailable>
+  /**
+   * For each of `rows` that the mirror holds: the row's `updated_at`, and whether its `data` equals the given one
+   * (as the store compares it: text in SQLite, jsonb in PostgreSQL).
+   */
+  readonly versions: (
+    table: "intercom_contacts" | "intercom_conversations",
+    rows: ReadonlyArray<{ readonly id: string; readonly data: string }>
+  ) => Effect.Effect<ReadonlyMap<string, HeldVersion>, StoreUnavailable>
   /** The ids of the contacts of `workspaceId` (their item's `workspace_id`) that the mirror does not hold deleted. */
   readonly liveContactIds: (workspaceId: string) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
   /**

@@ -23,6 +23,17 @@ export const RECONCILE_MIGRATION = [
   )`
 ]
 
+interface VersionRow {
+  readonly id: string
+  readonly updated_at: number | null
+  readonly same: number
+}
+
+/** The rows of `table` among `[[id, data], ...]` (a JSON array), with whether each one's data is that text. */
+const versionsOf = (table: string) =>
+  `SELECT t.id, t.updated_at, t.data = json_extract(v.value, '$[1]') AS same
+  FROM json_each(?) AS v JOIN ${table} AS t ON t.id = json_extract(v.value, '$[0]')`
+
 interface StateRow {
   readonly watermark: number
   readonly pending_since: number | null
@@ -86,6 +97,8 @@ export const make = (
       `UPDATE reconcile_state SET watermark = max(watermark, ?), window_since = NULL, window_until = NULL,
       window_deletions = NULL, phase = NULL, cursor = NULL WHERE workspace = ?`
     ),
+    contactVersions: db.prepare<[string], VersionRow>(versionsOf("intercom_contacts")),
+    conversationVersions: db.prepare<[string], VersionRow>(versionsOf("intercom_conversations")),
     live: db.prepare<[string], string>(
       `SELECT id FROM intercom_contacts WHERE deleted_at IS NULL AND json_valid(data)
       AND json_extract(data, '$.workspace_id') = ?`
@@ -125,6 +138,14 @@ export const make = (
           Effect.sync(() => outcomes.forEach((outcome) => Either.map(outcome, (done) => mirrorCounts.record(done))))
         ),
         Effect.zipLeft(syncWal)
+      ),
+    versions: (table, rows) =>
+      attempt(() =>
+        new Map(
+          (table === "intercom_contacts" ? statements.contactVersions : statements.conversationVersions)
+            .all(JSON.stringify(rows.map(({ data, id }) => [id, data])))
+            .map((row) => [row.id, { updatedAt: row.updated_at, sameData: row.same === 1 }])
+        )
       ),
     liveContactIds: (workspaceId) => attempt(() => statements.live.all(workspaceId)),
     exclusive: (_workspace, work) => work

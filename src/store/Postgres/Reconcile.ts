@@ -86,6 +86,19 @@ export const make = (
           Effect.sync(() => outcomes.forEach((outcome) => Either.map(outcome, (done) => mirrorCounts.record(done))))
         )
       ),
+    versions: (table, rows) =>
+      Effect.map(
+        db.query<{ id: string; updated_at: number | null; same: boolean }>(
+          `SELECT t.id, t.updated_at, t.data = v.data AS same
+          FROM unnest($1::text[], $2::jsonb[]) AS v(id, data) JOIN ${table} AS t ON t.id = v.id`,
+          [rows.map((row) => row.id), rows.map((row) => row.data)]
+        ),
+        (found) =>
+          new Map(found.map((row) => [row.id, {
+            updatedAt: row.updated_at === null ? null : Number(row.updated_at),
+            sameData: row.same
+          }]))
+      ),
     liveContactIds: (workspaceId) =>
       Effect.map(
         db.query<{ id: string }>(

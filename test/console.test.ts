@@ -1,0 +1,456 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { ConfigProvider, Context, Effect, Layer } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdirSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { request as httpRequest } from "node:http"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Browser, BrowserContext, Page } from "playwright-core"
+import { configMessages } from "../src/config/ConfigMessages.js"
+import { consoleSettings } from "../src/config/ConsoleConfig.js"
+import { sign } from "../src/pipeline/Signature.js"
+import { launchBrowser, requireChromium } from "./support/Browser.js"
+import { eventually } from "./support/Eventually.js"
+import { loadFixtures } from "./support/Fixtures.js"
+import { canConnect } from "./support/Services.js"
+import { type Captured, startTarget } from "./support/Target.js"
+import { SECRET } from "./support/TestServer.js"
+
+const root = new URL("..", import.meta.url).pathname
+const shots = join(root, "test-results/console")
+const OPERATOR = "operator-token-0123456789abcdef"
+const READONLY = "readonly-token-0123456789abcdef"
+/** The HTTP sink's target URL holds it: its errors are on the dead-letter page, never it. */
+const FORWARD_PASSWORD = "hunter2-forward-password"
+const SECRETS = [OPERATOR, READONLY, FORWARD_PASSWORD, SECRET]
+
+const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
+
+interface Running {
+  readonly webhookUrl: string
+  /** The console's origin; undefined when it is off. */
+  readonly consoleUrl: string | undefined
+  readonly stderr: () => string
+}
+
+/** `test/support/ConsoleMain.ts` as its own process, until it listens (and its console, unless `console: "off"`). */
+const spawnConsole = (env: Record<string, string>, console: "on" | "off" = "on") =>
+  Effect.acquireRelease(
+    promise(() =>
+      new Promise<Running & { readonly child: ChildProcess; readonly exited: Promise<unknown> }>((resolve, reject) => {
+        const inherited = Object.fromEntries(
+          Object.entries(process.env).filter(([name]) => !name.startsWith("CONSOLE_"))
+        )
+        const child = spawn(process.execPath, ["--import", "tsx", "test/support/ConsoleMain.ts"], {
+          cwd: root,
+          env: {
+            ...inherited,
+            HOST: "127.0.0.1",
+            PORT: "0",
+            INTERCOM_CLIENT_SECRET: SECRET,
+            LOG_FORMAT: "json",
+            ...env
+          },
+          stdio: ["ignore", "ignore", "pipe"]
+        })
+        let stderr = ""
+        const exited = new Promise((done) => child.once("exit", done))
+        child.stderr!.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString()
+          const webhook = /Listening on (http:\/\/[\d.]+:\d+)/.exec(stderr)
+          const listening = /console listening on (http:\/\/[\d.]+:\d+)/.exec(stderr)
+          const off = stderr.includes("console off: CONSOLE_TOKEN is not set")
+          if (webhook !== null && (console === "on" ? listening !== null : off)) {
+            resolve({
+              webhookUrl: `${webhook[1]}/webhooks/intercom`,
+              consoleUrl: listening?.[1],
+              stderr: () => stderr,
+              child,
+              exited
+            })
+          }
+        })
+        void exited.then((code) => reject(new Error(`the service exited (${code}) before listening:\n${stderr}`)))
+      })
+    ),
+    ({ child, exited }) =>
+      promise(async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+        await exited
+      })
+  )
+
+/** A port nothing listens on right now. */
+const freePort = promise(() =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+)
+
+/** The service with its console on, an HTTP target that refuses (400) until `accept` is set, and a browser. */
+class Setup extends Context.Tag("Setup")<Setup, {
+  readonly url: string
+  readonly webhookUrl: string
+  readonly target: { readonly requests: ReadonlyArray<Captured>; accept: boolean }
+  readonly browser: Browser
+}>() {
+  static readonly layer = Layer.scoped(
+    Setup,
+    Effect.gen(function*() {
+      const dataDir = yield* Effect.acquireRelease(
+        promise(() => mkdtemp(join(tmpdir(), "console-"))),
+        (dir) => promise(() => rm(dir, { recursive: true, force: true }))
+      )
+      const control = { accept: false }
+      const target = yield* startTarget(() => control.accept ? 200 : 400)
+      const forward = new URL(target.url)
+      forward.username = "console"
+      forward.password = FORWARD_PASSWORD
+      const service = yield* spawnConsole({
+        DATA_DIR: dataDir,
+        SINKS: "http",
+        HTTP_FORWARD_URL: forward.href,
+        CONSOLE_TOKEN: OPERATOR,
+        CONSOLE_READONLY_TOKEN: READONLY,
+        CONSOLE_PORT: "0"
+      })
+      const browser = yield* launchBrowser
+      mkdirSync(shots, { recursive: true })
+      return {
+        url: service.consoleUrl!,
+        webhookUrl: service.webhookUrl,
+        target: Object.assign(control, { requests: target.requests }),
+        browser
+      }
+    })
+  )
+}
+
+const fixture = loadFixtures().find((candidate) => candidate.topic === "contacts.created")!
+const fixtureId = (fixture.json as { id: string }).id
+
+/** A signed notification to the service's webhook. */
+const post = (webhookUrl: string, body: Buffer) =>
+  promise(() =>
+    fetch(webhookUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-hub-signature": sign(SECRET, body) },
+      body
+    }).then((response) => response.status)
+  )
+
+/** A fresh browser context signed in with `token`, on the overview. */
+const signIn = (token: string) =>
+  Effect.gen(function*() {
+    const { browser, url } = yield* Setup
+    const context = yield* Effect.acquireRelease(promise(() => browser.newContext()), (context) =>
+      promise(() => context.close()))
+    const page = yield* promise(() =>
+      context.newPage()
+    )
+    yield* promise(async () => {
+      await page.goto(`${url}/login`)
+      await page.fill("input[name=token]", token)
+      await Promise.all([page.waitForURL(`${url}/`), page.click("button[type=submit]")])
+    })
+    return { context, page }
+  })
+
+/** The page's HTML holds no token, secret or session id. */
+const assertNoSecret = (html: string, context?: BrowserContext) =>
+  Effect.gen(function*() {
+    const cookies = context === undefined ? [] : yield* promise(() => context.cookies())
+    for (const secret of [...SECRETS, ...cookies.map((cookie) => cookie.value)]) {
+      assert.notInclude(html, secret, "a secret is on the page")
+    }
+  })
+
+const screenshot = (page: Page, name: string) => promise(() => page.screenshot({ path: join(shots, `${name}.png`) }))
+
+/** A POST from `localAddress` (127.0.0.x): failed sign-ins are counted per remote address. */
+const postFrom = (localAddress: string, url: string, form: string) =>
+  promise(() =>
+    new Promise<number>((resolve, reject) => {
+      const request = httpRequest(url, {
+        method: "POST",
+        localAddress,
+        headers: { "content-type": "application/x-www-form-urlencoded" }
+      }, (response) => {
+        response.resume()
+        resolve(response.statusCode!)
+      })
+      request.on("error", reject)
+      request.end(form)
+    })
+  )
+
+describe("console settings", () => {
+  const read = (env: Record<string, string>) =>
+    Effect.withConfigProvider(consoleSettings, ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+  it.effect("refuse a short token, equal tokens and a read-only token alone, by name", () =>
+    Effect.gen(function*() {
+      const refused = (env: Record<string, string>) => Effect.map(Effect.flip(read(env)), configMessages)
+      assert.deepStrictEqual(yield* refused({ CONSOLE_TOKEN: "short-token" }), [
+        "CONSOLE_TOKEN must be at least 16 characters (it guards replay)"
+      ])
+      assert.deepStrictEqual(yield* refused({ CONSOLE_TOKEN: OPERATOR, CONSOLE_READONLY_TOKEN: OPERATOR }), [
+        "CONSOLE_READONLY_TOKEN must differ from CONSOLE_TOKEN"
+      ])
+      assert.match(
+        (yield* refused({ CONSOLE_READONLY_TOKEN: READONLY })).join(),
+        /^CONSOLE_READONLY_TOKEN is set without/
+      )
+      assert.match((yield* refused({ CONSOLE_TOKEN: OPERATOR, CONSOLE_PORT: "70000" })).join(), /^CONSOLE_PORT must/)
+      const off = yield* read({})
+      assert.strictEqual(off.token._tag, "None")
+      assert.deepStrictEqual([off.host, off.port], ["127.0.0.1", 8081])
+    }))
+})
+
+const chromium = requireChromium()
+
+describe.runIf(chromium)("the operator console", () => {
+  it.live("is off without CONSOLE_TOKEN: nothing listens on its port", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* Effect.acquireRelease(
+        promise(() => mkdtemp(join(tmpdir(), "console-off-"))),
+        (dir) => promise(() => rm(dir, { recursive: true, force: true }))
+      )
+      const port = yield* freePort
+      const service = yield* spawnConsole({ DATA_DIR: dataDir, SINKS: "file", CONSOLE_PORT: String(port) }, "off")
+      assert.strictEqual(service.consoleUrl, undefined)
+      assert.isFalse(yield* promise(() => canConnect("127.0.0.1", port)))
+    }).pipe(Effect.scoped))
+
+  layer(Setup.layer, { excludeTestServices: true, timeout: 30_000 })((it) => {
+    it.scoped("sends everyone to sign in; a wrong token is 401 and sets no cookie; the right one a strict cookie", () =>
+      Effect.gen(function*() {
+        const { browser, url } = yield* Setup
+        const context = yield* Effect.acquireRelease(
+          promise(() => browser.newContext()),
+          (context) => promise(() => context.close())
+        )
+        const page = yield* promise(() => context.newPage())
+        yield* promise(() => page.goto(`${url}/dead-letters`))
+        assert.strictEqual(page.url(), `${url}/login`)
+        yield* screenshot(page, "login")
+        yield* assertNoSecret(yield* promise(() => page.content()))
+
+        yield* promise(() => page.fill("input[name=token]", `${OPERATOR}x`))
+        const refused = yield* promise(() =>
+          Promise.all([page.waitForResponse(`${url}/login`), page.click("button[type=submit]")]).then(([r]) => r)
+        )
+        assert.strictEqual(refused.status(), 401)
+        assert.include(yield* promise(() => page.textContent("main")), "Wrong token.")
+        assert.deepStrictEqual(yield* promise(() => context.cookies()), [])
+
+        yield* promise(() => page.fill("input[name=token]", OPERATOR))
+        yield* promise(() => Promise.all([page.waitForURL(`${url}/`), page.click("button[type=submit]")]))
+        const cookies = yield* promise(() => context.cookies())
+        assert.strictEqual(cookies.length, 1)
+        assert.include(cookies[0], { name: "console_session", httpOnly: true, sameSite: "Strict", path: "/" })
+        assert.match(cookies[0]!.value, /^[\w-]{43}$/)
+        assert.strictEqual(yield* promise(() => page.textContent("h1")), "Overview")
+
+        const headers = yield* promise(() => fetch(`${url}/login`).then((response) => response.headers))
+        assert.strictEqual(
+          headers.get("content-security-policy"),
+          "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; " +
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+        assert.strictEqual(headers.get("x-content-type-options"), "nosniff")
+        assert.strictEqual(headers.get("referrer-policy"), "no-referrer")
+        assert.strictEqual(headers.get("cache-control"), "no-store")
+      }))
+
+    it.scoped("shows a refused notification's dead letter live and inert, and delivers it after a replay", () =>
+      Effect.gen(function*() {
+        const setup = yield* Setup
+        const { page, context } = yield* signIn(OPERATOR)
+        const dialogs: Array<string> = []
+        page.on("dialog", (dialog) => {
+          dialogs.push(dialog.message())
+          void dialog.dismiss()
+        })
+        yield* screenshot(page, "overview")
+        yield* promise(() => page.evaluate("window.sameDocument = true"))
+        const before = Number(yield* promise(() => page.textContent("#dead-total")))
+
+        setup.target.accept = false
+        const hostileTopic = "<script>window.injected = 1</script>"
+        const hostileId = `"><img id="injected" src="/x" onerror="window.injected = 2">${"z".repeat(150)}`
+        const hostile = Buffer.from(JSON.stringify({
+          type: "notification_event",
+          topic: hostileTopic,
+          id: hostileId,
+          data: { item: { type: "ticket", id: "<b>bold</b>" } }
+        }))
+        assert.strictEqual(yield* post(setup.webhookUrl, fixture.bytes), 200)
+        assert.strictEqual(yield* post(setup.webhookUrl, hostile), 200)
+        // The count changes in the page already loaded: the script polls, nothing reloads.
+        yield* promise(() =>
+          page.waitForFunction(`document.getElementById("dead-total").textContent === "${before + 2}"`, null, {
+            timeout: 10_000
+          })
+        )
+        assert.isTrue(yield* promise(() => page.evaluate("window.sameDocument")))
+        assert.include(yield* promise(() => page.textContent("#dead")), "rejected")
+        yield* assertNoSecret(yield* promise(() => page.content()), context)
+
+        yield* promise(() => page.goto(`${setup.url}/dead-letters`))
+        const table = yield* promise(() => page.textContent("#dead-letters tbody"))
+        assert.include(table, fixtureId)
+        // Escaped: shown as text, no element made of it, nothing ran.
+        assert.include(table, hostileTopic)
+        assert.strictEqual(yield* promise(() => page.locator("#dead-letters td", { hasText: hostileTopic }).count()), 1)
+        const idCell = page.locator("#dead-letters td[title]", { hasText: "\"><img" })
+        assert.strictEqual(yield* promise(() => idCell.getAttribute("title")), hostileId)
+        assert.isBelow((yield* promise(() => idCell.textContent()))!.length, hostileId.length)
+        const injected = () =>
+          promise(() =>
+            page.evaluate(`({
+              flag: window.injected,
+              elements: document.querySelectorAll("#injected, main img, main script, b").length,
+              scripts: [...document.scripts].map((script) => script.getAttribute("src"))
+            })`)
+          )
+        assert.deepStrictEqual(yield* injected(), { flag: undefined, elements: 0, scripts: ["/console.js"] })
+        const errors = yield* promise(() => page.locator("#dead-letters td:nth-child(7)").allTextContents())
+        assert.isTrue(errors.some((error) => error.includes("console:***@127.0.0.1")))
+        yield* assertNoSecret(yield* promise(() => page.content()), context)
+        yield* screenshot(page, "dead-letters")
+
+        // A filter echoes whatever it is given, 10,000 characters included, as the value of its field.
+        const long = `"><script>window.injected = 3</script>${"x".repeat(10_000)}`
+        yield* promise(() =>
+          page.goto(`${setup.url}/dead-letters?${new URLSearchParams({ topic: long, reason: "<i>" })}`)
+        )
+        assert.strictEqual(yield* promise(() => page.inputValue("form.filter input[name=topic]")), long)
+        assert.include(yield* promise(() => page.textContent("main")), "reason must be one of")
+        assert.deepStrictEqual(yield* injected(), { flag: undefined, elements: 0, scripts: ["/console.js"] })
+        yield* screenshot(page, "dead-letters-hostile-filter")
+
+        setup.target.accept = true
+        const seen = setup.target.requests.length
+        yield* promise(() => page.goto(`${setup.url}/dead-letters?sink=http`))
+        yield* promise(() =>
+          Promise.all([page.waitForURL(/replayed=/), page.click("form.replay button[value=replay]")])
+        )
+        assert.strictEqual(yield* promise(() => page.textContent(".flash")), "Replayed 2 dead letter(s).")
+        const delivered = yield* eventually(
+          "the replayed notifications at the target",
+          Effect.sync(() => setup.target.requests.slice(seen)),
+          (requests) => requests.length === 2
+        )
+        assert.sameMembers(delivered.map((request) => request.body.toString()), [
+          fixture.bytes.toString(),
+          hostile.toString()
+        ])
+        yield* promise(() => page.goto(`${setup.url}/dead-letters`))
+        const after = yield* promise(() => page.textContent("#dead-letters tbody"))
+        assert.notInclude(after, fixtureId)
+        assert.notInclude(after, hostileTopic)
+        yield* screenshot(page, "dead-letters-replayed")
+        assert.deepStrictEqual(dialogs, [])
+      }))
+
+    it.scoped("refuses a POST without the session's CSRF token, or from another origin", () =>
+      Effect.gen(function*() {
+        const { url } = yield* Setup
+        const { context, page } = yield* signIn(OPERATOR)
+        yield* promise(() => page.goto(`${url}/dead-letters`))
+        const csrf = yield* promise(() => page.inputValue("form.replay input[name=csrf]"))
+        const replay = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+          promise(() =>
+            context.request.post(`${url}/dead-letters/replay`, { form, headers, maxRedirects: 0 })
+              .then((response) => response.status())
+          )
+        const filter = { sink: "http", topic: "no.such.topic", since: "" }
+        assert.strictEqual(yield* replay(filter), 403)
+        assert.strictEqual(yield* replay({ ...filter, csrf: `${csrf}x` }), 403)
+        assert.strictEqual(yield* replay({ ...filter, csrf }, { origin: "http://evil.example" }), 403)
+        // The same form, right token and own origin: the refusals above were for the token and the origin.
+        assert.strictEqual(yield* replay({ ...filter, csrf }, { origin: url }), 303)
+        assert.strictEqual(
+          yield* promise(() =>
+            context.request.post(`${url}/logout`, { form: {}, maxRedirects: 0 }).then((response) => response.status())
+          ),
+          403
+        )
+      }))
+
+    it.scoped("a read-only session sees every page, has no replay button, and a forged replay is refused", () =>
+      Effect.gen(function*() {
+        const { url } = yield* Setup
+        const { context, page } = yield* signIn(READONLY)
+        assert.strictEqual(yield* promise(() => page.textContent("nav .role")), "read-only")
+        yield* assertNoSecret(yield* promise(() => page.content()), context)
+        const answer = yield* promise(() => page.goto(`${url}/dead-letters`))
+        assert.strictEqual(answer!.status(), 200)
+        assert.strictEqual(yield* promise(() => page.locator("form.replay, button[value=replay]").count()), 0)
+        assert.include(yield* promise(() => page.textContent("main")), "Signed in read-only")
+        yield* assertNoSecret(yield* promise(() => page.content()), context)
+        yield* screenshot(page, "dead-letters-readonly")
+        const csrf = yield* promise(() => page.inputValue("form.logout input[name=csrf]"))
+        const forged = yield* promise(() =>
+          context.request.post(`${url}/dead-letters/replay`, {
+            form: { sink: "http", topic: "", since: "", csrf },
+            headers: { origin: url },
+            maxRedirects: 0
+          })
+        )
+        assert.strictEqual(forged.status(), 403)
+      }))
+
+    it.effect("answers scripts with a bearer token, without session or CSRF; refuses a wrong or missing one", () =>
+      Effect.gen(function*() {
+        const { url } = yield* Setup
+        const call = (path: string, init: RequestInit = {}) =>
+          promise(() =>
+            fetch(`${url}${path}`, { redirect: "manual", ...init }).then(async (response) => ({
+              status: response.status,
+              json: response.status === 303 ? {} : await response.json() as Record<string, unknown>
+            }))
+          )
+        const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+        const overview = yield* call("/api/overview", { headers: bearer(OPERATOR) })
+        assert.strictEqual(overview.status, 200)
+        assert.deepInclude(overview.json.sinks as Array<unknown>, {
+          sink: "http",
+          state: "healthy",
+          since: null,
+          error: null,
+          waiting: 0,
+          oldest: null
+        })
+        assert.strictEqual((yield* call("/api/overview", { headers: bearer(READONLY) })).status, 200)
+        assert.strictEqual((yield* call("/api/overview", { headers: bearer(`${OPERATOR}x`) })).status, 401)
+        assert.strictEqual((yield* call("/api/overview")).status, 401)
+        assert.strictEqual((yield* call("/")).status, 303)
+        const form = { method: "POST", body: new URLSearchParams({ sink: "http", topic: "no.such.topic" }) }
+        assert.strictEqual((yield* call("/dead-letters/replay", form)).status, 401)
+        const refused = yield* call("/dead-letters/replay", { ...form, headers: bearer(READONLY) })
+        assert.strictEqual(refused.status, 403)
+        const replayed = yield* call("/dead-letters/replay", { ...form, headers: bearer(OPERATOR) })
+        assert.deepStrictEqual(replayed, { status: 200, json: { replayed: 0 } })
+      }))
+
+    it.effect("refuses sign-ins from an address after 10 failures in a minute, even with the right token", () =>
+      Effect.gen(function*() {
+        const { url } = yield* Setup
+        const attempt = (token: string) =>
+          postFrom("127.0.0.2", `${url}/login`, new URLSearchParams({ token }).toString())
+        for (let n = 0; n < 10; n++) assert.strictEqual(yield* attempt("wrong-token-0123456789"), 401)
+        assert.strictEqual(yield* attempt("wrong-token-0123456789"), 429)
+        assert.strictEqual(yield* attempt(OPERATOR), 429)
+        // Another address is not held back.
+        assert.strictEqual(yield* postFrom("127.0.0.3", `${url}/login`, `token=${OPERATOR}`), 303)
+      }))
+  })
+})
