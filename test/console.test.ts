@@ -92,11 +92,12 @@ const freePort = promise(() =>
   })
 )
 
-/** The service with its console on, an HTTP target that refuses (400) until `accept` is set, and a browser. */
+/** The service with its console on, an HTTP target answering what the test says (400 at first), and a browser. */
 class Setup extends Context.Tag("Setup")<Setup, {
   readonly url: string
   readonly webhookUrl: string
-  readonly target: { readonly requests: ReadonlyArray<Captured>; accept: boolean }
+  /** `status`: what the target answers now. */
+  readonly target: { readonly requests: ReadonlyArray<Captured>; status: number }
   readonly browser: Browser
 }>() {
   static readonly layer = Layer.scoped(
@@ -106,8 +107,8 @@ class Setup extends Context.Tag("Setup")<Setup, {
         promise(() => mkdtemp(join(tmpdir(), "console-"))),
         (dir) => promise(() => rm(dir, { recursive: true, force: true }))
       )
-      const control = { accept: false }
-      const target = yield* startTarget(() => control.accept ? 200 : 400)
+      const control = { status: 400 }
+      const target = yield* startTarget(() => control.status)
       const forward = new URL(target.url)
       forward.username = "console"
       forward.password = FORWARD_PASSWORD
@@ -117,7 +118,10 @@ class Setup extends Context.Tag("Setup")<Setup, {
         HTTP_FORWARD_URL: forward.href,
         CONSOLE_TOKEN: OPERATOR,
         CONSOLE_READONLY_TOKEN: READONLY,
-        CONSOLE_PORT: "0"
+        CONSOLE_PORT: "0",
+        RETRY_BASE_DELAY: "50ms",
+        RETRY_MAX_DELAY: "200ms",
+        PROBE_INTERVAL: "200ms"
       })
       const browser = yield* launchBrowser
       mkdirSync(shots, { recursive: true })
@@ -265,7 +269,7 @@ describe.runIf(chromium)("the operator console", () => {
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         )
         assert.strictEqual(headers.get("x-content-type-options"), "nosniff")
-        assert.strictEqual(headers.get("referrer-policy"), "no-referrer")
+        assert.strictEqual(headers.get("referrer-policy"), "same-origin")
         assert.strictEqual(headers.get("cache-control"), "no-store")
       }))
 
@@ -278,13 +282,12 @@ describe.runIf(chromium)("the operator console", () => {
           dialogs.push(dialog.message())
           void dialog.dismiss()
         })
-        yield* screenshot(page, "overview")
         yield* promise(() => page.evaluate("window.sameDocument = true"))
         const before = Number(yield* promise(() => page.textContent("#dead-total")))
 
-        setup.target.accept = false
+        setup.target.status = 400
         const hostileTopic = "<script>window.injected = 1</script>"
-        const hostileId = `"><img id="injected" src="/x" onerror="window.injected = 2">${"z".repeat(150)}`
+        const hostileId = `"><img id="injected" src="/x" onerror="window.injected = 2">${"z".repeat(120)}`
         const hostile = Buffer.from(JSON.stringify({
           type: "notification_event",
           topic: hostileTopic,
@@ -295,12 +298,11 @@ describe.runIf(chromium)("the operator console", () => {
         assert.strictEqual(yield* post(setup.webhookUrl, hostile), 200)
         // The count changes in the page already loaded: the script polls, nothing reloads.
         yield* promise(() =>
-          page.waitForFunction(`document.getElementById("dead-total").textContent === "${before + 2}"`, null, {
-            timeout: 10_000
-          })
+          page.locator("#dead-total", { hasText: new RegExp(`^${before + 2}$`) }).waitFor({ timeout: 10_000 })
         )
         assert.isTrue(yield* promise(() => page.evaluate("window.sameDocument")))
         assert.include(yield* promise(() => page.textContent("#dead")), "rejected")
+        yield* screenshot(page, "overview")
         yield* assertNoSecret(yield* promise(() => page.content()), context)
 
         yield* promise(() => page.goto(`${setup.url}/dead-letters`))
@@ -336,7 +338,7 @@ describe.runIf(chromium)("the operator console", () => {
         assert.deepStrictEqual(yield* injected(), { flag: undefined, elements: 0, scripts: ["/console.js"] })
         yield* screenshot(page, "dead-letters-hostile-filter")
 
-        setup.target.accept = true
+        setup.target.status = 200
         const seen = setup.target.requests.length
         yield* promise(() => page.goto(`${setup.url}/dead-letters?sink=http`))
         yield* promise(() =>
@@ -358,6 +360,28 @@ describe.runIf(chromium)("the operator console", () => {
         assert.notInclude(after, hostileTopic)
         yield* screenshot(page, "dead-letters-replayed")
         assert.deepStrictEqual(dialogs, [])
+      }))
+
+    it.scoped("shows, live, a sink whose target is down as failing with what waits for it, and healthy once it is back", () =>
+      Effect.gen(function*() {
+        const setup = yield* Setup
+        const { page } = yield* signIn(OPERATOR)
+        const row = page.locator("#sinks tr", { hasText: "http" })
+        const state = row.locator("td.state")
+        assert.strictEqual(yield* promise(() => state.textContent()), "healthy")
+        setup.target.status = 503
+        const another = Buffer.from(JSON.stringify({ ...(fixture.json as object), id: "notif_console_failing" }))
+        assert.strictEqual(yield* post(setup.webhookUrl, another), 200)
+        yield* promise(() => state.filter({ hasText: /^(failing|probing)$/ }).waitFor({ timeout: 10_000 }))
+        const cells = yield* promise(() => row.locator("td").allTextContents())
+        assert.match(cells[2]!, /^\d+s ago$/)
+        assert.strictEqual(cells[3], "1")
+        assert.match(cells[4]!, /^\d+s$/)
+        assert.include(yield* promise(() => state.getAttribute("title")), "answered 503")
+        yield* screenshot(page, "overview-failing")
+        setup.target.status = 200
+        yield* promise(() => state.filter({ hasText: /^healthy$/ }).waitFor({ timeout: 10_000 }))
+        yield* promise(() => row.locator("td.number", { hasText: /^0$/ }).waitFor({ timeout: 10_000 }))
       }))
 
     it.scoped("refuses a POST without the session's CSRF token, or from another origin", () =>

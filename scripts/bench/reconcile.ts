@@ -1,7 +1,7 @@
 /**
  * npm run bench -- --reconcile [--contacts N] [--rounds N] [--limit CALLS/SECONDS] [--prism]
  * A sweep over N contacts changed in the window (default 10,000) against the fake Intercom API on 127.0.0.1, applied to
- * a fresh SQLite store, in rounds: calls made, seconds, rate-limit waits, contacts applied per second; then the same
+ * a fresh SQLite store, in rounds: calls made, seconds, rate-limit waits, contacts written; then the same
  * window with the deletion pass (every contact listed, the mirror's compared, 1% found gone and looked up). `--limit` sets the fake's
  * rate limit (default Intercom's: 1666 calls per 10 s); `--prism` sends every call through Prism's validating proxy.
  */
@@ -54,6 +54,7 @@ interface Round {
   readonly waits: number
   readonly waitSeconds: number
   readonly applied: number
+  readonly unchanged: number
   readonly deleted: number
 }
 
@@ -109,6 +110,7 @@ const runRound = (
       waits,
       waitSeconds,
       applied: tally.rows.intercom_contacts.applied,
+      unchanged: tally.rows.intercom_contacts.unchanged,
       deleted: tally.deleted
     } satisfies Round
   }))
@@ -132,23 +134,23 @@ export const runReconcile = async (options: ReconcileOptions) => {
         rounds.push(result)
         console.error(
           `${name} round ${round + 1}: ${result.calls} calls, ${result.seconds.toFixed(2)} s, ${result.waits} ` +
-            `rate-limit waits (${result.waitSeconds.toFixed(1)} s), ${result.applied} contacts applied, ` +
-            `${result.deleted} deleted`
+            `rate-limit waits (${result.waitSeconds.toFixed(1)} s), contacts: ${result.applied} written, ` +
+            `${result.unchanged} unchanged, ${result.deleted} deleted`
         )
       }
       const m = (pick: (round: Round) => number) => median(rounds.map(pick))
       console.log(
         `| ${name} | ${options.contacts} | ${m((r) => r.calls)} | ${m((r) => r.seconds).toFixed(2)} | ` +
-          `${m((r) => r.waits)} (${m((r) => r.waitSeconds).toFixed(1)} s) | ` +
-          `${Math.round(m((r) => r.applied / r.seconds))} |`
+          `${m((r) => r.waits)} (${m((r) => r.waitSeconds).toFixed(1)} s) | ${m((r) => r.applied)} | ` +
+          `${m((r) => r.unchanged)} | ${m((r) => r.deleted)} |`
       )
     }
     console.log(
       `rate limit ${options.limit.limit} calls / ${options.limit.windowSeconds} s` +
         (prism === undefined ? ", direct to the fake" : ", through Prism")
     )
-    console.log("| sweep | contacts changed | calls | seconds | rate-limit waits | contacts applied/s |")
-    console.log("|---|---|---|---|---|---|")
+    console.log("| sweep | contacts changed | calls | seconds | rate-limit waits | written | unchanged | deleted |")
+    console.log("|---|---|---|---|---|---|---|---|")
     await report("contacts and conversations", false)
     await report("with the deletion pass", true)
   } finally {

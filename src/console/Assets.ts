@@ -14,7 +14,7 @@ nav form { margin: 0; }
 main { padding: 1em 1.5em; }
 table { border-collapse: collapse; background: #fff; margin: .5em 0 1em; }
 th, td { border: 1px solid #d5d9e0; padding: .25em .6em; text-align: left; vertical-align: top; }
-td { max-width: 40em; overflow-wrap: anywhere; }
+td { max-width: 40em; overflow-wrap: break-word; }
 .number { text-align: right; }
 .state.healthy { color: #17702f; }
 .state.failing, .state.probing { color: #b3261e; font-weight: bold; }

@@ -1,5 +1,6 @@
 import { Duration, Effect, Layer, Option } from "effect"
 import { consoleSettings } from "../config/ConsoleConfig.js"
+import { makeAccess } from "./Access.js"
 import { makeLoginLimiter } from "./Auth.js"
 import { makeRoutes } from "./Routes.js"
 import { listen } from "./Server.js"
@@ -14,11 +15,12 @@ export const layer = Layer.scopedDiscard(
     const settings = yield* consoleSettings
     if (Option.isNone(settings.token)) return yield* Effect.logInfo("console off: CONSOLE_TOKEN is not set")
     const sessions = makeSessions(Duration.toMillis(settings.sessionTtl))
-    const routes = makeRoutes(
+    const access = makeAccess(
       { token: settings.token.value, readonlyToken: settings.readonlyToken },
       sessions,
       makeLoginLimiter()
     )
+    const routes = makeRoutes(access)
     const address = yield* listen(settings.host, settings.port, routes)
     const url = `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`
     yield* Effect.logInfo(`console listening on ${url}`).pipe(Effect.annotateLogs("url", url))

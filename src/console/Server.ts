@@ -3,17 +3,21 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { escape } from "./Html.js"
 import type { Reply } from "./Reply.js"
-import type { ConsoleRequest } from "./Routes.js"
+import type { ConsoleRequest } from "./Request.js"
 
 /** The console's port could not be opened (taken, not allowed, no such address). */
 export class ConsoleListenError extends Data.TaggedError("ConsoleListenError")<{ readonly message: string }> {}
 
-/** Headers of every answer: nothing from elsewhere runs, frames, is sniffed, cached, or learns where it came from. */
+/**
+ * Headers of every answer: nothing from elsewhere runs, frames, is sniffed or cached, and no other site learns an
+ * address of the console. `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` with
+ * every form, and the origin check (`Csrf.ts`) could then tell no form of the console from a foreign one.
+ */
 export const SECURITY_HEADERS = {
   "content-security-policy": "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; " +
     "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
+  "referrer-policy": "same-origin",
   "cache-control": "no-store",
   "x-frame-options": "DENY"
 } as const

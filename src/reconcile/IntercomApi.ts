@@ -97,13 +97,13 @@ export const make = (
       searchContacts: (after, cursor) =>
         call("searching contacts", (options) =>
           client.contacts.search({
-            query: { field: "updated_at", operator: ">", value: String(after) },
+            query: { field: "updated_at", operator: ">", value: after },
             pagination: pagination(cursor)
           }, options)).pipe(Effect.map((found) => page(found.data, found.response))),
       searchConversations: (from, cursor) =>
         call("searching conversations", (options) =>
           client.conversations.search({
-            query: { field: "updated_at", operator: ">", value: String(from) },
+            query: { field: "updated_at", operator: ">", value: from },
             pagination: pagination(cursor)
           }, options)).pipe(Effect.map((found) => page(found.data, found.response))),
       listContacts: (cursor) =>
