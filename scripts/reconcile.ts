@@ -8,12 +8,12 @@ import { existsSync } from "node:fs"
 import { configMessages } from "../src/config/ConfigMessages.js"
 import { storeSettings } from "../src/config/ReceiverConfig.js"
 import { reconcileSettings } from "../src/config/ReconcileConfig.js"
+import { isoTime } from "../src/ops/IsoTime.js"
 import * as IntercomApi from "../src/reconcile/IntercomApi.js"
 import { emptyTally, sweep, type SweepTally } from "../src/reconcile/Sweep.js"
 import { ReconcileStore } from "../src/store/Reconcile.js"
 import * as Store from "../src/store/Store.js"
 import { main, UsageError } from "./cli/Args.js"
-import { isoTime } from "./cli/IsoTime.js"
 
 const command = {
   name: "reconcile",

@@ -8,10 +8,10 @@ import { existsSync } from "node:fs"
 import { configMessages } from "../src/config/ConfigMessages.js"
 import { sinkNames, storeSettings } from "../src/config/ReceiverConfig.js"
 import { redactText } from "../src/config/Redact.js"
+import { isoTime } from "../src/ops/IsoTime.js"
 import { Outbox, type WaitingDeadLetter } from "../src/store/Outbox.js"
 import * as Store from "../src/store/Store.js"
 import { main, UsageError } from "./cli/Args.js"
-import { isoTime } from "./cli/IsoTime.js"
 
 const sinks: ReadonlyArray<string> = [...sinkNames, "handlers"]
 

@@ -1,4 +1,5 @@
 import { Layer } from "effect"
+import * as Console from "./console/Console.js"
 import * as Http from "./http/Endpoints.js"
 import * as NodeServer from "./http/NodeServer.js"
 import { DriftCapture } from "./ops/DriftCapture.js"
@@ -28,13 +29,14 @@ export const CoreLive = Layer.mergeAll(
 )
 
 /**
- * Verify -> decode -> dedupe -> route -> deliver or queue, the workers that empty the outbox, and gap recovery (on
- * with an access token).
+ * Verify -> decode -> dedupe -> route -> deliver or queue, the workers that empty the outbox, gap recovery (on with an
+ * access token) and the operator console (on with its token).
  */
 export const ReceiverLive = Layer.mergeAll(
   Receiver.layer.pipe(Layer.provide(Router.layer)),
   Delivery.layer,
-  Reconciler.layer
+  Reconciler.layer,
+  Console.layer
 ).pipe(
   Layer.provideMerge(CoreLive)
 )

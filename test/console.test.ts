@@ -35,7 +35,7 @@ interface Running {
   readonly stderr: () => string
 }
 
-/** `test/support/ConsoleMain.ts` as its own process, until it listens (and its console, unless `console: "off"`). */
+/** The service (`src/main.ts`) as its own process, until it listens (and its console, unless `console: "off"`). */
 const spawnConsole = (env: Record<string, string>, console: "on" | "off" = "on") =>
   Effect.acquireRelease(
     promise(() =>
@@ -43,7 +43,7 @@ const spawnConsole = (env: Record<string, string>, console: "on" | "off" = "on")
         const inherited = Object.fromEntries(
           Object.entries(process.env).filter(([name]) => !name.startsWith("CONSOLE_"))
         )
-        const child = spawn(process.execPath, ["--import", "tsx", "test/support/ConsoleMain.ts"], {
+        const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
           cwd: root,
           env: {
             ...inherited,
