@@ -110,6 +110,52 @@ const dueSuite = (config: Effect.Effect<StoreSettings, never, Scope.Scope>) => {
       assert.deepStrictEqual(yield* outbox.nextDue("http", now), Option.some(now + 5000))
       assert.deepStrictEqual(yield* due(now + 9000), [first, second, third])
     }))
+
+  it.scopedLive("dead letters still waiting are counted by sink and reason; replayed ones are not", () =>
+    Effect.gen(function*() {
+      const outbox = yield* open(config)
+      const counts = Effect.map(
+        outbox.deadLetterCounts,
+        (found) =>
+          found.map((row) => ({ ...row, count: Number(row.count) })).sort((a, b) =>
+            `${a.sink}/${a.reason}`.localeCompare(`${b.sink}/${b.reason}`)
+          )
+      )
+      assert.deepStrictEqual(yield* counts, [])
+      for (const [id, reason] of [["d1", "rejected"], ["d2", "rejected"], ["d3", "exhausted"]] as const) {
+        const seq = yield* queue(outbox, `conversation:${id}`, id)
+        const entry = (yield* outbox.due("http", { now: Date.now() + 1, limit: 100, order: "receive", busy: [] }))
+          .find((found) => found.seq === seq)!
+        yield* outbox.bury(entry, reason, "answered 400", 1)
+      }
+      const body = Buffer.from(
+        JSON.stringify({ type: "notification_event", topic: "x.y", id: "d4", data: { item: {} } })
+      )
+      yield* outbox.addDeadLetter(
+        {
+          receivedAt: new Date(),
+          topic: null,
+          intercomTopic: "x.y",
+          id: "d4",
+          appId: null,
+          body,
+          deliveryKey: "d4",
+          schemaMismatch: undefined
+        },
+        "no_route",
+        "no route"
+      )
+      assert.deepStrictEqual(yield* counts, [
+        { sink: "http", reason: "exhausted", count: 1 },
+        { sink: "http", reason: "rejected", count: 2 },
+        { sink: null, reason: "no_route", count: 1 }
+      ])
+      assert.strictEqual(
+        yield* outbox.replay({ sink: Option.some("http"), topic: Option.none(), since: Option.none() }),
+        4
+      )
+      assert.deepStrictEqual(yield* counts, [])
+    }))
 }
 
 describe("which deliveries are due (SQLite)", () => dueSuite(sqlite))

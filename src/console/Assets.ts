@@ -69,7 +69,7 @@ export const js = `"use strict";
       count.appendChild(link);
       return row([td(g.sink === null ? "(none)" : g.sink), td(g.reason), count]);
     }));
-    document.getElementById("dead-total").textContent = data.deadLetters.total + (data.deadLetters.capped ? "+" : "");
+    document.getElementById("dead-total").textContent = String(data.deadLetters.total);
     document.getElementById("updated").textContent = new Date(now).toISOString();
   };
   var refresh = function () {

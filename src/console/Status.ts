@@ -1,10 +1,7 @@
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import { redactText } from "../config/Redact.js"
 import { SinkHealths } from "../pipeline/Delivery/SinkHealth.js"
 import { type DeadLetterReason, Outbox } from "../store/Outbox.js"
-
-/** Dead letters read for the overview's counts; beyond them the counts say "at least". */
-export const DEAD_LETTER_SCAN = 10_000
 
 export interface SinkStatus {
   readonly sink: string
@@ -31,30 +28,19 @@ export interface Overview {
   readonly sinks: ReadonlyArray<SinkStatus>
   readonly deadLetters: {
     readonly total: number
-    /** True when there are more than `DEAD_LETTER_SCAN`: the counts are of the oldest ones. */
-    readonly capped: boolean
     readonly groups: ReadonlyArray<DeadLetterGroup>
   }
 }
-
-const everything = { sink: Option.none(), topic: Option.none(), since: Option.none() }
 
 /** What the overview shows, from the sinks' health, the outbox and the dead letters still waiting. */
 export const overview = Effect.gen(function*() {
   const outbox = yield* Outbox
   const healths = yield* SinkHealths
   const now = Date.now()
-  const [depth, dead] = yield* Effect.all([outbox.depthBySink, outbox.deadLetters(everything, DEAD_LETTER_SCAN + 1)])
-  const counted = dead.slice(0, DEAD_LETTER_SCAN)
-  const groups = new Map<string, { sink: string | null; reason: DeadLetterReason; count: number }>()
-  for (const letter of counted) {
-    const key = JSON.stringify([letter.sink, letter.reason])
-    const group = groups.get(key) ?? { sink: letter.sink, reason: letter.reason, count: 0 }
-    group.count++
-    groups.set(key, group)
-  }
+  const [depth, counts] = yield* Effect.all([outbox.depthBySink, outbox.deadLetterCounts])
+  const groups = counts.map(({ count, reason, sink }) => ({ sink, reason, count: Number(count) }))
   const names = new Set([...healths.keys(), ...depth.map(({ sink }) => sink)])
-  for (const letter of counted) if (letter.sink !== null) names.add(letter.sink)
+  for (const group of groups) if (group.sink !== null) names.add(group.sink)
   const sinks = [...names].sort().map((sink): SinkStatus => {
     const state = healths.get(sink)?.state ?? { _tag: "healthy" as const }
     const waiting = depth.find((entry) => entry.sink === sink)
@@ -71,11 +57,8 @@ export const overview = Effect.gen(function*() {
     now,
     sinks,
     deadLetters: {
-      total: counted.length,
-      capped: dead.length > DEAD_LETTER_SCAN,
-      groups: [...groups.values()].sort((a, b) =>
-        (a.sink ?? "").localeCompare(b.sink ?? "") || a.reason.localeCompare(b.reason)
-      )
+      total: groups.reduce((sum, group) => sum + group.count, 0),
+      groups: [...groups].sort((a, b) => (a.sink ?? "").localeCompare(b.sink ?? "") || a.reason.localeCompare(b.reason))
     }
   } satisfies Overview
 })

@@ -55,6 +55,7 @@ export const layer = (dedupeWindow: Duration.Duration) =>
       addDeadLetter: () => Effect.fail(nothing),
       replay: () => Effect.succeed(0),
       deadLetters: () => Effect.succeed([]),
+      deadLetterCounts: Effect.succeed([]),
       depth: Effect.succeed({ count: 0, oldest: Option.none() }),
       depthBySink: Effect.succeed([]),
       probe: Effect.void,

@@ -90,6 +90,13 @@ export interface WaitingDeadLetter {
   readonly error: string
 }
 
+/** How many dead letters of a sink (null: none) and reason are still waiting. */
+export interface DeadLetterCount {
+  readonly sink: string | null
+  readonly reason: DeadLetterReason
+  readonly count: number
+}
+
 /**
  * The durable store behind the 2xx: dedupe memory, the outbox of deliveries still to make, and dead letters.
  * Two implementations: the embedded SQLite of one process (`SqliteOutbox`), and PostgreSQL shared by any number of
@@ -153,6 +160,8 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
     filter: ReplayFilter,
     limit: number
   ) => Effect.Effect<ReadonlyArray<WaitingDeadLetter>, StoreUnavailable>
+  /** The dead letters not yet replayed, counted by sink (null: none) and reason, read from an index. */
+  readonly deadLetterCounts: Effect.Effect<ReadonlyArray<DeadLetterCount>, StoreUnavailable>
   readonly depth: Effect.Effect<{ readonly count: number; readonly oldest: Option.Option<Date> }, StoreUnavailable>
   /** Deliveries waiting per sink, with the receive time (epoch milliseconds) of each sink's oldest. */
   readonly depthBySink: Effect.Effect<

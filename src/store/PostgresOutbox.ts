@@ -5,7 +5,7 @@ import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DeliveryShare } from "./DeliveryShare.js"
 import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
-import { LEGACY_KEY, Outbox, OutboxFull, type ReplayFilter, StoreUnavailable } from "./Outbox.js"
+import { type DeadLetterCount, LEGACY_KEY, Outbox, OutboxFull, type ReplayFilter, StoreUnavailable } from "./Outbox.js"
 import * as BucketLeases from "./Postgres/BucketLeases.js"
 import * as Database from "./Postgres/Database.js"
 import * as GroupCommit from "./Postgres/GroupCommit.js"
@@ -232,6 +232,10 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
             params
           )
         }).pipe(Effect.map((rows) => rows.map(toWaiting))),
+      deadLetterCounts: db.query<DeadLetterCount>(
+        `SELECT sink, reason, count(*)::bigint AS count FROM dead_letters WHERE replayed_at IS NULL
+        GROUP BY sink, reason`
+      ),
       depth: Effect.map(
         db.query<{ n: number; oldest: number | null }>(
           "SELECT count(*)::bigint AS n, min(received_at) AS oldest FROM outbox"

@@ -9,7 +9,15 @@ import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { DeliveryShare } from "./DeliveryShare.js"
 import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
-import { LEGACY_KEY, Outbox, type OutboxEntry, OutboxFull, type ReplayFilter, StoreUnavailable } from "./Outbox.js"
+import {
+  type DeadLetterCount,
+  LEGACY_KEY,
+  Outbox,
+  type OutboxEntry,
+  OutboxFull,
+  type ReplayFilter,
+  StoreUnavailable
+} from "./Outbox.js"
 import { queuedSignals } from "./QueuedSignals.js"
 import { ReconcileStore } from "./Reconcile.js"
 import { SinkCounts } from "./SinkCounts.js"
@@ -71,6 +79,10 @@ const ADDED_COLUMNS = [
 ] as const
 
 /** Finds, for a row, a delivery of its key that waits for its retry (a key's queue is read up to that one). */
+/** The dead letters still waiting, by sink and reason: what the console's overview counts. */
+const WAITING_DEAD_LETTERS_INDEX =
+  "CREATE INDEX IF NOT EXISTS dead_letters_waiting ON dead_letters (sink, reason) WHERE replayed_at IS NULL"
+
 const KEY_INDEX = "CREATE INDEX IF NOT EXISTS outbox_key_waiting ON outbox (sink, delivery_key, next_attempt_at)"
 
 const addColumns = (db: Database.Database) => {
@@ -81,6 +93,7 @@ const addColumns = (db: Database.Database) => {
     }
   }
   db.exec(KEY_INDEX)
+  db.exec(WAITING_DEAD_LETTERS_INDEX)
 }
 
 const COLUMNS = "seq, sink, delivery_key, 0 AS bucket, notification_id, intercom_topic, received_at, body, attempts"
@@ -142,6 +155,9 @@ const make = (config: StoreSettings, role: StoreRole) =>
     const datasync = yield* DataSync
 
     const statements = {
+      deadLetterCounts: db.prepare<[], DeadLetterCount>(
+        "SELECT sink, reason, count(*) AS count FROM dead_letters WHERE replayed_at IS NULL GROUP BY sink, reason"
+      ),
       queue: db.prepare(
         `INSERT INTO outbox
         (sink, delivery_key, notification_id, topic, intercom_topic, app_id, received_at, body, next_attempt_at)
@@ -469,6 +485,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
             `SELECT ${WAITING_COLUMNS} FROM dead_letters WHERE ${where} ORDER BY id LIMIT ?`
           ).all(...params, limit).map(toWaiting)
         }),
+      deadLetterCounts: attempt(() => statements.deadLetterCounts.all()),
       depth: Effect.map(depthBySink, (bySink) => ({
         count: rows.total,
         oldest: bySink.length === 0 ? Option.none() : Option.some(new Date(Math.min(...bySink.map((s) => s.oldest))))

@@ -29,9 +29,7 @@ export const render = (overview: Overview, viewer: Viewer): string =>
 </table>
 </section>
 <section>
-<h2>Dead letters waiting: <span id="dead-total">${
-      escape(`${overview.deadLetters.total}${overview.deadLetters.capped ? "+" : ""}`)
-    }</span></h2>
+<h2>Dead letters waiting: <span id="dead-total">${escape(String(overview.deadLetters.total))}</span></h2>
 <table>
 <thead><tr><th>sink</th><th>reason</th><th>count</th></tr></thead>
 <tbody id="dead">${overview.deadLetters.groups.map(deadLetterRow).join("")}</tbody>
