@@ -323,7 +323,7 @@ describe.runIf(chromium)("the operator console", () => {
             })`)
           )
         assert.deepStrictEqual(yield* injected(), { flag: undefined, elements: 0, scripts: ["/console.js"] })
-        const errors = yield* promise(() => page.locator("#dead-letters td:nth-child(7)").allTextContents())
+        const errors = yield* promise(() => page.locator("#dead-letters td:nth-child(8)").allTextContents())
         assert.isTrue(errors.some((error) => error.includes("console:***@127.0.0.1")))
         yield* assertNoSecret(yield* promise(() => page.content()), context)
         yield* screenshot(page, "dead-letters")
@@ -463,6 +463,72 @@ describe.runIf(chromium)("the operator console", () => {
         assert.strictEqual(refused.status, 403)
         const replayed = yield* call("/dead-letters/replay", { ...form, headers: bearer(OPERATOR) })
         assert.deepStrictEqual(replayed, { status: 200, json: { replayed: 0 } })
+      }))
+
+    it.scoped("replays one selected dead letter, and discards another only after confirming", () =>
+      Effect.gen(function*() {
+        const setup = yield* Setup
+        const { page } = yield* signIn(OPERATOR)
+        setup.target.status = 400
+        const ids = ["select-1", "select-2", "select-3"].map((id) => `${id}-${Date.now()}`)
+        const bodies = ids.map((id) => Buffer.from(JSON.stringify({ ...(fixture.json as object), id })))
+        for (const body of bodies) assert.strictEqual(yield* post(setup.webhookUrl, body), 200)
+        const rowOf = (id: string) => page.locator("#dead-letters tbody tr", { hasText: id })
+        yield* eventually(
+          "three dead letters listed",
+          promise(async () => {
+            await page.goto(`${setup.url}/dead-letters?sink=http`)
+            return (await Promise.all(ids.map((id) => rowOf(id).count()))).every((count) => count === 1)
+          }),
+          (listed) => listed
+        )
+
+        setup.target.status = 200
+        const seen = setup.target.requests.length
+        yield* promise(() => rowOf(ids[0]!).locator("input[type=checkbox]").check())
+        yield* promise(() =>
+          Promise.all([page.waitForURL(/replayed=/), page.click("form.selection button[value=replay-selected]")])
+        )
+        assert.strictEqual(yield* promise(() => page.textContent(".flash")), "Replayed 1 dead letter(s).")
+        const delivered = yield* eventually(
+          "the one selected at the target",
+          Effect.sync(() => setup.target.requests.slice(seen)),
+          (requests) => requests.length >= 1
+        )
+        assert.deepStrictEqual(delivered.map((request) => request.body.toString()), [bodies[0]!.toString()])
+
+        yield* promise(() => page.goto(`${setup.url}/dead-letters?sink=http`))
+        yield* promise(() => rowOf(ids[1]!).locator("input[type=checkbox]").check())
+        yield* promise(() =>
+          Promise.all([
+            page.waitForURL(`${setup.url}/dead-letters/discard`),
+            page.click("form.selection button[value=discard-selected]")
+          ])
+        )
+        assert.strictEqual(yield* promise(() => page.textContent("#discard-count")), "1")
+        yield* screenshot(page, "dead-letters-discard")
+        assert.strictEqual(yield* promise(() => rowOf(ids[1]!).count()), 0, "nothing is discarded before confirming")
+        yield* promise(() => Promise.all([page.waitForURL(/discarded=/), page.click("form.confirm button")]))
+        assert.strictEqual(yield* promise(() => page.textContent(".flash")), "Discarded 1 dead letter(s).")
+        yield* promise(() => page.goto(`${setup.url}/dead-letters?sink=http`))
+        assert.strictEqual(yield* promise(() => rowOf(ids[0]!).count()), 0, "replayed")
+        assert.strictEqual(yield* promise(() => rowOf(ids[1]!).count()), 0, "discarded")
+        assert.strictEqual(yield* promise(() => rowOf(ids[2]!).count()), 1, "left alone")
+        assert.lengthOf(setup.target.requests.slice(seen), 1, "a discarded dead letter is never delivered")
+
+        const form = (token: string, fields: Record<string, string>) =>
+          promise(() =>
+            fetch(`${setup.url}/dead-letters/discard`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}` },
+              body: new URLSearchParams(fields),
+              redirect: "manual"
+            }).then(async (response) => ({ status: response.status, json: await response.json() as unknown }))
+          )
+        const everything = { sink: "http", topic: (fixture.json as { topic: string }).topic }
+        assert.strictEqual((yield* form(READONLY, { ...everything, confirmed: "yes" })).status, 403)
+        assert.deepInclude((yield* form(OPERATOR, everything)).json as object, { error: "not_confirmed" })
+        assert.strictEqual(yield* promise(() => rowOf(ids[2]!).count()), 1, "still there")
       }))
 
     it.effect("refuses sign-ins from an address after 10 failures in a minute, even with the right token", () =>

@@ -150,10 +150,17 @@ const dueSuite = (config: Effect.Effect<StoreSettings, never, Scope.Scope>) => {
         { sink: "http", reason: "rejected", count: 2 },
         { sink: null, reason: "no_route", count: 1 }
       ])
-      assert.strictEqual(
-        yield* outbox.replay({ sink: Option.some("http"), topic: Option.none(), since: Option.none() }),
-        4
-      )
+      const waiting = yield* outbox.deadLetters({ sink: Option.none(), topic: Option.none(), since: Option.none() }, 10)
+      const [first, second] = waiting.filter((letter) => letter.reason === "rejected").map((letter) => letter.id)
+      const everything = { sink: Option.none(), topic: Option.none(), since: Option.none() }
+      assert.strictEqual(yield* outbox.discard({ ...everything, ids: [first!] }), 1, "one chosen by id")
+      assert.strictEqual(yield* outbox.replay({ ...everything, ids: [second!] }), 1, "one chosen by id")
+      assert.deepStrictEqual(yield* counts, [
+        { sink: "http", reason: "exhausted", count: 1 },
+        { sink: null, reason: "no_route", count: 1 }
+      ])
+      assert.strictEqual(yield* outbox.discard({ ...everything, ids: [first!, second!] }), 0, "neither waits now")
+      assert.strictEqual(yield* outbox.discard(everything), 2, "without a sink, those without one too")
       assert.deepStrictEqual(yield* counts, [])
     }))
 }

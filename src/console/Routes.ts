@@ -19,6 +19,16 @@ const assets: Record<string, { readonly type: string; readonly body: string }> =
   "/console.js": { type: "text/javascript; charset=utf-8", body: Assets.js }
 }
 
+/** The ids of the rows ticked in the dead-letter table (none: the filter decides). */
+const idsOf = (form: URLSearchParams): ReadonlyArray<number> =>
+  form.getAll("id").filter((id) => /^\d{1,15}$/.test(id)).map(Number).slice(0, MAX_SELECTED)
+
+/** Rows one form may name. */
+const MAX_SELECTED = 1000
+
+/** Dead letters counted at most on the page that asks before discarding. */
+const CONFIRM_SCAN = 10_000
+
 const digits = (text: string | null, fallback: number, max: number) =>
   text !== null && /^\d{1,6}$/.test(text) ? Math.min(Math.max(Number(text), fallback), max) : fallback
 
@@ -31,13 +41,15 @@ export const makeRoutes = (access: Access) => {
       const checked = replayFilter(filter)
       if (Either.isLeft(checked)) return problem(400, "invalid_filter", checked.left, as, viewer)
       const outbox = yield* Outbox
-      const replayed = yield* outbox.replay(checked.right)
+      const ids = idsOf(request.form)
+      const replayed = yield* outbox.replay(ids.length > 0 ? { ...checked.right, ids } : checked.right)
       yield* Effect.logInfo("console replay").pipe(
         Effect.annotateLogs({
           replayed,
           sink: filter.sink,
           topic: filter.topic,
           since: filter.since,
+          ids: ids.length,
           via: principal.via
         })
       )
@@ -46,11 +58,58 @@ export const makeRoutes = (access: Access) => {
         : redirect(`/dead-letters?${new URLSearchParams({ ...filter, replayed: String(replayed) })}`)
     })
 
+  /** Without `confirmed=yes`, the page that asks (or a 400 for a script); with it, the discard. */
+  const discard = (request: ConsoleRequest, principal: Principal, viewer: Viewer, as: "html" | "json") =>
+    Effect.gen(function*() {
+      if (principal.role !== "operator") return problem(403, "forbidden", "discard is for operators", as, viewer)
+      const filter = filterOf(request.form)
+      const checked = replayFilter(filter)
+      if (Either.isLeft(checked)) return problem(400, "invalid_filter", checked.left, as, viewer)
+      const ids = idsOf(request.form)
+      const chosen = ids.length > 0 ? { ...checked.right, ids } : checked.right
+      const outbox = yield* Outbox
+      if (request.form.get("confirmed") !== "yes") {
+        if (as === "json") {
+          return problem(400, "not_confirmed", "send confirmed=yes to discard: it cannot be undone", as, viewer)
+        }
+        const found = yield* outbox.deadLetters(chosen, CONFIRM_SCAN + 1)
+        return html(
+          200,
+          DeadLetters.renderConfirmDiscard(
+            filter,
+            ids,
+            Math.min(found.length, CONFIRM_SCAN),
+            found.length > CONFIRM_SCAN,
+            viewer
+          )
+        )
+      }
+      const discarded = yield* outbox.discard(chosen)
+      yield* Effect.logWarning("console discard").pipe(
+        Effect.annotateLogs({
+          discarded,
+          sink: filter.sink,
+          topic: filter.topic,
+          since: filter.since,
+          ids: ids.length,
+          via: principal.via
+        })
+      )
+      return as === "json"
+        ? json(200, { discarded })
+        : redirect(`/dead-letters?${new URLSearchParams({ discarded: String(discarded) })}`)
+    })
+
   const deadLetters = (request: ConsoleRequest, viewer: Viewer) =>
     Effect.gen(function*() {
       const filter = filterOf(request.query)
       const replayed = request.query.get("replayed")
-      const flash = replayed !== null && /^\d{1,9}$/.test(replayed) ? `Replayed ${replayed} dead letter(s).` : undefined
+      const discarded = request.query.get("discarded")
+      const flash = replayed !== null && /^\d{1,9}$/.test(replayed)
+        ? `Replayed ${replayed} dead letter(s).`
+        : discarded !== null && /^\d{1,9}$/.test(discarded)
+        ? `Discarded ${discarded} dead letter(s).`
+        : undefined
       const checked = storeFilter(filter)
       if (Either.isLeft(checked)) {
         return html(400, DeadLetters.render(filter, { _tag: "invalid", message: checked.left }, viewer, flash))
@@ -94,10 +153,13 @@ export const makeRoutes = (access: Access) => {
           return yield* deadLetters(request, viewer)
         case "POST /dead-letters/replay":
           return yield* replay(request, principal, viewer, as)
+        case "POST /dead-letters/discard":
+          return yield* discard(request, principal, viewer, as)
         case "POST /logout":
           return access.signOut(principal)
       }
-      const known = ["/", "/api/overview", "/dead-letters", "/dead-letters/replay", "/logout"].includes(request.path)
+      const known = ["/", "/api/overview", "/dead-letters", "/dead-letters/replay", "/dead-letters/discard", "/logout"]
+        .includes(request.path)
       return known
         ? problem(405, "method_not_allowed", "method not allowed", as, viewer)
         : problem(404, "not_found", "no such page", as, viewer)

@@ -56,6 +56,7 @@ export const layer = (dedupeWindow: Duration.Duration) =>
       replay: () => Effect.succeed(0),
       deadLetters: () => Effect.succeed([]),
       deadLetterCounts: Effect.succeed([]),
+      discard: () => Effect.succeed(0),
       depth: Effect.succeed({ count: 0, oldest: Option.none() }),
       depthBySink: Effect.succeed([]),
       probe: Effect.void,

@@ -76,6 +76,8 @@ export interface ReplayFilter {
   readonly sink: Option.Option<string>
   readonly topic: Option.Option<string>
   readonly since: Option.Option<Date>
+  /** Only these dead letters (by id), when given. */
+  readonly ids?: ReadonlyArray<number> | undefined
 }
 
 /** A dead letter still waiting in the store (never replayed), as `npm run replay -- --list` shows it. */
@@ -150,6 +152,11 @@ export class Outbox extends Context.Tag("Outbox")<Outbox, {
     reason: DeadLetterReason,
     error: string
   ) => Effect.Effect<DeadLetter, StoreUnavailable>
+  /**
+   * Removes the matching dead letters still waiting from the store, for good (the lines of `DEAD_LETTER_PATH` stay);
+   * returns how many. Without a sink, those without one too.
+   */
+  readonly discard: (filter: ReplayFilter) => Effect.Effect<number, StoreUnavailable>
   /** Puts matching dead letters back into the outbox (to `sink` when given); returns how many. */
   readonly replay: (filter: ReplayFilter) => Effect.Effect<number, StoreUnavailable>
   /**

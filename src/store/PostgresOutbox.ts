@@ -232,6 +232,12 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
             params
           )
         }).pipe(Effect.map((rows) => rows.map(toWaiting))),
+      discard: (filter) =>
+        Effect.suspend(() => {
+          const params: Array<unknown> = []
+          const where = deadLetterFilter(filter, params, "any")
+          return db.query<{ id: number }>(`DELETE FROM dead_letters WHERE ${where} RETURNING id`, params)
+        }).pipe(Effect.map((rows) => rows.length)),
       deadLetterCounts: db.query<DeadLetterCount>(
         `SELECT sink, reason, count(*)::bigint AS count FROM dead_letters WHERE replayed_at IS NULL
         GROUP BY sink, reason`
@@ -277,6 +283,10 @@ const deadLetterFilter = (filter: ReplayFilter, params: Array<unknown>, sinkless
   if (Option.isSome(filter.since)) {
     params.push(filter.since.value.getTime())
     conditions.push(`dead_at >= $${params.length}`)
+  }
+  if (filter.ids !== undefined) {
+    params.push(filter.ids)
+    conditions.push(`id = ANY($${params.length}::bigint[])`)
   }
   return conditions.join(" AND ")
 }

@@ -485,6 +485,11 @@ const make = (config: StoreSettings, role: StoreRole) =>
             `SELECT ${WAITING_COLUMNS} FROM dead_letters WHERE ${where} ORDER BY id LIMIT ?`
           ).all(...params, limit).map(toWaiting)
         }),
+      discard: (filter) =>
+        attempt(() => {
+          const { params, where } = deadLetterFilter(filter, "any")
+          return db.prepare(`DELETE FROM dead_letters WHERE ${where}`).run(...params).changes
+        }).pipe(Effect.zipLeft(syncWal)),
       deadLetterCounts: attempt(() => statements.deadLetterCounts.all()),
       depth: Effect.map(depthBySink, (bySink) => ({
         count: rows.total,
@@ -517,6 +522,10 @@ const deadLetterFilter = (filter: ReplayFilter, sinkless: "with a sink" | "any")
   if (Option.isSome(filter.since)) {
     conditions.push("dead_at >= ?")
     params.push(filter.since.value.getTime())
+  }
+  if (filter.ids !== undefined) {
+    conditions.push("id IN (SELECT value FROM json_each(?))")
+    params.push(JSON.stringify(filter.ids))
   }
   return { where: conditions.join(" AND "), params }
 }

@@ -39,8 +39,14 @@ const link = (filter: Filter, page: number) => {
   return `/dead-letters?${query}`
 }
 
-const row = (letter: WaitingDeadLetter) =>
-  `<tr>${
+/** The checkbox of a row: part of the selection form, for operators. */
+const select = (letter: WaitingDeadLetter, viewer: Viewer) =>
+  viewer.role === "operator"
+    ? `<td><input type="checkbox" name="id" value="${letter.id}" form="selection" aria-label="select ${letter.id}"></td>`
+    : ""
+
+const row = (letter: WaitingDeadLetter, viewer: Viewer) =>
+  `<tr>${select(letter, viewer)}${
     [
       cell(String(letter.id), "number"),
       cell(letter.deadAt.toISOString()),
@@ -72,7 +78,7 @@ ${field("since", "dead since", filter.since, "2026-01-10T00:00:00Z")}
 
 const replayForm = (filter: Filter, viewer: Viewer) => {
   if (viewer.role !== "operator") {
-    return `<p class="hint">Signed in read-only: replay is for operators.</p>`
+    return `<p class="hint">Signed in read-only: replay and discard are for operators.</p>`
   }
   const hidden = (name: keyof Filter) => `<input type="hidden" name="${escape(name)}" value="${escape(filter[name])}">`
   const described = [
@@ -88,7 +94,50 @@ ${csrfField(viewer)}${hidden("sink")}${hidden("topic")}${hidden("since")}${hidde
     filter.reason === "" ? "" : " The reason filter does not narrow a replay: every reason of this filter is replayed."
   }</p>
 <button type="submit" name="action" value="replay">Replay</button>
+<button type="submit" formaction="/dead-letters/discard" name="action" value="discard">Discard all that match…</button>
 </form>`
+}
+
+/** Replay or discard the rows ticked in the table (their checkboxes name this form). */
+const selectionForm = (viewer: Viewer) =>
+  viewer.role === "operator"
+    ? `<form id="selection" method="post" action="/dead-letters/replay" class="selection">${csrfField(viewer)}
+<button type="submit" name="action" value="replay-selected">Replay selected</button>
+<button type="submit" formaction="/dead-letters/discard" name="action" value="discard-selected">Discard selected…</button>
+</form>`
+    : ""
+
+/**
+ * Asks before discarding: how many dead letters the filter or the selection takes, and that it cannot be undone.
+ * The form sends the same fields again with `confirmed=yes`.
+ */
+export const renderConfirmDiscard = (
+  filter: Filter,
+  ids: ReadonlyArray<number>,
+  count: number,
+  capped: boolean,
+  viewer: Viewer
+): string => {
+  const hidden = (name: string, value: string) =>
+    `<input type="hidden" name="${escape(name)}" value="${escape(value)}">`
+  const fields = ids.length > 0
+    ? ids.map((id) => hidden("id", String(id))).join("")
+    : (["sink", "topic", "since"] as const).map((name) => hidden(name, filter[name])).join("")
+  const what = ids.length > 0
+    ? "selected dead letter(s)"
+    : `dead letter(s) matching the filter${filter.sink === "" ? " (those without a sink too)" : ""}`
+  return page(
+    "Discard dead letters",
+    `<form method="post" action="/dead-letters/discard" class="confirm">
+${csrfField(viewer)}${fields}${hidden("confirmed", "yes")}
+<p>Discard <strong id="discard-count">${escape(`${count}${capped ? "+" : ""}`)}</strong> ${
+      escape(what)
+    }? They leave the store for good and cannot be replayed; their lines stay in the dead-letter file.</p>
+<button type="submit" class="danger">Discard</button> <a href="/dead-letters">Cancel</a>
+</form>`,
+    viewer,
+    "/dead-letters"
+  )
 }
 
 export const render = (
@@ -107,21 +156,23 @@ export const render = (
         ? `<p class="hint">The reason was looked for among the oldest ${MAX_SCAN} dead letters of this filter only: narrow it with sink, topic or since.</p>`
         : ""
     }<table id="dead-letters">
-<thead><tr><th>id</th><th>dead at</th><th>sink</th><th>reason</th><th>topic</th><th>notification id</th><th>error</th></tr></thead>
-<tbody>${result.listing.rows.map(row).join("")}</tbody>
+<thead><tr>${
+      viewer.role === "operator" ? "<th></th>" : ""
+    }<th>id</th><th>dead at</th><th>sink</th><th>reason</th><th>topic</th><th>notification id</th><th>error</th></tr></thead>
+<tbody>${result.listing.rows.map((letter) => row(letter, viewer)).join("")}</tbody>
 </table>
 <p class="hint">${
       result.listing.rows.length === 0
         ? "No dead letter waiting matches."
         : `Page ${result.listing.page}, oldest first.`
     }${result.listing.more ? ` <a href="${escape(link(filter, result.listing.page + 1))}" rel="next">more</a>` : ""}</p>
+${result.listing.rows.length === 0 ? "" : selectionForm(viewer)}
 ${replayForm(filter, viewer)}`
   return page(
     "Dead letters",
     `${flash === undefined ? "" : `<p class="flash" role="status">${escape(flash)}</p>`}
 ${filterForm(filter)}
-${body}
-<p class="hint">Discarding dead letters is not possible yet.</p>`,
+${body}`,
     viewer,
     "/dead-letters"
   )
