@@ -72,6 +72,7 @@ describe.runIf(up)("the operator console on a PostgreSQL store", () => {
         assert.include(page.text, "pg-console-1")
 
         control.status = 200
+        const before = target.requests.length
         const form = (fields: Record<string, string>) => ({ method: "POST", body: new URLSearchParams(fields) })
         assert.deepStrictEqual(JSON.parse((yield* call("/dead-letters/replay", form({ sink: "http" }))).text), {
           replayed: 1
