@@ -229,4 +229,45 @@ describe("gap recovery through real processes (SQLite)", () => {
       }),
     180_000
   )
+
+  it.scopedLive(
+    "on its interval a running service reads what changed with no notification; a failed sweep says why and is retried",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* dataDir
+        let broken = 1
+        fake.setTamper((request, status, body) =>
+          request.path === "/contacts/search" && status === 200 && broken-- > 0 ? { ...body, data: "not a list" } : body
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => fake.setTamper(undefined)))
+        const service = yield* spawnService({ ...env(dir), RECONCILE_INTERVAL: "10s" })
+        const id = fake.createContact({ name: "Changed with no notification" })
+
+        yield* eventually(
+          "a failed sweep",
+          Effect.sync(() => logLines(service, "sweep failed; it resumes where it got")),
+          (lines) => lines.length >= 1,
+          "30 seconds"
+        )
+        const failure = JSON.parse(logLines(service, "sweep failed; it resumes where it got")[0]!) as {
+          logLevel: string
+          annotations: { error: string; retry_in: string }
+        }
+        assert.strictEqual(failure.logLevel, "ERROR")
+        assert.match(failure.annotations.error, /searching contacts failed with 500/)
+        assert.strictEqual(failure.annotations.retry_in, "5s")
+        yield* eventually(
+          "the sweep retried",
+          Effect.sync(() => logLines(service, "sweep done").length),
+          (n) => n >= 1,
+          "30 seconds"
+        )
+        assert.strictEqual(mirroredContacts(dir).get(id)?.name, "Changed with no notification")
+        const metrics = yield* Effect.promise(() => fetch(`${service.url}/metrics`).then((answer) => answer.text()))
+        assert.match(metrics, /intercom_webhook_reconcile_sweeps_total\{workspace="default",outcome="failed"\} 1/)
+        assert.match(metrics, /intercom_webhook_reconcile_gaps_total 0/)
+        yield* stop(service)
+      }),
+    120_000
+  )
 })
