@@ -120,4 +120,60 @@ describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (
       }),
     120_000
   )
+
+  it.scopedLive(
+    "the sweeping instance killed half-way: the other takes the lease and resumes from the recorded cursor",
+    () =>
+      Effect.gen(function*() {
+        const database = yield* freshDatabase
+        const [dirA, dirB] = [yield* dataDir, yield* dataDir]
+        const many = Array.from({ length: 1500 }, () => fake.createContact())
+        yield* Effect.scoped(Effect.flatMap(spawnService(env(database, dirA)), stop))
+        yield* Effect.sleep("2500 millis")
+        fake.setDelay(300)
+        yield* Effect.addFinalizer(() => Effect.sync(() => fake.setDelay(0)))
+        const from = fake.requests.length
+        const searches = () => fake.requests.slice(from).filter((request) => request.path === "/contacts/search")
+
+        const both = yield* Effect.all([spawnService(env(database, dirA)), spawnService(env(database, dirB))], {
+          concurrency: 2
+        })
+        yield* eventually("three pages read", Effect.sync(() => searches().length), (n) => n >= 3, "60 seconds")
+        const sweeper = both.find((service) => count([service], "sweep started") === 1)!
+        const other = both.find((service) => service !== sweeper)!
+        sweeper.process.kill("SIGKILL")
+        yield* Effect.promise(() => sweeper.exited)
+        const [recorded] = yield* queryDatabase<{ phase: string; cursor: string | null }>(
+          database,
+          "SELECT phase, cursor FROM reconcile_state WHERE workspace = 'default'"
+        )
+        assert.strictEqual(recorded!.phase, "contacts")
+        assert.isString(recorded!.cursor)
+        const killedAt = fake.requests.length
+
+        yield* eventually(
+          "the other's sweep",
+          Effect.sync(() => count([other], "sweep done")),
+          (n) => n >= 1,
+          "60 seconds"
+        )
+        assert.strictEqual(count([other], "sweep resumed"), 1, "the other instance resumed the sweep")
+        const doneAt = Date.parse(
+          JSON.parse(other.stderr().split("\n").find((line) => line.includes(`"message":"sweep done"`))!).timestamp
+        )
+        const fromStart = fake.requests.slice(killedAt).filter((request) =>
+          request.path === "/contacts/search" && request.at <= doneAt &&
+          (request.body as { pagination?: { starting_after?: string } }).pagination?.starting_after === undefined
+        )
+        assert.lengthOf(fromStart, 0, "the other instance read no contact page from the start again")
+        const rows = yield* queryDatabase<{ id: string }>(
+          database,
+          "SELECT id FROM intercom_contacts WHERE id = ANY($1)",
+          [many]
+        )
+        assert.strictEqual(rows.length, many.length)
+        yield* stop(other)
+      }),
+    180_000
+  )
 })
