@@ -6,30 +6,13 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { afterAll, beforeAll } from "vitest"
 import { eventually } from "./support/Eventually.js"
-import { FakeIntercom } from "./support/intercom/FakeIntercom.js"
-import { type Prism, startPrism } from "./support/intercom/Prism.js"
-import { writeRelaxedSpec } from "./support/intercom/Spec.js"
+import { fakeIntercomBehindPrism } from "./support/intercom/Harness.js"
 import { type Service, spawnService } from "./support/Service.js"
 
+const intercom = fakeIntercomBehindPrism()
+
 const root = new URL("..", import.meta.url).pathname
-
-let fake: FakeIntercom
-let prism: Prism
-let spec: ReturnType<typeof writeRelaxedSpec>
-
-beforeAll(async () => {
-  fake = await FakeIntercom.start({ wallClock: true })
-  spec = writeRelaxedSpec()
-  prism = await startPrism({ upstream: fake.url, spec: spec.path })
-}, 60_000)
-
-afterAll(async () => {
-  await prism?.close()
-  await fake?.close()
-  spec?.remove()
-})
 
 const dataDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "reconcile-gap-"))),
@@ -40,8 +23,8 @@ const dataDir = Effect.acquireRelease(
 const env = (dir: string) => ({
   DATA_DIR: dir,
   SINKS: "mirror",
-  INTERCOM_ACCESS_TOKEN: fake.token,
-  INTERCOM_API_URL: prism.url,
+  INTERCOM_ACCESS_TOKEN: intercom.fake.token,
+  INTERCOM_API_URL: intercom.prism.url,
   RECONCILE_GAP: "2s",
   RECONCILE_INTERVAL: "off",
   RECONCILE_MARGIN: "1s",
@@ -81,8 +64,11 @@ describe("gap recovery through real processes (SQLite)", () => {
     () =>
       Effect.gen(function*() {
         const dir = yield* dataDir
-        const contacts = Array.from({ length: 20 }, (_, index) => fake.createContact({ name: `Before ${index}` }))
-        const conversations = contacts.slice(0, 5).map((contactId) => fake.createConversation({ contactId }))
+        const contacts = Array.from({ length: 20 }, (_, index) =>
+          intercom.fake.createContact({ name: `Before ${index}` }))
+        const conversations = contacts.slice(0, 5).map((contactId) =>
+          intercom.fake.createConversation({ contactId })
+        )
         const first = yield* Effect.scoped(Effect.gen(function*() {
           const service = yield* spawnService(env(dir))
           // The store holds nothing yet: `npm run reconcile` fills the mirror from Intercom, beside the running service.
@@ -105,16 +91,19 @@ describe("gap recovery through real processes (SQLite)", () => {
 
         // Down for longer than RECONCILE_GAP while Intercom's data changes.
         yield* Effect.sleep("2500 millis")
-        fake.updateContact(contacts[0]!, { name: "Renamed while down" })
-        fake.updateContact(contacts[1]!, { email: "moved@example.com" })
-        fake.tagContact(contacts[2]!, "vip")
-        fake.tagContact(contacts[3]!, "churn-risk")
-        fake.deleteContact(contacts[4]!)
-        fake.deleteContact(contacts[5]!)
-        const added = [fake.createContact({ name: "New while down" }), fake.createContact({ role: "lead" })]
-        const opened = fake.createConversation({ contactId: added[0]! })
-        fake.assignConversation(conversations[0]!, 4242)
-        fake.closeConversation(conversations[1]!)
+        intercom.fake.updateContact(contacts[0]!, { name: "Renamed while down" })
+        intercom.fake.updateContact(contacts[1]!, { email: "moved@example.com" })
+        intercom.fake.tagContact(contacts[2]!, "vip")
+        intercom.fake.tagContact(contacts[3]!, "churn-risk")
+        intercom.fake.deleteContact(contacts[4]!)
+        intercom.fake.deleteContact(contacts[5]!)
+        const added = [
+          intercom.fake.createContact({ name: "New while down" }),
+          intercom.fake.createContact({ role: "lead" })
+        ]
+        const opened = intercom.fake.createConversation({ contactId: added[0]! })
+        intercom.fake.assignConversation(conversations[0]!, 4242)
+        intercom.fake.closeConversation(conversations[1]!)
         yield* Effect.sleep("1200 millis")
 
         const second = yield* spawnService(env(dir))
@@ -128,7 +117,7 @@ describe("gap recovery through real processes (SQLite)", () => {
 
         const mirrored = mirroredContacts(dir)
         for (const id of [...contacts, ...added]) {
-          const expected = fake.contact(id)
+          const expected = intercom.fake.contact(id)
           const row = mirrored.get(id)
           assert.isDefined(row, `contact ${id} is in the mirror`)
           if (expected === undefined) {
@@ -157,7 +146,7 @@ describe("gap recovery through real processes (SQLite)", () => {
           ])
         )
         for (const id of [...conversations, opened]) {
-          const expected = fake.conversations().find((conversation) => conversation.id === id)!
+          const expected = intercom.fake.conversations().find((conversation) => conversation.id === id)!
           assert.deepStrictEqual(conversationRows.get(id), {
             id,
             state: expected.state,
@@ -173,7 +162,7 @@ describe("gap recovery through real processes (SQLite)", () => {
           metrics,
           /intercom_webhook_reconcile_rows_total\{table="intercom_contacts",outcome="applied"\} \d+/
         )
-        const versions = new Set(fake.requests.map((request) => request.intercomVersion))
+        const versions = new Set(intercom.fake.requests.map((request) => request.intercomVersion))
         assert.deepStrictEqual([...versions], ["2.14"])
         yield* stop(second)
       }),
@@ -185,13 +174,13 @@ describe("gap recovery through real processes (SQLite)", () => {
     () =>
       Effect.gen(function*() {
         const dir = yield* dataDir
-        const many = Array.from({ length: 3000 }, () => fake.createContact())
+        const many = Array.from({ length: 3000 }, () => intercom.fake.createContact())
         yield* Effect.scoped(Effect.flatMap(spawnService(env(dir)), stop))
         yield* Effect.sleep("2500 millis")
-        fake.setDelay(150)
-        const from = fake.requests.length
+        intercom.fake.setDelay(150)
+        const from = intercom.fake.requests.length
         const searches = (after: number) =>
-          fake.requests.slice(after).filter((request) => request.path === "/contacts/search")
+          intercom.fake.requests.slice(after).filter((request) => request.path === "/contacts/search")
 
         yield* Effect.scoped(Effect.gen(function*() {
           const service = yield* spawnService(env(dir))
@@ -203,8 +192,8 @@ describe("gap recovery through real processes (SQLite)", () => {
         assert.strictEqual(recorded!.phase, "contacts")
         assert.isString(recorded!.cursor, "a cursor was recorded before the kill")
 
-        fake.setDelay(0)
-        const resumedFrom = fake.requests.length
+        intercom.fake.setDelay(0)
+        const resumedFrom = intercom.fake.requests.length
         const service = yield* spawnService(env(dir))
         yield* eventually(
           "the resumed sweep",
@@ -236,12 +225,12 @@ describe("gap recovery through real processes (SQLite)", () => {
       Effect.gen(function*() {
         const dir = yield* dataDir
         let broken = 1
-        fake.setTamper((request, status, body) =>
+        intercom.fake.setTamper((request, status, body) =>
           request.path === "/contacts/search" && status === 200 && broken-- > 0 ? { ...body, data: "not a list" } : body
         )
-        yield* Effect.addFinalizer(() => Effect.sync(() => fake.setTamper(undefined)))
+        yield* Effect.addFinalizer(() => Effect.sync(() => intercom.fake.setTamper(undefined)))
         const service = yield* spawnService({ ...env(dir), RECONCILE_INTERVAL: "10s" })
-        const id = fake.createContact({ name: "Changed with no notification" })
+        const id = intercom.fake.createContact({ name: "Changed with no notification" })
 
         yield* eventually(
           "a failed sweep",

@@ -5,35 +5,17 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { afterAll, beforeAll } from "vitest"
 import { eventually } from "./support/Eventually.js"
-import { FakeIntercom } from "./support/intercom/FakeIntercom.js"
-import { type Prism, startPrism } from "./support/intercom/Prism.js"
-import { writeRelaxedSpec } from "./support/intercom/Spec.js"
+import { fakeIntercomBehindPrism } from "./support/intercom/Harness.js"
 import { databaseUrl, freshDatabase, pgHost, pgPort, queryDatabase } from "./support/Postgres.js"
 import { type Service, spawnService } from "./support/Service.js"
 import { requireService } from "./support/Services.js"
 
 const up = await requireService("PostgreSQL", pgHost, pgPort)
 
+const intercom = fakeIntercomBehindPrism({ wallClock: true }, up)
+
 const root = new URL("..", import.meta.url).pathname
-
-let fake: FakeIntercom
-let prism: Prism
-let spec: ReturnType<typeof writeRelaxedSpec>
-
-beforeAll(async () => {
-  if (!up) return
-  fake = await FakeIntercom.start({ wallClock: true })
-  spec = writeRelaxedSpec()
-  prism = await startPrism({ upstream: fake.url, spec: spec.path })
-}, 60_000)
-
-afterAll(async () => {
-  await prism?.close()
-  await fake?.close()
-  spec?.remove()
-})
 
 const dataDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "reconcile-pg-"))),
@@ -44,8 +26,8 @@ const env = (database: string, dir: string) => ({
   STORE_URL: databaseUrl(database),
   DATA_DIR: dir,
   SINKS: "mirror",
-  INTERCOM_ACCESS_TOKEN: fake.token,
-  INTERCOM_API_URL: prism.url,
+  INTERCOM_ACCESS_TOKEN: intercom.fake.token,
+  INTERCOM_API_URL: intercom.prism.url,
   RECONCILE_GAP: "2s",
   RECONCILE_INTERVAL: "off",
   RECONCILE_MARGIN: "1s",
@@ -69,7 +51,7 @@ describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (
       Effect.gen(function*() {
         const database = yield* freshDatabase
         const [dirA, dirB] = [yield* dataDir, yield* dataDir]
-        const contacts = Array.from({ length: 12 }, () => fake.createContact())
+        const contacts = Array.from({ length: 12 }, () => intercom.fake.createContact())
         yield* Effect.scoped(Effect.gen(function*() {
           const first = yield* Effect.all([spawnService(env(database, dirA)), spawnService(env(database, dirB))], {
             concurrency: 2
@@ -87,9 +69,9 @@ describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (
           yield* Effect.forEach(first, stop, { concurrency: 2 })
         }))
         yield* Effect.sleep("2500 millis")
-        fake.updateContact(contacts[0]!, { name: "Renamed while both were down" })
-        fake.deleteContact(contacts[1]!)
-        const added = fake.createContact({ name: "Added while both were down" })
+        intercom.fake.updateContact(contacts[0]!, { name: "Renamed while both were down" })
+        intercom.fake.deleteContact(contacts[1]!)
+        const added = intercom.fake.createContact({ name: "Added while both were down" })
         yield* Effect.sleep("1200 millis")
 
         const both = yield* Effect.all([spawnService(env(database, dirA)), spawnService(env(database, dirB))], {
@@ -127,13 +109,14 @@ describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (
       Effect.gen(function*() {
         const database = yield* freshDatabase
         const [dirA, dirB] = [yield* dataDir, yield* dataDir]
-        const many = Array.from({ length: 1500 }, () => fake.createContact())
+        const many = Array.from({ length: 1500 }, () => intercom.fake.createContact())
         yield* Effect.scoped(Effect.flatMap(spawnService(env(database, dirA)), stop))
         yield* Effect.sleep("2500 millis")
-        fake.setDelay(300)
-        yield* Effect.addFinalizer(() => Effect.sync(() => fake.setDelay(0)))
-        const from = fake.requests.length
-        const searches = () => fake.requests.slice(from).filter((request) => request.path === "/contacts/search")
+        intercom.fake.setDelay(300)
+        yield* Effect.addFinalizer(() => Effect.sync(() => intercom.fake.setDelay(0)))
+        const from = intercom.fake.requests.length
+        const searches = () =>
+          intercom.fake.requests.slice(from).filter((request) => request.path === "/contacts/search")
 
         const both = yield* Effect.all([spawnService(env(database, dirA)), spawnService(env(database, dirB))], {
           concurrency: 2
@@ -149,7 +132,7 @@ describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (
         )
         assert.strictEqual(recorded!.phase, "contacts")
         assert.isString(recorded!.cursor)
-        const killedAt = fake.requests.length
+        const killedAt = intercom.fake.requests.length
 
         yield* eventually(
           "the other's sweep",
@@ -161,7 +144,7 @@ describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (
         const doneAt = Date.parse(
           JSON.parse(other.stderr().split("\n").find((line) => line.includes(`"message":"sweep done"`))!).timestamp
         )
-        const fromStart = fake.requests.slice(killedAt).filter((request) =>
+        const fromStart = intercom.fake.requests.slice(killedAt).filter((request) =>
           request.path === "/contacts/search" && request.at <= doneAt &&
           (request.body as { pagination?: { starting_after?: string } }).pagination?.starting_after === undefined
         )

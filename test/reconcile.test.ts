@@ -4,36 +4,22 @@ import { Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "eff
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, afterEach, beforeAll } from "vitest"
+import { afterEach } from "vitest"
 import type { StoreSettings } from "../src/config/ReceiverConfig.js"
 import { restContactChanges } from "../src/mirror/RestRows.js"
 import * as IntercomApi from "../src/reconcile/IntercomApi.js"
 import { emptyTally, sweep, type SweepTally } from "../src/reconcile/Sweep.js"
 import { ReconcileStore, type SweepWindow } from "../src/store/Reconcile.js"
 import * as Store from "../src/store/Store.js"
-import { DEFAULT_RATE_LIMIT, FakeIntercom } from "./support/intercom/FakeIntercom.js"
-import { type Exchange, type Prism, startPrism } from "./support/intercom/Prism.js"
-import { writeRelaxedSpec } from "./support/intercom/Spec.js"
+import { DEFAULT_RATE_LIMIT } from "./support/intercom/FakeIntercom.js"
+import { fakeIntercomBehindPrism } from "./support/intercom/Harness.js"
+import type { Exchange } from "./support/intercom/Prism.js"
 
-let fake: FakeIntercom
-let prism: Prism
-let spec: ReturnType<typeof writeRelaxedSpec>
-
-beforeAll(async () => {
-  fake = await FakeIntercom.start({ wallClock: true })
-  spec = writeRelaxedSpec()
-  prism = await startPrism({ upstream: fake.url, spec: spec.path })
-}, 60_000)
-
-afterAll(async () => {
-  await prism?.close()
-  await fake?.close()
-  spec?.remove()
-})
+const intercom = fakeIntercomBehindPrism()
 
 afterEach(() => {
-  fake.setRateLimit(DEFAULT_RATE_LIMIT)
-  fake.setTamper(undefined)
+  intercom.fake.setRateLimit(DEFAULT_RATE_LIMIT)
+  intercom.fake.setTamper(undefined)
 })
 
 const settingsAt = (dir: string): StoreSettings => ({
@@ -58,10 +44,10 @@ const harness = Effect.gen(function*() {
   const store = context.unsafeMap.get(ReconcileStore.key) as ReconcileStore["Type"]
   const waits: Array<{ seconds: number; reason: string }> = []
   const api = yield* IntercomApi.make(
-    { apiUrl: new URL(prism.url), intercomVersion: "2.14" },
-    { key: "default", token: Redacted.make(fake.token) },
+    { apiUrl: new URL(intercom.prism.url), intercomVersion: "2.14" },
+    { key: "default", token: Redacted.make(intercom.fake.token) },
     (seconds, reason) => waits.push({ seconds, reason }),
-    prism.fetch
+    intercom.prism.fetch
   )
   const rows = (sql: string, ...params: Array<unknown>) => {
     const db = new Database(join(dir, "receiver.db"), { readonly: true })
@@ -84,7 +70,7 @@ const now = () => Math.floor(Date.now() / 1000)
 
 /** Exchanges through Prism that broke Intercom's contract (a status it does not declare is only a warning). */
 const violations = (from: number): ReadonlyArray<Exchange> =>
-  prism.exchanges.slice(from).filter((exchange) => exchange.violations.some((v) => v.severity === "Error"))
+  intercom.prism.exchanges.slice(from).filter((exchange) => exchange.violations.some((v) => v.severity === "Error"))
 
 describe("a sweep against Intercom's REST API (the fake, validated by Prism)", () => {
   it.scoped(
@@ -93,14 +79,15 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
       Effect.gen(function*() {
         const { rows, run, store } = yield* harness
         const since = now()
-        const from = prism.exchanges.length
-        const contacts = Array.from({ length: 170 }, (_, index) => fake.createContact({ name: `Sweep ${index}` }))
-        fake.tagContact(contacts[3]!, "vip")
-        fake.tagContact(contacts[3]!, "beta")
-        const conversation = fake.createConversation({ contactId: contacts[0]! })
-        fake.assignConversation(conversation, 77)
-        const closed = fake.createConversation({ contactId: contacts[1]! })
-        fake.closeConversation(closed)
+        const from = intercom.prism.exchanges.length
+        const contacts = Array.from({ length: 170 }, (_, index) =>
+          intercom.fake.createContact({ name: `Sweep ${index}` }))
+        intercom.fake.tagContact(contacts[3]!, "vip")
+        intercom.fake.tagContact(contacts[3]!, "beta")
+        const conversation = intercom.fake.createConversation({ contactId: contacts[0]! })
+        intercom.fake.assignConversation(conversation, 77)
+        const closed = intercom.fake.createConversation({ contactId: contacts[1]! })
+        intercom.fake.closeConversation(closed)
         yield* store.state("default", since)
 
         const tally = yield* run({ since, until: now(), deletions: false })
@@ -110,7 +97,7 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
           rows("SELECT id, name, email, role, updated_at FROM intercom_contacts").map((row) => [row.id, row])
         )
         for (const id of contacts) {
-          const expected = fake.contact(id)!
+          const expected = intercom.fake.contact(id)!
           const row = mirrored.get(id)
           assert.isDefined(row, `contact ${id} is mirrored`)
           assert.strictEqual(row!.name, expected.name)
@@ -121,7 +108,12 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
           "SELECT tag_name FROM intercom_contact_tags WHERE contact_id = ? ORDER BY tag_name",
           contacts[3]
         )
-        assert.deepStrictEqual(tags.map((row) => row.tag_name), ["beta", "vip"])
+        assert.deepStrictEqual(
+          tags.map((row) =>
+            row.tag_name
+          ),
+          ["beta", "vip"]
+        )
         const conversations = rows(
           "SELECT id, state, open, admin_assignee_id FROM intercom_conversations WHERE id IN (?, ?) ORDER BY id",
           conversation,
@@ -143,8 +135,8 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
       Effect.gen(function*() {
         const { rows, run, store } = yield* harness
         const since = now()
-        const id = fake.createContact({ name: "Old name at Intercom" })
-        const newer = { ...fake.contact(id)!, name: "Newer from a notification", updated_at: now() + 60 }
+        const id = intercom.fake.createContact({ name: "Old name at Intercom" })
+        const newer = { ...intercom.fake.contact(id)!, name: "Newer from a notification", updated_at: now() + 60 }
         const changes = restContactChanges(newer, new Map(), now() + 61)
         assert.isTrue(changes._tag === "Right")
         yield* store.applyItems([changes._tag === "Right" ? changes.right : []])
@@ -165,11 +157,11 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
       Effect.gen(function*() {
         const { run } = yield* harness
         const since = now()
-        const contacts = Array.from({ length: 30 }, () => fake.createContact())
-        fake.tagContact(contacts[0]!, "repeat")
+        const contacts = Array.from({ length: 30 }, () => intercom.fake.createContact())
+        intercom.fake.tagContact(contacts[0]!, "repeat")
         const first = yield* run({ since, until: now(), deletions: false })
         assert.isAtLeast(first.rows.intercom_contacts.applied, 30)
-        fake.updateContact(contacts[1]!, { name: "Changed between the sweeps" })
+        intercom.fake.updateContact(contacts[1]!, { name: "Changed between the sweeps" })
 
         const second = yield* run({ since, until: now(), deletions: false })
 
@@ -184,13 +176,13 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
     Effect.gen(function*() {
       const { rows, run, waits } = yield* harness
       const since = now()
-      const contacts = Array.from({ length: 460 }, () => fake.createContact())
-      fake.setRateLimit({ limit: 2, windowSeconds: 1 })
-      const from = prism.exchanges.length
+      const contacts = Array.from({ length: 460 }, () => intercom.fake.createContact())
+      intercom.fake.setRateLimit({ limit: 2, windowSeconds: 1 })
+      const from = intercom.prism.exchanges.length
 
       yield* run({ since, until: now(), deletions: false })
 
-      const limited = prism.exchanges.slice(from).filter((exchange) => exchange.status === 429)
+      const limited = intercom.prism.exchanges.slice(from).filter((exchange) => exchange.status === 429)
       assert.isAtLeast(limited.length + waits.filter((wait) => wait.reason === "exhausted").length, 1)
       assert.isAtLeast(waits.length, 1)
       const mirrored = new Set(rows("SELECT id FROM intercom_contacts").map((row) => row.id))
@@ -203,8 +195,8 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
       Effect.gen(function*() {
         const { rows, run, store } = yield* harness
         const since = now()
-        const kept = fake.createContact()
-        const gone = [fake.createContact(), fake.createContact()]
+        const kept = intercom.fake.createContact()
+        const gone = [intercom.fake.createContact(), intercom.fake.createContact()]
         yield* run({ since, until: now(), deletions: false })
         const elsewhere = restContactChanges(
           { type: "contact", id: "other-workspace-contact", workspace_id: "another1", updated_at: now() },
@@ -212,7 +204,7 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
           now()
         )
         yield* store.applyItems([elsewhere._tag === "Right" ? elsewhere.right : []])
-        for (const id of gone) fake.deleteContact(id)
+        for (const id of gone) intercom.fake.deleteContact(id)
 
         const tally = yield* run({ since: now(), until: now(), deletions: true })
 
@@ -235,8 +227,8 @@ describe("a sweep against Intercom's REST API (the fake, validated by Prism)", (
       Effect.gen(function*() {
         const { run } = yield* harness
         const since = now()
-        fake.createContact()
-        fake.setTamper((request, status, body) =>
+        intercom.fake.createContact()
+        intercom.fake.setTamper((request, status, body) =>
           request.path === "/contacts/search" && status === 200 ? { ...body, data: "not a list" } : body
         )
         const failed = yield* Effect.flip(run({ since, until: now(), deletions: false }))

@@ -34,25 +34,39 @@ const digits = (text: string | null, fallback: number, max: number) =>
 
 /** The console's answer to one request: authentication, CSRF, roles, then the page or action. */
 export const makeRoutes = (access: Access) => {
+  /**
+   * What a replay or a discard acts on: the rows ticked (`id`), or else the form's filter; or the answer refusing it
+   * (not an operator, a wrong filter). Also what its log line says.
+   */
+  const chosen = (request: ConsoleRequest, principal: Principal, viewer: Viewer, as: "html" | "json", what: string) => {
+    if (principal.role !== "operator") {
+      return Either.left(problem(403, "forbidden", `${what} is for operators`, as, viewer))
+    }
+    const filter = filterOf(request.form)
+    const checked = replayFilter(filter)
+    if (Either.isLeft(checked)) return Either.left(problem(400, "invalid_filter", checked.left, as, viewer))
+    const ids = idsOf(request.form)
+    return Either.right({
+      filter,
+      ids,
+      picked: ids.length > 0 ? { ...checked.right, ids } : checked.right,
+      logged: {
+        sink: filter.sink,
+        topic: filter.topic,
+        since: filter.since,
+        ids: ids.length,
+        via: principal.via
+      }
+    })
+  }
+
   const replay = (request: ConsoleRequest, principal: Principal, viewer: Viewer, as: "html" | "json") =>
     Effect.gen(function*() {
-      if (principal.role !== "operator") return problem(403, "forbidden", "replay is for operators", as, viewer)
-      const filter = filterOf(request.form)
-      const checked = replayFilter(filter)
-      if (Either.isLeft(checked)) return problem(400, "invalid_filter", checked.left, as, viewer)
-      const outbox = yield* Outbox
-      const ids = idsOf(request.form)
-      const replayed = yield* outbox.replay(ids.length > 0 ? { ...checked.right, ids } : checked.right)
-      yield* Effect.logInfo("console replay").pipe(
-        Effect.annotateLogs({
-          replayed,
-          sink: filter.sink,
-          topic: filter.topic,
-          since: filter.since,
-          ids: ids.length,
-          via: principal.via
-        })
-      )
+      const choice = chosen(request, principal, viewer, as, "replay")
+      if (Either.isLeft(choice)) return choice.left
+      const { filter, logged, picked } = choice.right
+      const replayed = yield* (yield* Outbox).replay(picked)
+      yield* Effect.logInfo("console replay").pipe(Effect.annotateLogs({ ...logged, replayed }))
       return as === "json"
         ? json(200, { replayed })
         : redirect(`/dead-letters?${new URLSearchParams({ ...filter, replayed: String(replayed) })}`)
@@ -61,40 +75,20 @@ export const makeRoutes = (access: Access) => {
   /** Without `confirmed=yes`, the page that asks (or a 400 for a script); with it, the discard. */
   const discard = (request: ConsoleRequest, principal: Principal, viewer: Viewer, as: "html" | "json") =>
     Effect.gen(function*() {
-      if (principal.role !== "operator") return problem(403, "forbidden", "discard is for operators", as, viewer)
-      const filter = filterOf(request.form)
-      const checked = replayFilter(filter)
-      if (Either.isLeft(checked)) return problem(400, "invalid_filter", checked.left, as, viewer)
-      const ids = idsOf(request.form)
-      const chosen = ids.length > 0 ? { ...checked.right, ids } : checked.right
+      const choice = chosen(request, principal, viewer, as, "discard")
+      if (Either.isLeft(choice)) return choice.left
+      const { filter, ids, logged, picked } = choice.right
       const outbox = yield* Outbox
       if (request.form.get("confirmed") !== "yes") {
         if (as === "json") {
           return problem(400, "not_confirmed", "send confirmed=yes to discard: it cannot be undone", as, viewer)
         }
-        const found = yield* outbox.deadLetters(chosen, CONFIRM_SCAN + 1)
-        return html(
-          200,
-          DeadLetters.renderConfirmDiscard(
-            filter,
-            ids,
-            Math.min(found.length, CONFIRM_SCAN),
-            found.length > CONFIRM_SCAN,
-            viewer
-          )
-        )
+        const found = yield* outbox.deadLetters(picked, CONFIRM_SCAN + 1)
+        const count = Math.min(found.length, CONFIRM_SCAN)
+        return html(200, DeadLetters.renderConfirmDiscard(filter, ids, count, found.length > CONFIRM_SCAN, viewer))
       }
-      const discarded = yield* outbox.discard(chosen)
-      yield* Effect.logWarning("console discard").pipe(
-        Effect.annotateLogs({
-          discarded,
-          sink: filter.sink,
-          topic: filter.topic,
-          since: filter.since,
-          ids: ids.length,
-          via: principal.via
-        })
-      )
+      const discarded = yield* outbox.discard(picked)
+      yield* Effect.logWarning("console discard").pipe(Effect.annotateLogs({ ...logged, discarded }))
       return as === "json"
         ? json(200, { discarded })
         : redirect(`/dead-letters?${new URLSearchParams({ discarded: String(discarded) })}`)
