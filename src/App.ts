@@ -2,6 +2,7 @@ import { Layer } from "effect"
 import * as Console from "./console/Console.js"
 import * as Http from "./http/Endpoints.js"
 import * as NodeServer from "./http/NodeServer.js"
+import { NotificationLog } from "./log/NotificationLog.js"
 import { DriftCapture } from "./ops/DriftCapture.js"
 import { Metrics } from "./ops/Metrics.js"
 import { DeadLetters } from "./pipeline/DeadLetters.js"
@@ -36,7 +37,8 @@ export const ReceiverLive = Layer.mergeAll(
   Receiver.layer.pipe(Layer.provide(Router.layer)),
   Delivery.layer,
   Reconciler.layer,
-  Console.layer
+  Console.layer,
+  NotificationLog.layer
 ).pipe(
   Layer.provideMerge(CoreLive)
 )

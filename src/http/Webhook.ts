@@ -13,6 +13,7 @@ import {
   Runtime
 } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { NotificationLog } from "../log/NotificationLog.js"
 import { Annotated } from "../ops/LogLines.js"
 import type { Metrics } from "../ops/Metrics.js"
 import { type Outcome, type ReceiveError, Receiver } from "../pipeline/Receiver.js"
@@ -102,6 +103,7 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
   Effect.gen(function*() {
     const receiver = yield* Receiver
     const signature = yield* Signature
+    const notificationLog = yield* NotificationLog
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
     const log = infoLine(runtime)
@@ -110,6 +112,7 @@ export const webhook = (metrics: Metrics["Type"], settings: WebhookSettings) =>
       const answered = (handled: Handled) => {
         if (response.writableEnded) return
         metrics.requests.inc({ status: String(handled.answer.status) })
+        notificationLog.record(handled.answer.status, handled.received)
         send(response, handled.answer)
       }
       // Anything thrown after the answer was decided (counting, logging) is still answered 500, counted and logged.

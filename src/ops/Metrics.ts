@@ -47,6 +47,8 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
   readonly schemaDriftSkipped: Counter<"reason">
   readonly overCapacity: Counter<"limit">
   readonly unexpectedErrors: Counter
+  readonly logEntries: Counter<"outcome">
+  readonly logWriteFailures: Counter
 }>() {
   static readonly layer = Layer.effect(
     Metrics,
@@ -224,6 +226,18 @@ export class Metrics extends Context.Tag("Metrics")<Metrics, {
         unexpectedErrors: new Counter({
           name: `${PREFIX}unexpected_errors_total`,
           help: "Requests answered 500 by a defect of the service (each one is logged); should stay 0",
+          registers
+        }),
+        logEntries: new Counter({
+          name: `${PREFIX}log_entries_total`,
+          help: "Notifications for the notification log by outcome (written; dropped: its store was too slow or " +
+            "failing and 20,000 waited already)",
+          labelNames: ["outcome"],
+          registers
+        }),
+        logWriteFailures: new Counter({
+          name: `${PREFIX}log_write_failures_total`,
+          help: "Batches the notification log could not write (logged at WARN, tried again)",
           registers
         }),
         schemaDrift: new Counter({

@@ -5,11 +5,13 @@ import type { MirrorChange } from "../mirror/Rows.js"
 import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DeliveryShare } from "./DeliveryShare.js"
 import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
+import { NotificationLogStore } from "./NotificationLog.js"
 import { type DeadLetterCount, LEGACY_KEY, Outbox, OutboxFull, type ReplayFilter, StoreUnavailable } from "./Outbox.js"
 import * as BucketLeases from "./Postgres/BucketLeases.js"
 import * as Database from "./Postgres/Database.js"
 import * as GroupCommit from "./Postgres/GroupCommit.js"
 import * as Lease from "./Postgres/Lease.js"
+import * as Log from "./Postgres/Log.js"
 import { migrate } from "./Postgres/Migrations.js"
 import { applyChanges } from "./Postgres/Mirror.js"
 import * as Reconcile from "./Postgres/Reconcile.js"
@@ -262,7 +264,7 @@ const make = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
       deliveries: (sink, order, work) =>
         order === "receive" ? lease.exclusive(sink, work(DeliveryShare.all())) : buckets.share(sink, work)
     })
-    return { outbox, reconcile: Reconcile.make(db, lease, mirrorCounts) }
+    return { outbox, reconcile: Reconcile.make(db, lease, mirrorCounts), log: Log.make(db) }
   })
 
 /**
@@ -294,6 +296,9 @@ const deadLetterFilter = (filter: ReplayFilter, params: Array<unknown>, sinkless
 /** PostgreSQL at `url`, migrated to the current schema before anything else. */
 export const layerWith = (config: StoreSettings, url: Redacted.Redacted<URL>) =>
   Layer.scopedContext(
-    Effect.map(make(config, url), ({ outbox, reconcile }) =>
-      Context.make(Outbox, outbox).pipe(Context.add(ReconcileStore, reconcile)))
+    Effect.map(make(config, url), ({ log, outbox, reconcile }) =>
+      Context.make(Outbox, outbox).pipe(
+        Context.add(ReconcileStore, reconcile),
+        Context.add(NotificationLogStore, log)
+      ))
   )

@@ -9,6 +9,7 @@ import { asBuffer, type NotificationBytes } from "../pipeline/Notification.js"
 import { DataSync } from "./DataSync.js"
 import { DeliveryShare } from "./DeliveryShare.js"
 import { MIRROR_SINK, MirrorCounts, type MirrorOutcome, MirrorRefused } from "./Mirror.js"
+import { NotificationLogStore } from "./NotificationLog.js"
 import {
   type DeadLetterCount,
   LEGACY_KEY,
@@ -21,6 +22,8 @@ import {
 import { queuedSignals } from "./QueuedSignals.js"
 import { ReconcileStore } from "./Reconcile.js"
 import { SinkCounts } from "./SinkCounts.js"
+import * as SqliteLog from "./SqliteLog.js"
+import { LOG_MIGRATION } from "./SqliteLog.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 import * as SqliteReconcile from "./SqliteReconcile.js"
 import { RECONCILE_MIGRATION } from "./SqliteReconcile.js"
@@ -127,7 +130,9 @@ const openDatabase = (config: StoreSettings) =>
       try: () => {
         const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
         for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
-        for (const statement of [...MIGRATION, ...MIRROR_MIGRATION, ...RECONCILE_MIGRATION]) db.exec(statement)
+        for (const statement of [...MIGRATION, ...MIRROR_MIGRATION, ...RECONCILE_MIGRATION, ...LOG_MIGRATION]) {
+          db.exec(statement)
+        }
         addColumns(db)
         return db
       },
@@ -501,7 +506,7 @@ const make = (config: StoreSettings, role: StoreRole) =>
       // One process owns an SQLite store: its one worker per sink is the only one.
       deliveries: (_sink, _order, work) => work(DeliveryShare.all())
     })
-    return { outbox, reconcile: SqliteReconcile.make(db, mirror, mirrorCounts, syncWal) }
+    return { outbox, reconcile: SqliteReconcile.make(db, mirror, mirrorCounts, syncWal), log: SqliteLog.make(db) }
   })
 
 /**
@@ -539,6 +544,9 @@ export type StoreRole = "service" | "tool"
 /** SQLite at `storePath`, its folder created when missing. */
 export const layerWith = (config: StoreSettings, role: StoreRole) =>
   Layer.scopedContext(
-    Effect.map(make(config, role), ({ outbox, reconcile }) =>
-      Context.make(Outbox, outbox).pipe(Context.add(ReconcileStore, reconcile)))
+    Effect.map(make(config, role), ({ log, outbox, reconcile }) =>
+      Context.make(Outbox, outbox).pipe(
+        Context.add(ReconcileStore, reconcile),
+        Context.add(NotificationLogStore, log)
+      ))
   )

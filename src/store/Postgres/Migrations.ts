@@ -8,6 +8,7 @@ import * as BucketLeases from "./migrations/00005_bucket_leases.js"
 import * as MirrorVersionsBounded from "./migrations/00006_mirror_versions_bounded.js"
 import * as Reconcile from "./migrations/00007_reconcile.js"
 import * as DeadLettersWaiting from "./migrations/00008_dead_letters_waiting.js"
+import * as NotificationLog from "./migrations/00009_notification_log.js"
 
 export interface Migration {
   readonly id: number
@@ -24,7 +25,8 @@ export const migrations: ReadonlyArray<Migration> = [
   { id: 5, name: "bucket_leases", statements: BucketLeases.statements },
   { id: 6, name: "mirror_versions_bounded", statements: MirrorVersionsBounded.statements },
   { id: 7, name: "reconcile", statements: Reconcile.statements },
-  { id: 8, name: "dead_letters_waiting", statements: DeadLettersWaiting.statements }
+  { id: 8, name: "dead_letters_waiting", statements: DeadLettersWaiting.statements },
+  { id: 9, name: "notification_log", statements: NotificationLog.statements }
 ]
 
 /** Any fixed number, the same in every instance: the key of the lock that serialises migrations. */

@@ -1,0 +1,113 @@
+import { Effect, Option } from "effect"
+import { asBuffer } from "../../pipeline/Notification.js"
+import {
+  DEAD_LETTER_COLUMNS,
+  LOG_COLUMNS,
+  type LogRow,
+  type NotificationDeadLetterRow,
+  PRUNE_BATCH,
+  searchStatement,
+  sinksText,
+  toLogged,
+  toLoggedWithBody,
+  toNotificationDeadLetter,
+  toWaitingDelivery,
+  type WaitingRow
+} from "../LogStatements.js"
+import { type MinuteCount, NotificationLogStore } from "../NotificationLog.js"
+import type { Database } from "./Database.js"
+
+/** A batch of entries and counts in one statement: one round trip, one commit. */
+const WRITE = `WITH logged AS (
+  INSERT INTO notification_log
+    (notification_id, topic, intercom_topic, app_id, received_at, entity, outcome, schema_mismatch, sinks, body)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
+    $8::text[], $9::text[], $10::bytea[])
+  RETURNING 1
+), counted AS (
+  INSERT INTO notification_minutes (minute, outcome, count)
+  SELECT * FROM unnest($11::bigint[], $12::text[], $13::bigint[])
+  ON CONFLICT (minute, outcome) DO UPDATE SET count = notification_minutes.count + excluded.count
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM logged) AS logged, (SELECT count(*) FROM counted) AS counted`
+
+const PRUNE_OLD = `DELETE FROM notification_log WHERE seq IN (
+  SELECT seq FROM notification_log WHERE received_at < $1 ORDER BY received_at LIMIT $2
+)`
+
+const PRUNE_BEYOND = `DELETE FROM notification_log WHERE seq IN (
+  SELECT seq FROM notification_log WHERE seq <= (SELECT max(seq) FROM notification_log) - $1 ORDER BY seq LIMIT $2
+)`
+
+/** The notification log in the shared PostgreSQL store: every instance writes its own, the console reads them all. */
+export const make = (db: Database): NotificationLogStore["Type"] =>
+  NotificationLogStore.of({
+    write: (entries, counts) => {
+      const column = <A>(pick: (entry: (typeof entries)[number]) => A) => entries.map(pick)
+      return db.query(WRITE, [
+        column((entry) => entry.notification.id),
+        column((entry) => entry.notification.topic),
+        column((entry) => entry.notification.intercomTopic),
+        column((entry) => entry.notification.appId),
+        column((entry) => entry.notification.receivedAt.getTime()),
+        column((entry) => entry.notification.deliveryKey),
+        column((entry) => entry.outcome),
+        column((entry) => entry.notification.schemaMismatch ?? null),
+        column((entry) => sinksText(entry.sinks)),
+        column((entry) => asBuffer(entry.notification.body)),
+        counts.map((count) => count.minute),
+        counts.map((count) => count.outcome),
+        counts.map((count) => count.count)
+      ]).pipe(Effect.asVoid)
+    },
+    search: (search) => {
+      const { params, sql } = searchStatement(search, "postgres")
+      return Effect.map(db.query<LogRow>(sql, params), (rows) => rows.map(toLogged))
+    },
+    get: (seq) =>
+      Effect.map(
+        db.query<LogRow & { body: Buffer }>(`SELECT ${LOG_COLUMNS}, body FROM notification_log WHERE seq = $1`, [seq]),
+        (rows) => Option.map(Option.fromNullable(rows[0]), toLoggedWithBody)
+      ),
+    deliveries: (logged) =>
+      Effect.all({
+        waiting: Effect.map(
+          db.query<WaitingRow>(
+            `SELECT sink, attempts, next_attempt_at, last_error FROM outbox
+            WHERE sink = ANY($1::text[]) AND delivery_key = $2 AND notification_id IS NOT DISTINCT FROM $3
+            AND received_at = $4 ORDER BY seq`,
+            [logged.sinks, logged.entity, logged.notificationId, logged.receivedAt.getTime()]
+          ),
+          (rows) => rows.map(toWaitingDelivery)
+        ),
+        deadLetters: Effect.map(
+          logged.notificationId === null
+            ? db.query<NotificationDeadLetterRow>(
+              `SELECT ${DEAD_LETTER_COLUMNS} FROM dead_letters
+              WHERE notification_id IS NULL AND delivery_key = $1 AND received_at = $2 ORDER BY id`,
+              [logged.entity, logged.receivedAt.getTime()]
+            )
+            : db.query<NotificationDeadLetterRow>(
+              `SELECT ${DEAD_LETTER_COLUMNS} FROM dead_letters WHERE notification_id = $1 ORDER BY id`,
+              [logged.notificationId]
+            ),
+          (rows) => rows.map(toNotificationDeadLetter)
+        )
+      }),
+    minutes: (since) =>
+      Effect.map(
+        db.query<MinuteCount>(
+          "SELECT minute, outcome, count FROM notification_minutes WHERE minute >= $1 ORDER BY minute",
+          [since]
+        ),
+        (rows) => rows.map((row) => ({ ...row, count: Number(row.count) }))
+      ),
+    prune: (before, maxRows) =>
+      Effect.gen(function*() {
+        const old = yield* db.query(`${PRUNE_OLD} RETURNING 1`, [before, PRUNE_BATCH])
+        const beyond = yield* db.query(`${PRUNE_BEYOND} RETURNING 1`, [maxRows, PRUNE_BATCH])
+        yield* db.query("DELETE FROM notification_minutes WHERE minute < $1", [before])
+        return old.length + beyond.length
+      })
+  })
