@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3"
-import { Effect, Option } from "effect"
+import { Effect, Option, type Scope } from "effect"
 import { asBuffer } from "../pipeline/Notification.js"
 import {
   DEAD_LETTER_COLUMNS,
@@ -17,8 +17,12 @@ import {
 } from "./LogStatements.js"
 import { type MinuteCount, NotificationLogStore } from "./NotificationLog.js"
 import { StoreUnavailable } from "./Outbox.js"
+import { startLogWorker } from "./SqliteLogWorker.js"
 
-export const LOG_MIGRATION = [
+/** The notification log's file, beside the store's: its writes never lengthen the store's syncs and checkpoints. */
+export const logPath = (storePath: string) => `${storePath}.notifications`
+
+const MIGRATION = [
   `CREATE TABLE IF NOT EXISTS notification_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     notification_id TEXT,
@@ -41,100 +45,116 @@ export const LOG_MIGRATION = [
     outcome TEXT NOT NULL,
     count INTEGER NOT NULL,
     PRIMARY KEY (minute, outcome)
-  )`,
-  "CREATE INDEX IF NOT EXISTS dead_letters_notification ON dead_letters (notification_id)"
+  )`
 ]
+
+/** In the store's own file: the dead letters of a notification, for its page. */
+export const DEAD_LETTERS_BY_NOTIFICATION =
+  "CREATE INDEX IF NOT EXISTS dead_letters_notification ON dead_letters (notification_id)"
+
+const INSERT = `INSERT INTO notification_log
+(notification_id, topic, intercom_topic, app_id, received_at, entity, outcome, schema_mismatch, sinks, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const COUNT = `INSERT INTO notification_minutes (minute, outcome, count) VALUES (?, ?, ?)
+ON CONFLICT (minute, outcome) DO UPDATE SET count = count + excluded.count`
+
+const PRUNE_OLD = `DELETE FROM notification_log WHERE seq IN (
+  SELECT seq FROM notification_log WHERE received_at < ? ORDER BY received_at LIMIT ?
+)`
+
+const PRUNE_BEYOND = `DELETE FROM notification_log WHERE seq IN (
+  SELECT seq FROM notification_log WHERE seq <= (SELECT max(seq) FROM notification_log) - ? ORDER BY seq LIMIT ?
+)`
 
 const unavailable = (error: unknown) =>
   new StoreUnavailable({ message: error instanceof Error ? error.message : String(error) })
 
-const attempt = <A>(work: () => A): Effect.Effect<A, StoreUnavailable> => Effect.try({ try: work, catch: unavailable })
+/**
+ * The notification log of the SQLite store: a file of its own (`logPath`) owned by a thread of its own
+ * (`SqliteLogWorker`); what a notification's page reads of its deliveries comes from the store (`storeDb`).
+ */
+export const make = (
+  storeDb: Database.Database,
+  storePath: string,
+  busyTimeoutMs: number
+): Effect.Effect<NotificationLogStore["Type"], never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const worker = yield* startLogWorker({
+      path: logPath(storePath),
+      busyTimeoutMs,
+      migration: MIGRATION,
+      insert: INSERT,
+      count: COUNT
+    })
+    const all = <Row>(sql: string, params: ReadonlyArray<unknown>) =>
+      worker.call<ReadonlyArray<Row>>({ op: "all", sql, params })
+    const run = (sql: string, params: ReadonlyArray<unknown>) => worker.call<number>({ op: "run", sql, params })
 
-/** The notification log in the service's SQLite store: synchronous statements, each short (see `PRUNE_BATCH`). */
-export const make = (db: Database.Database): NotificationLogStore["Type"] => {
-  const statements = {
-    insert: db.prepare(
-      `INSERT INTO notification_log
-      (notification_id, topic, intercom_topic, app_id, received_at, entity, outcome, schema_mismatch, sinks, body)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-    ),
-    count: db.prepare(
-      `INSERT INTO notification_minutes (minute, outcome, count) VALUES (?, ?, ?)
-      ON CONFLICT (minute, outcome) DO UPDATE SET count = count + excluded.count`
-    ),
-    get: db.prepare<[number], LogRow & { body: Buffer }>(
-      `SELECT ${LOG_COLUMNS}, body FROM notification_log WHERE seq = ?`
-    ),
-    waiting: db.prepare<[string, string, string | null, number], WaitingRow>(
-      `SELECT sink, attempts, next_attempt_at, last_error FROM outbox
-      WHERE sink IN (SELECT value FROM json_each(?)) AND delivery_key = ?
-      AND notification_id IS ? AND received_at = ? ORDER BY seq`
-    ),
-    deadById: db.prepare<[string], NotificationDeadLetterRow>(
-      `SELECT ${DEAD_LETTER_COLUMNS} FROM dead_letters WHERE notification_id = ? ORDER BY id`
-    ),
-    deadWithoutId: db.prepare<[string, number], NotificationDeadLetterRow>(
-      `SELECT ${DEAD_LETTER_COLUMNS} FROM dead_letters
-      WHERE notification_id IS NULL AND delivery_key = ? AND received_at = ? ORDER BY id`
-    ),
-    minutes: db.prepare<[number], MinuteCount>(
-      "SELECT minute, outcome, count FROM notification_minutes WHERE minute >= ? ORDER BY minute"
-    ),
-    pruneOld: db.prepare<[number, number]>(
-      `DELETE FROM notification_log WHERE seq IN (
-        SELECT seq FROM notification_log WHERE received_at < ? ORDER BY received_at LIMIT ?
-      )`
-    ),
-    pruneBeyond: db.prepare<[number, number]>(
-      `DELETE FROM notification_log WHERE seq IN (
-        SELECT seq FROM notification_log WHERE seq <= (SELECT max(seq) FROM notification_log) - ? ORDER BY seq LIMIT ?
-      )`
-    ),
-    pruneMinutes: db.prepare<[number]>("DELETE FROM notification_minutes WHERE minute < ?")
-  }
-
-  const write = db.transaction((...[entries, counts]: Parameters<NotificationLogStore["Type"]["write"]>) => {
-    for (const { notification, outcome, sinks } of entries) {
-      statements.insert.run(
-        notification.id,
-        notification.topic,
-        notification.intercomTopic,
-        notification.appId,
-        notification.receivedAt.getTime(),
-        notification.deliveryKey,
-        outcome,
-        notification.schemaMismatch ?? null,
-        sinksText(sinks),
-        asBuffer(notification.body)
+    const statements = {
+      waiting: storeDb.prepare<[string, string, string | null, number], WaitingRow>(
+        `SELECT sink, attempts, next_attempt_at, last_error FROM outbox
+        WHERE sink IN (SELECT value FROM json_each(?)) AND delivery_key = ?
+        AND notification_id IS ? AND received_at = ? ORDER BY seq`
+      ),
+      deadById: storeDb.prepare<[string], NotificationDeadLetterRow>(
+        `SELECT ${DEAD_LETTER_COLUMNS} FROM dead_letters WHERE notification_id = ? ORDER BY id`
+      ),
+      deadWithoutId: storeDb.prepare<[string, number], NotificationDeadLetterRow>(
+        `SELECT ${DEAD_LETTER_COLUMNS} FROM dead_letters
+        WHERE notification_id IS NULL AND delivery_key = ? AND received_at = ? ORDER BY id`
       )
     }
-    for (const { count, minute, outcome } of counts) statements.count.run(minute, outcome, count)
-  })
 
-  return NotificationLogStore.of({
-    write: (entries, counts) => attempt(() => write(entries, counts)),
-    search: (search) =>
-      attempt(() => {
+    return NotificationLogStore.of({
+      write: (entries, counts) =>
+        worker.call<void>({
+          op: "write",
+          entries: entries.map(({ notification, outcome, sinks }) => [
+            notification.id,
+            notification.topic,
+            notification.intercomTopic,
+            notification.appId,
+            notification.receivedAt.getTime(),
+            notification.deliveryKey,
+            outcome,
+            notification.schemaMismatch ?? null,
+            sinksText(sinks),
+            asBuffer(notification.body)
+          ]),
+          counts: counts.map(({ count, minute, outcome }) => [minute, outcome, count])
+        }),
+      search: (search) => {
         const { params, sql } = searchStatement(search, "sqlite")
-        return db.prepare<Array<unknown>, LogRow>(sql).all(...params).map(toLogged)
-      }),
-    get: (seq) => attempt(() => Option.map(Option.fromNullable(statements.get.get(seq)), toLoggedWithBody)),
-    deliveries: (logged) =>
-      attempt(() => ({
-        waiting: statements.waiting
-          .all(JSON.stringify(logged.sinks), logged.entity, logged.notificationId, logged.receivedAt.getTime())
-          .map(toWaitingDelivery),
-        deadLetters: (logged.notificationId === null
-          ? statements.deadWithoutId.all(logged.entity, logged.receivedAt.getTime())
-          : statements.deadById.all(logged.notificationId)).map(toNotificationDeadLetter)
-      })),
-    minutes: (since) => attempt(() => statements.minutes.all(since)),
-    prune: (before, maxRows) =>
-      attempt(() => {
-        const old = statements.pruneOld.run(before, PRUNE_BATCH).changes
-        const beyond = statements.pruneBeyond.run(maxRows, PRUNE_BATCH).changes
-        statements.pruneMinutes.run(before)
-        return old + beyond
-      })
+        return Effect.map(all<LogRow>(sql, params), (rows) => rows.map(toLogged))
+      },
+      get: (seq) =>
+        Effect.map(
+          all<LogRow & { body: Uint8Array }>(`SELECT ${LOG_COLUMNS}, body FROM notification_log WHERE seq = ?`, [seq]),
+          (rows) => Option.map(Option.fromNullable(rows[0]), toLoggedWithBody)
+        ),
+      deliveries: (logged) =>
+        Effect.try({
+          try: () => ({
+            waiting: statements.waiting
+              .all(JSON.stringify(logged.sinks), logged.entity, logged.notificationId, logged.receivedAt.getTime())
+              .map(toWaitingDelivery),
+            deadLetters: (logged.notificationId === null
+              ? statements.deadWithoutId.all(logged.entity, logged.receivedAt.getTime())
+              : statements.deadById.all(logged.notificationId)).map(toNotificationDeadLetter)
+          }),
+          catch: unavailable
+        }),
+      minutes: (since) =>
+        all<MinuteCount>("SELECT minute, outcome, count FROM notification_minutes WHERE minute >= ? ORDER BY minute", [
+          since
+        ]),
+      prune: (before, maxRows) =>
+        Effect.gen(function*() {
+          const old = yield* run(PRUNE_OLD, [before, PRUNE_BATCH])
+          const beyond = yield* run(PRUNE_BEYOND, [maxRows, PRUNE_BATCH])
+          yield* run("DELETE FROM notification_minutes WHERE minute < ?", [before])
+          return old + beyond
+        })
+    })
   })
-}

@@ -23,7 +23,7 @@ import { queuedSignals } from "./QueuedSignals.js"
 import { ReconcileStore } from "./Reconcile.js"
 import { SinkCounts } from "./SinkCounts.js"
 import * as SqliteLog from "./SqliteLog.js"
-import { LOG_MIGRATION } from "./SqliteLog.js"
+import { DEAD_LETTERS_BY_NOTIFICATION } from "./SqliteLog.js"
 import { MIRROR_MIGRATION, prepareMirror } from "./SqliteMirror.js"
 import * as SqliteReconcile from "./SqliteReconcile.js"
 import { RECONCILE_MIGRATION } from "./SqliteReconcile.js"
@@ -130,7 +130,9 @@ const openDatabase = (config: StoreSettings) =>
       try: () => {
         const db = new Database(config.storePath, { timeout: config.storeBusyTimeoutMs })
         for (const pragma of ["journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"]) db.pragma(pragma)
-        for (const statement of [...MIGRATION, ...MIRROR_MIGRATION, ...RECONCILE_MIGRATION, ...LOG_MIGRATION]) {
+        for (
+          const statement of [...MIGRATION, ...MIRROR_MIGRATION, ...RECONCILE_MIGRATION, DEAD_LETTERS_BY_NOTIFICATION]
+        ) {
           db.exec(statement)
         }
         addColumns(db)
@@ -506,7 +508,11 @@ const make = (config: StoreSettings, role: StoreRole) =>
       // One process owns an SQLite store: its one worker per sink is the only one.
       deliveries: (_sink, _order, work) => work(DeliveryShare.all())
     })
-    return { outbox, reconcile: SqliteReconcile.make(db, mirror, mirrorCounts, syncWal), log: SqliteLog.make(db) }
+    return {
+      outbox,
+      reconcile: SqliteReconcile.make(db, mirror, mirrorCounts, syncWal),
+      log: yield* SqliteLog.make(db, config.storePath, config.storeBusyTimeoutMs)
+    }
   })
 
 /**
