@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Logger, LogLevel, Option, type Scope } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -8,18 +8,17 @@ import { Outbox } from "../src/store/Outbox.js"
 import * as Store from "../src/store/Store.js"
 import { databaseUrl, freshDatabase, pgHost, pgPort } from "./support/Postgres.js"
 import { requireService } from "./support/Services.js"
+import { storeSettings } from "./support/StoreSettings.js"
 
 const up = await requireService("PostgreSQL", pgHost, pgPort)
 
-const settings = (storeUrl: Option.Option<string>, storePath: string): StoreSettings => ({
-  storeUrl: Option.map(storeUrl, (url) => Redacted.make(new URL(url))),
-  storePath,
-  storeBusyTimeoutMs: 1000,
-  storePoolSize: 2,
-  storeStatementTimeout: Duration.seconds(2),
-  dedupeWindow: Duration.hours(24),
-  outboxMaxRows: 1000
-})
+const settings = (storeUrl: Option.Option<string>, storePath: string): StoreSettings =>
+  storeSettings(Option.match(storeUrl, { onNone: () => ({ dir: "unused" }), onSome: (url) => ({ url }) }), {
+    storePath,
+    storeBusyTimeoutMs: 1000,
+    storeStatementTimeout: Duration.seconds(2),
+    outboxMaxRows: 1000
+  })
 
 const sqlite = Effect.acquireRelease(
   Effect.promise(() => mkdtemp(join(tmpdir(), "due-"))),

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Redacted, type Scope } from "effect"
+import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, type Scope } from "effect"
 import type { StoreSettings } from "../src/config/ReceiverConfig.js"
 import type { NotificationBytes } from "../src/pipeline/Notification.js"
 import { Outbox } from "../src/store/Outbox.js"
@@ -7,6 +7,7 @@ import * as Store from "../src/store/Store.js"
 import { eventually } from "./support/Eventually.js"
 import { databaseUrl, freshDatabase, pgHost, pgPort } from "./support/Postgres.js"
 import { requireService } from "./support/Services.js"
+import { storeSettings } from "./support/StoreSettings.js"
 import { startTarget } from "./support/Target.js"
 import { startServer } from "./support/TestServer.js"
 
@@ -82,15 +83,8 @@ describe("one notification never fails its neighbours (SQLite)", () => isolation
 describe.runIf(up)("one notification never fails its neighbours (PostgreSQL)", () => {
   isolationSuite(Effect.map(freshDatabase, (name) => ({ STORE_URL: databaseUrl(name) })))
 
-  const settings = (url: string): StoreSettings => ({
-    storeUrl: Option.some(Redacted.make(new URL(url))),
-    storePath: "unused",
-    storeBusyTimeoutMs: 0,
-    storePoolSize: 2,
-    storeStatementTimeout: Duration.seconds(2),
-    dedupeWindow: Duration.hours(24),
-    outboxMaxRows: 10_000
-  })
+  const settings = (url: string): StoreSettings =>
+    storeSettings({ url }, { storeBusyTimeoutMs: 0, storeStatementTimeout: Duration.seconds(2) })
 
   it.scopedLive("values PostgreSQL refuses in one accept of a shared commit fail that accept alone (400)", () =>
     Effect.gen(function*() {

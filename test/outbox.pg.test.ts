@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, type Scope } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Redacted, type Scope } from "effect"
 import type { StoreSettings } from "../src/config/ReceiverConfig.js"
 import { BUCKETS, type DeliveryShare } from "../src/store/DeliveryShare.js"
 import { Outbox } from "../src/store/Outbox.js"
@@ -11,6 +11,7 @@ import { loadFixtures } from "./support/Fixtures.js"
 import { outboxSuite } from "./support/OutboxSuite.js"
 import { databaseUrl, freshDatabase, pgHost, pgPort, queryDatabase } from "./support/Postgres.js"
 import { requireService } from "./support/Services.js"
+import { storeSettings } from "./support/StoreSettings.js"
 import { startTarget } from "./support/Target.js"
 import { startTcpProxy } from "./support/TcpProxy.js"
 import { startServer } from "./support/TestServer.js"
@@ -21,15 +22,13 @@ const fixtures = loadFixtures()
 const template = fixtures.find((fixture) => fixture.topic === "conversations.closed")!.json as object
 const notification = (id: string) => Buffer.from(JSON.stringify({ ...template, id }))
 
-const settings = (url: string): StoreSettings => ({
-  storeUrl: Option.some(Redacted.make(new URL(url))),
-  storePath: "unused",
-  storeBusyTimeoutMs: 0,
-  storePoolSize: 4,
-  storeStatementTimeout: Duration.seconds(2),
-  dedupeWindow: Duration.hours(24),
-  outboxMaxRows: 1000
-})
+const settings = (url: string): StoreSettings =>
+  storeSettings({ url }, {
+    storeBusyTimeoutMs: 0,
+    storePoolSize: 4,
+    storeStatementTimeout: Duration.seconds(2),
+    outboxMaxRows: 1000
+  })
 
 /** The store on `url`, open until `scope` closes. */
 const openStore = (url: string, scope: Scope.Scope) =>

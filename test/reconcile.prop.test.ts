@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Context, Duration, Effect, Either, FastCheck, Layer, Logger, LogLevel, Option } from "effect"
+import { Context, Effect, Either, FastCheck, Layer, Logger, LogLevel, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -10,6 +10,7 @@ import { contactRow, conversationRow, type Item, type MirrorChange, type Times }
 import { Outbox } from "../src/store/Outbox.js"
 import { ReconcileStore } from "../src/store/Reconcile.js"
 import * as Store from "../src/store/Store.js"
+import { storeSettings } from "./support/StoreSettings.js"
 
 /**
  * Notifications that arrive while a sweep reads the same objects from Intercom's REST API: whatever the order in which
@@ -41,15 +42,7 @@ class MirrorReader extends Context.Tag("test/MirrorReader")<MirrorReader, {
   readonly conversation: (id: string) => Stored | undefined
 }>() {}
 
-const settingsAt = (dir: string): StoreSettings => ({
-  storeUrl: Option.none(),
-  storePath: join(dir, "receiver.db"),
-  storeBusyTimeoutMs: 2000,
-  storePoolSize: 2,
-  storeStatementTimeout: Duration.seconds(3),
-  dedupeWindow: Duration.hours(24),
-  outboxMaxRows: 10_000
-})
+const settingsAt = (dir: string): StoreSettings => storeSettings({ dir })
 
 type Row = Record<string, unknown>
 

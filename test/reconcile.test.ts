@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -14,6 +14,7 @@ import * as Store from "../src/store/Store.js"
 import { DEFAULT_RATE_LIMIT } from "./support/intercom/FakeIntercom.js"
 import { fakeIntercomBehindPrism } from "./support/intercom/Harness.js"
 import type { Exchange } from "./support/intercom/Prism.js"
+import { storeSettings } from "./support/StoreSettings.js"
 
 const intercom = fakeIntercomBehindPrism()
 
@@ -22,15 +23,7 @@ afterEach(() => {
   intercom.fake.setTamper(undefined)
 })
 
-const settingsAt = (dir: string): StoreSettings => ({
-  storeUrl: Option.none(),
-  storePath: join(dir, "receiver.db"),
-  storeBusyTimeoutMs: 2000,
-  storePoolSize: 2,
-  storeStatementTimeout: Duration.seconds(3),
-  dedupeWindow: Duration.hours(24),
-  outboxMaxRows: 10_000
-})
+const settingsAt = (dir: string): StoreSettings => storeSettings({ dir })
 
 /** A fresh SQLite store and the API through Prism, for one test; the rate-limit waits counted. */
 const harness = Effect.gen(function*() {

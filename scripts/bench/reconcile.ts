@@ -5,7 +5,7 @@
  * window with the deletion pass (every contact listed, the mirror's compared, 1% found gone and looked up). `--limit` sets the fake's
  * rate limit (default Intercom's: 1666 calls per 10 s); `--prism` sends every call through Prism's validating proxy.
  */
-import { Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,6 +16,7 @@ import * as Store from "../../src/store/Store.js"
 import { DEFAULT_RATE_LIMIT, FakeIntercom } from "../../test/support/intercom/FakeIntercom.js"
 import { startPrism } from "../../test/support/intercom/Prism.js"
 import { writeRelaxedSpec } from "../../test/support/intercom/Spec.js"
+import { storeSettings } from "../../test/support/StoreSettings.js"
 import { median } from "./median.js"
 
 export interface ReconcileOptions {
@@ -71,15 +72,7 @@ const runRound = (
       (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
     )
     const context = yield* Layer.build(
-      Store.layerWith({
-        storeUrl: Option.none(),
-        storePath: join(dir, "receiver.db"),
-        storeBusyTimeoutMs: 2000,
-        storePoolSize: 2,
-        storeStatementTimeout: Duration.seconds(3),
-        dedupeWindow: Duration.hours(24),
-        outboxMaxRows: 10_000
-      }, "service").pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.None)))
+      Store.layerWith(storeSettings({ dir }), "service").pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.None)))
     )
     const store = context.unsafeMap.get(ReconcileStore.key) as ReconcileStore["Type"]
     let waits = 0
