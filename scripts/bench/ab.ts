@@ -5,12 +5,14 @@
  * then medians and each one's ratio to the first.
  * Usage: npx tsx scripts/bench/ab.ts [--rounds N] [--seconds S] [--warm S] [--size BYTES] [--sinks file] name=path[+VAR=value] ...
  * (`+VAR=value` adds to the server's environment, e.g. `quiet=dist/ab/base.mjs+LOG_LEVEL=none`; `+NODE_FLAGS=...`
- * replaces the V8 flags of `npm start`, spaces written as commas).
+ * replaces the V8 flags of `npm start`, spaces written as commas; `+STORE_URL=fresh` gives each run a fresh PostgreSQL
+ * database of PG_BENCH_URL's server, dropped after it).
  */
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import pg from "pg"
 import { takeOption } from "./args.js"
 import { median } from "./median.js"
 import { measuredCount, warmCount, writeRequests } from "./requests.js"
@@ -32,7 +34,30 @@ const cpuMs = (pid: number) => {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
 }
 
-const run = async (path: string, extra: Record<string, string>, file: string, warm: string) => {
+const admin = process.env.PG_BENCH_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
+const adminQuery = async (sql: string) => {
+  const client = new pg.Client({ connectionString: admin })
+  await client.connect()
+  await client.query(sql).finally(() => client.end())
+}
+let databases = 0
+
+/** Runs `work` with `STORE_URL=fresh` replaced by the URL of a database of its own. */
+const withStore = async <A>(extra: Record<string, string>, work: (env: Record<string, string>) => Promise<A>) => {
+  if (extra.STORE_URL !== "fresh") return work(extra)
+  const name = `ab_${process.pid}_${databases++}`
+  await adminQuery(`CREATE DATABASE ${name}`)
+  try {
+    return await work({ ...extra, STORE_URL: Object.assign(new URL(admin), { pathname: `/${name}` }).toString() })
+  } finally {
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  }
+}
+
+const run = (path: string, extra: Record<string, string>, file: string, warm: string) =>
+  withStore(extra, (env) => measure(path, env, file, warm))
+
+const measure = async (path: string, extra: Record<string, string>, file: string, warm: string) => {
   const flags = flagsOf(extra)
   const { pid, stop, url } = await startServer({ script: path, port: 18_190, flags, work, secret, sinks, env: extra })
   const wrk = (requests: string, duration: number) =>
