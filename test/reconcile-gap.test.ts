@@ -2,22 +2,17 @@ import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { eventually } from "./support/Eventually.js"
 import { fakeIntercomBehindPrism } from "./support/intercom/Harness.js"
-import { type Service, spawnService } from "./support/Service.js"
+import { dataDir as dataDirOf, logLines, spawnService, stopService } from "./support/Service.js"
 
 const intercom = fakeIntercomBehindPrism()
 
 const root = new URL("..", import.meta.url).pathname
 
-const dataDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "reconcile-gap-"))),
-  (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
-)
+const dataDir = dataDirOf("reconcile-gap-")
 
 /** The service's settings: the mirror, gap recovery through Prism, a gap of 2 s, sweeps after gaps only. */
 const env = (dir: string) => ({
@@ -40,15 +35,7 @@ const rows = (dir: string, sql: string, ...params: Array<unknown>) => {
   }
 }
 
-/** SIGTERM, and the exit awaited. */
-const stop = (service: Service) =>
-  Effect.promise(async () => {
-    service.process.kill("SIGTERM")
-    await service.exited
-  })
-
-const logLines = (service: Service, message: string) =>
-  service.stderr().split("\n").filter((line) => line.includes(`"message":"${message}"`))
+const stop = stopService
 
 const nowIso = (secondsAgo = 0) => new Date(Date.now() - secondsAgo * 1000).toISOString()
 

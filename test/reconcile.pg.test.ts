@@ -1,15 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { promisify } from "node:util"
 import { eventually } from "./support/Eventually.js"
 import { fakeIntercomBehindPrism } from "./support/intercom/Harness.js"
 import { databaseUrl, freshDatabase, pgHost, pgPort, queryDatabase } from "./support/Postgres.js"
-import { type Service, spawnService } from "./support/Service.js"
+import { dataDir as dataDirOf, logLines, type Service, spawnService, stopService } from "./support/Service.js"
 import { requireService } from "./support/Services.js"
+import { startTcpProxy } from "./support/TcpProxy.js"
 
 const up = await requireService("PostgreSQL", pgHost, pgPort)
 
@@ -17,10 +15,7 @@ const intercom = fakeIntercomBehindPrism({ wallClock: true }, up)
 
 const root = new URL("..", import.meta.url).pathname
 
-const dataDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "reconcile-pg-"))),
-  (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
-)
+const dataDir = dataDirOf("reconcile-pg-")
 
 const env = (database: string, dir: string) => ({
   STORE_URL: databaseUrl(database),
@@ -34,15 +29,10 @@ const env = (database: string, dir: string) => ({
   LOG_FORMAT: "json"
 })
 
-const stop = (service: Service) =>
-  Effect.promise(async () => {
-    service.process.kill("SIGTERM")
-    await service.exited
-  })
+const stop = stopService
 
 const count = (services: ReadonlyArray<Service>, message: string) =>
-  services.flatMap((service) => service.stderr().split("\n")).filter((line) => line.includes(`"message":"${message}"`))
-    .length
+  services.flatMap((service) => logLines(service, message)).length
 
 describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (real processes)", () => {
   it.scopedLive(
@@ -158,5 +148,37 @@ describe.runIf(up)("gap recovery on a PostgreSQL store shared by two instances (
         yield* stop(other)
       }),
     180_000
+  )
+
+  it.scopedLive(
+    "the line to the store cut for longer than RECONCILE_GAP: failed signs of life counted and logged, the time swept",
+    () =>
+      Effect.gen(function*() {
+        const database = yield* freshDatabase
+        const dir = yield* dataDir
+        const proxy = yield* startTcpProxy(pgHost, pgPort)
+        const service = yield* spawnService({
+          ...env(database, dir),
+          STORE_URL: databaseUrl(database, "127.0.0.1", proxy.port),
+          STORE_STATEMENT_TIMEOUT: "500ms"
+        })
+        const metric = (name: string) =>
+          Effect.promise(async () => {
+            const text = await fetch(`${service.url}/metrics`).then((response) => response.text())
+            return Number(new RegExp(`^intercom_webhook_reconcile_${name} (\\d+)$`, "m").exec(text)?.[1] ?? 0)
+          })
+        yield* Effect.sleep("1500 millis")
+        assert.strictEqual(yield* metric("beat_failures_total"), 0)
+        proxy.cut()
+        yield* Effect.sleep("4 seconds")
+        assert.isAtLeast(yield* metric("beat_failures_total"), 2, "each failed sign of life is counted")
+        assert.isAtLeast(count([service], "could not record that this instance is alive"), 2)
+        assert.strictEqual(yield* metric("gaps_total"), 0)
+        proxy.restore()
+        yield* eventually("the gap recorded", metric("gaps_total"), (n) => n === 1, "20 seconds")
+        yield* eventually("its sweep", Effect.sync(() => count([service], "sweep done")), (n) => n >= 1, "30 seconds")
+        yield* stop(service)
+      }),
+    60_000
   )
 })

@@ -51,6 +51,11 @@ export const make = (registry: Registry) => {
       name: `${PREFIX}gaps_total`,
       help: "Gaps found: times longer than RECONCILE_GAP when no instance was alive",
       registers
+    }),
+    beatFailures: new Counter({
+      name: `${PREFIX}beat_failures_total`,
+      help: "Signs of life this instance could not record (logged at WARN): while they fail, the others count it gone",
+      registers
     })
   }
 }

@@ -104,8 +104,12 @@ export const layer = Layer.scopedDiscard(
             : Effect.void
         ),
         Effect.catchAllCause((cause) =>
-          Effect.logWarning("could not record that this instance is alive").pipe(
-            Effect.annotateLogs("error", causeText(cause))
+          Effect.sync(() => metrics.beatFailures.inc()).pipe(
+            Effect.zipRight(
+              Effect.logWarning("could not record that this instance is alive").pipe(
+                Effect.annotateLogs("error", causeText(cause))
+              )
+            )
           )
         )
       )

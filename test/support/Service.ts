@@ -1,6 +1,8 @@
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
 import { readFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 const root = new URL("../..", import.meta.url).pathname
@@ -47,3 +49,21 @@ export const recordedIds = (dataDir: string, file = "events.jsonl") =>
     // Only whole lines: the service may be writing the last one right now.
     return text.split("\n").slice(0, -1).map((line) => JSON.parse(line).id as string | null)
   })
+
+/** SIGTERM, and the exit awaited. */
+export const stopService = (service: Service) =>
+  Effect.promise(async () => {
+    service.process.kill("SIGTERM")
+    await service.exited
+  })
+
+/** A data folder of its own under the system's temporary folder, removed with the scope. */
+export const dataDir = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
+    (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
+  )
+
+/** The service's JSON log lines (`LOG_FORMAT=json`) with this message. */
+export const logLines = (service: Service, message: string) =>
+  service.stderr().split("\n").filter((line) => line.includes(`"message":"${message}"`))
