@@ -1,180 +1,28 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Layer } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdirSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
+import { ConfigProvider, Effect } from "effect"
 import { request as httpRequest } from "node:http"
-import { createServer } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import type { Browser, BrowserContext, Page } from "playwright-core"
 import { configMessages } from "../src/config/ConfigMessages.js"
 import { consoleSettings } from "../src/config/ConsoleConfig.js"
-import { sign } from "../src/pipeline/Signature.js"
-import { launchBrowser, requireChromium } from "./support/Browser.js"
+import { requireChromium } from "./support/Browser.js"
+import {
+  assertNoSecret,
+  ConsoleSetup,
+  freePort,
+  OPERATOR,
+  post,
+  promise,
+  READONLY,
+  screenshot,
+  signIn,
+  spawnConsole,
+  tempDir
+} from "./support/ConsoleService.js"
 import { eventually } from "./support/Eventually.js"
 import { loadFixtures } from "./support/Fixtures.js"
 import { canConnect } from "./support/Services.js"
-import { type Captured, startTarget } from "./support/Target.js"
-import { SECRET } from "./support/TestServer.js"
-
-const root = new URL("..", import.meta.url).pathname
-const shots = join(root, "test-results/console")
-const OPERATOR = "operator-token-0123456789abcdef"
-const READONLY = "readonly-token-0123456789abcdef"
-/** The HTTP sink's target URL holds it: its errors are on the dead-letter page, never it. */
-const FORWARD_PASSWORD = "hunter2-forward-password"
-const SECRETS = [OPERATOR, READONLY, FORWARD_PASSWORD, SECRET]
-
-const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
-
-interface Running {
-  readonly webhookUrl: string
-  /** The console's origin; undefined when it is off. */
-  readonly consoleUrl: string | undefined
-  readonly stderr: () => string
-}
-
-/** The service (`src/main.ts`) as its own process, until it listens (and its console, unless `console: "off"`). */
-const spawnConsole = (env: Record<string, string>, console: "on" | "off" = "on") =>
-  Effect.acquireRelease(
-    promise(() =>
-      new Promise<Running & { readonly child: ChildProcess; readonly exited: Promise<unknown> }>((resolve, reject) => {
-        const inherited = Object.fromEntries(
-          Object.entries(process.env).filter(([name]) => !name.startsWith("CONSOLE_"))
-        )
-        const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-          cwd: root,
-          env: {
-            ...inherited,
-            HOST: "127.0.0.1",
-            PORT: "0",
-            INTERCOM_CLIENT_SECRET: SECRET,
-            LOG_FORMAT: "json",
-            ...env
-          },
-          stdio: ["ignore", "ignore", "pipe"]
-        })
-        let stderr = ""
-        const exited = new Promise((done) => child.once("exit", done))
-        child.stderr!.on("data", (chunk: Buffer) => {
-          stderr += chunk.toString()
-          const webhook = /Listening on (http:\/\/[\d.]+:\d+)/.exec(stderr)
-          const listening = /console listening on (http:\/\/[\d.]+:\d+)/.exec(stderr)
-          const off = stderr.includes("console off: CONSOLE_TOKEN is not set")
-          if (webhook !== null && (console === "on" ? listening !== null : off)) {
-            resolve({
-              webhookUrl: `${webhook[1]}/webhooks/intercom`,
-              consoleUrl: listening?.[1],
-              stderr: () => stderr,
-              child,
-              exited
-            })
-          }
-        })
-        void exited.then((code) => reject(new Error(`the service exited (${code}) before listening:\n${stderr}`)))
-      })
-    ),
-    ({ child, exited }) =>
-      promise(async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-        await exited
-      })
-  )
-
-/** A port nothing listens on right now. */
-const freePort = promise(() =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-)
-
-/** The service with its console on, an HTTP target answering what the test says (400 at first), and a browser. */
-class Setup extends Context.Tag("Setup")<Setup, {
-  readonly url: string
-  readonly webhookUrl: string
-  /** `status`: what the target answers now. */
-  readonly target: { readonly requests: ReadonlyArray<Captured>; status: number }
-  readonly browser: Browser
-}>() {
-  static readonly layer = Layer.scoped(
-    Setup,
-    Effect.gen(function*() {
-      const dataDir = yield* Effect.acquireRelease(
-        promise(() => mkdtemp(join(tmpdir(), "console-"))),
-        (dir) => promise(() => rm(dir, { recursive: true, force: true }))
-      )
-      const control = { status: 400 }
-      const target = yield* startTarget(() => control.status)
-      const forward = new URL(target.url)
-      forward.username = "console"
-      forward.password = FORWARD_PASSWORD
-      const service = yield* spawnConsole({
-        DATA_DIR: dataDir,
-        SINKS: "http",
-        HTTP_FORWARD_URL: forward.href,
-        CONSOLE_TOKEN: OPERATOR,
-        CONSOLE_READONLY_TOKEN: READONLY,
-        CONSOLE_PORT: "0",
-        RETRY_BASE_DELAY: "50ms",
-        RETRY_MAX_DELAY: "200ms",
-        PROBE_INTERVAL: "200ms"
-      })
-      const browser = yield* launchBrowser
-      mkdirSync(shots, { recursive: true })
-      return {
-        url: service.consoleUrl!,
-        webhookUrl: service.webhookUrl,
-        target: Object.assign(control, { requests: target.requests }),
-        browser
-      }
-    })
-  )
-}
 
 const fixture = loadFixtures().find((candidate) => candidate.topic === "contacts.created")!
 const fixtureId = (fixture.json as { id: string }).id
-
-/** A signed notification to the service's webhook. */
-const post = (webhookUrl: string, body: Buffer) =>
-  promise(() =>
-    fetch(webhookUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-hub-signature": sign(SECRET, body) },
-      body
-    }).then((response) => response.status)
-  )
-
-/** A fresh browser context signed in with `token`, on the overview. */
-const signIn = (token: string) =>
-  Effect.gen(function*() {
-    const { browser, url } = yield* Setup
-    const context = yield* Effect.acquireRelease(promise(() => browser.newContext()), (context) =>
-      promise(() => context.close()))
-    const page = yield* promise(() =>
-      context.newPage()
-    )
-    yield* promise(async () => {
-      await page.goto(`${url}/login`)
-      await page.fill("input[name=token]", token)
-      await Promise.all([page.waitForURL(`${url}/`), page.click("button[type=submit]")])
-    })
-    return { context, page }
-  })
-
-/** The page's HTML holds no token, secret or session id. */
-const assertNoSecret = (html: string, context?: BrowserContext) =>
-  Effect.gen(function*() {
-    const cookies = context === undefined ? [] : yield* promise(() => context.cookies())
-    for (const secret of [...SECRETS, ...cookies.map((cookie) => cookie.value)]) {
-      assert.notInclude(html, secret, "a secret is on the page")
-    }
-  })
-
-const screenshot = (page: Page, name: string) => promise(() => page.screenshot({ path: join(shots, `${name}.png`) }))
 
 /** A POST from `localAddress` (127.0.0.x): failed sign-ins are counted per remote address. */
 const postFrom = (localAddress: string, url: string, form: string) =>
@@ -222,20 +70,17 @@ const chromium = requireChromium()
 describe.runIf(chromium)("the operator console", () => {
   it.live("is off without CONSOLE_TOKEN: nothing listens on its port", () =>
     Effect.gen(function*() {
-      const dataDir = yield* Effect.acquireRelease(
-        promise(() => mkdtemp(join(tmpdir(), "console-off-"))),
-        (dir) => promise(() => rm(dir, { recursive: true, force: true }))
-      )
+      const dataDir = yield* tempDir("console-off-")
       const port = yield* freePort
       const service = yield* spawnConsole({ DATA_DIR: dataDir, SINKS: "file", CONSOLE_PORT: String(port) }, "off")
       assert.strictEqual(service.consoleUrl, undefined)
       assert.isFalse(yield* promise(() => canConnect("127.0.0.1", port)))
     }).pipe(Effect.scoped))
 
-  layer(Setup.layer, { excludeTestServices: true, timeout: 30_000 })((it) => {
+  layer(ConsoleSetup.layer("http"), { excludeTestServices: true, timeout: 30_000 })((it) => {
     it.scoped("sends everyone to sign in; a wrong token is 401 and sets no cookie; the right one a strict cookie", () =>
       Effect.gen(function*() {
-        const { browser, url } = yield* Setup
+        const { browser, url } = yield* ConsoleSetup
         const context = yield* Effect.acquireRelease(
           promise(() => browser.newContext()),
           (context) => promise(() => context.close())
@@ -275,7 +120,7 @@ describe.runIf(chromium)("the operator console", () => {
 
     it.scoped("shows a refused notification's dead letter live and inert, and delivers it after a replay", () =>
       Effect.gen(function*() {
-        const setup = yield* Setup
+        const setup = yield* ConsoleSetup
         const { page, context } = yield* signIn(OPERATOR)
         const dialogs: Array<string> = []
         page.on("dialog", (dialog) => {
@@ -364,7 +209,7 @@ describe.runIf(chromium)("the operator console", () => {
 
     it.scoped("shows, live, a sink whose target is down as failing with what waits for it, and healthy once it is back", () =>
       Effect.gen(function*() {
-        const setup = yield* Setup
+        const setup = yield* ConsoleSetup
         const { page } = yield* signIn(OPERATOR)
         const row = page.locator("#sinks tr", { hasText: "http" })
         const state = row.locator("td.state")
@@ -386,7 +231,7 @@ describe.runIf(chromium)("the operator console", () => {
 
     it.scoped("refuses a POST without the session's CSRF token, or from another origin", () =>
       Effect.gen(function*() {
-        const { url } = yield* Setup
+        const { url } = yield* ConsoleSetup
         const { context, page } = yield* signIn(OPERATOR)
         yield* promise(() => page.goto(`${url}/dead-letters`))
         const csrf = yield* promise(() => page.inputValue("form.replay input[name=csrf]"))
@@ -411,7 +256,7 @@ describe.runIf(chromium)("the operator console", () => {
 
     it.scoped("a read-only session sees every page, has no replay button, and a forged replay is refused", () =>
       Effect.gen(function*() {
-        const { url } = yield* Setup
+        const { url } = yield* ConsoleSetup
         const { context, page } = yield* signIn(READONLY)
         assert.strictEqual(yield* promise(() => page.textContent("nav .role")), "read-only")
         yield* assertNoSecret(yield* promise(() => page.content()), context)
@@ -434,7 +279,7 @@ describe.runIf(chromium)("the operator console", () => {
 
     it.effect("answers scripts with a bearer token, without session or CSRF; refuses a wrong or missing one", () =>
       Effect.gen(function*() {
-        const { url } = yield* Setup
+        const { url } = yield* ConsoleSetup
         const call = (path: string, init: RequestInit = {}) =>
           promise(() =>
             fetch(`${url}${path}`, { redirect: "manual", ...init }).then(async (response) => ({
@@ -467,7 +312,7 @@ describe.runIf(chromium)("the operator console", () => {
 
     it.scoped("replays one selected dead letter, and discards another only after confirming", () =>
       Effect.gen(function*() {
-        const setup = yield* Setup
+        const setup = yield* ConsoleSetup
         const { page } = yield* signIn(OPERATOR)
         setup.target.status = 400
         const ids = ["select-1", "select-2", "select-3"].map((id) => `${id}-${Date.now()}`)
@@ -533,7 +378,7 @@ describe.runIf(chromium)("the operator console", () => {
 
     it.effect("refuses sign-ins from an address after 10 failures in a minute, even with the right token", () =>
       Effect.gen(function*() {
-        const { url } = yield* Setup
+        const { url } = yield* ConsoleSetup
         const attempt = (token: string) =>
           postFrom("127.0.0.2", `${url}/login`, new URLSearchParams({ token }).toString())
         for (let n = 0; n < 10; n++) assert.strictEqual(yield* attempt("wrong-token-0123456789"), 401)

@@ -1,5 +1,6 @@
 import { Duration, Effect, Layer, Option } from "effect"
 import { consoleSettings } from "../config/ConsoleConfig.js"
+import { logSettings } from "../config/LogConfig.js"
 import { makeAccess } from "./Access.js"
 import { makeLoginLimiter } from "./Auth.js"
 import { makeRoutes } from "./Routes.js"
@@ -8,7 +9,8 @@ import { makeSessions } from "./Sessions.js"
 
 /**
  * The operator console: its own listener at `CONSOLE_HOST:CONSOLE_PORT`, on only when `CONSOLE_TOKEN` is set. Needs
- * the store (`Outbox`) and the sinks' health (`SinkHealths`); closes with its scope.
+ * the store (`Outbox`, `NotificationLogStore`, `ReconcileStore`), the sinks' health (`SinkHealths`) and the `Decoder`
+ * (see `Routes.Requirements`); closes with its scope.
  */
 export const layer = Layer.scopedDiscard(
   Effect.gen(function*() {
@@ -20,7 +22,7 @@ export const layer = Layer.scopedDiscard(
       sessions,
       makeLoginLimiter()
     )
-    const routes = makeRoutes(access)
+    const routes = makeRoutes(access, Option.isSome((yield* logSettings).retention))
     const address = yield* listen(settings.host, settings.port, routes)
     const url = `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`
     yield* Effect.logInfo(`console listening on ${url}`).pipe(Effect.annotateLogs("url", url))

@@ -23,6 +23,14 @@ export const cell = (value: string, className = ""): string => {
     : `<td${classes} title="${escape(text)}">${escape(cut)}</td>`
 }
 
+/** A value cut as a cell cuts it, the whole in the `title` of a span. */
+export const shortened = (value: string): string => {
+  const text = printable(value)
+  return text.length > CELL_CHARACTERS
+    ? `<span title="${escape(text)}">${escape(text.slice(0, CELL_CHARACTERS))}…</span>`
+    : escape(text)
+}
+
 /** Who is looking at a page: what the layout shows and which forms it renders. */
 export interface Viewer {
   readonly role: "operator" | "readonly"
@@ -42,9 +50,9 @@ const nav = (viewer: Viewer | undefined, current: string): string => {
     `<form method="post" action="/logout" class="logout">${
       csrfField(viewer)
     }<button type="submit">Sign out</button></form>`
-  return `<nav>${link("/", "Overview")}${link("/dead-letters", "Dead letters")}<span class="role">${
-    escape(viewer.role === "operator" ? "operator" : "read-only")
-  }</span>${logout}</nav>`
+  return `<nav>${link("/", "Overview")}${link("/notifications", "Notifications")}${
+    link("/dead-letters", "Dead letters")
+  }<span class="role">${escape(viewer.role === "operator" ? "operator" : "read-only")}</span>${logout}</nav>`
 }
 
 /** A whole page; `body` is markup built with `escape`. */

@@ -1,12 +1,16 @@
 import { Effect, Either } from "effect"
 import { redactText } from "../config/Redact.js"
 import type { SinkHealths } from "../pipeline/Delivery/SinkHealth.js"
+import type { Decoder } from "../pipeline/Notification.js"
+import type { NotificationLogStore } from "../store/NotificationLog.js"
 import { Outbox } from "../store/Outbox.js"
+import type { ReconcileStore } from "../store/Reconcile.js"
 import type { Access, Principal } from "./Access.js"
 import * as Assets from "./Assets.js"
 import { csrfValid, originAllowed } from "./Csrf.js"
 import { filterOf, replayFilter, storeFilter } from "./Filter.js"
 import type { Viewer } from "./Html.js"
+import * as Notifications from "./Notifications.js"
 import * as DeadLetters from "./Pages/DeadLetters.js"
 import * as Login from "./Pages/Login.js"
 import * as OverviewPage from "./Pages/Overview.js"
@@ -32,8 +36,26 @@ const CONFIRM_SCAN = 10_000
 const digits = (text: string | null, fallback: number, max: number) =>
   text !== null && /^\d{1,6}$/.test(text) ? Math.min(Math.max(Number(text), fallback), max) : fallback
 
-/** The console's answer to one request: authentication, CSRF, roles, then the page or action. */
-export const makeRoutes = (access: Access) => {
+/** Paths answered with a GET or a POST: any other method is 405 there, any other path 404. */
+const KNOWN = [
+  "/",
+  "/api/overview",
+  "/dead-letters",
+  "/dead-letters/replay",
+  "/dead-letters/discard",
+  "/notifications",
+  "/api/notifications",
+  "/logout"
+]
+
+/** What the console reads: the store's three parts, the sinks' health, and the decoder for the mirror's view. */
+export type Requirements = Outbox | SinkHealths | NotificationLogStore | ReconcileStore | Decoder
+
+/**
+ * The console's answer to one request: authentication, CSRF, roles, then the page or action. `logOn`: whether the
+ * notification log is kept (the notification pages say when it is not).
+ */
+export const makeRoutes = (access: Access, logOn: boolean) => {
   /**
    * What a replay or a discard acts on: the rows ticked (`id`), or else the form's filter; or the answer refusing it
    * (not an operator, a wrong filter). Also what its log line says.
@@ -149,17 +171,24 @@ export const makeRoutes = (access: Access) => {
           return yield* replay(request, principal, viewer, as)
         case "POST /dead-letters/discard":
           return yield* discard(request, principal, viewer, as)
+        case "GET /notifications":
+          return yield* Notifications.list(request, viewer, "html", logOn)
+        case "GET /api/notifications":
+          return yield* Notifications.list(request, viewer, "json", logOn)
         case "POST /logout":
           return access.signOut(principal)
       }
-      const known = ["/", "/api/overview", "/dead-letters", "/dead-letters/replay", "/dead-letters/discard", "/logout"]
-        .includes(request.path)
-      return known
+      if (request.path.startsWith("/notifications/")) {
+        const seq = Notifications.seqOf(request.path)
+        if (request.method === "GET") return yield* Notifications.one(seq, viewer, as)
+        if (seq !== undefined) return problem(405, "method_not_allowed", "method not allowed", as, viewer)
+      }
+      return KNOWN.includes(request.path)
         ? problem(405, "method_not_allowed", "method not allowed", as, viewer)
         : problem(404, "not_found", "no such page", as, viewer)
     })
 
-  return (request: ConsoleRequest): Effect.Effect<Reply, never, Outbox | SinkHealths> =>
+  return (request: ConsoleRequest): Effect.Effect<Reply, never, Requirements> =>
     answer(request).pipe(
       Effect.catchTag("StoreUnavailable", (error) =>
         Effect.as(

@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { redactText } from "../config/Redact.js"
 import { SinkHealths } from "../pipeline/Delivery/SinkHealth.js"
 import { type DeadLetterReason, Outbox } from "../store/Outbox.js"
+import { type Traffic, traffic } from "./Traffic.js"
 
 export interface SinkStatus {
   readonly sink: string
@@ -30,14 +31,18 @@ export interface Overview {
     readonly total: number
     readonly groups: ReadonlyArray<DeadLetterGroup>
   }
+  readonly traffic: Traffic
 }
 
-/** What the overview shows, from the sinks' health, the outbox and the dead letters still waiting. */
+/**
+ * What the overview shows, from the sinks' health, the outbox, the dead letters still waiting and the notification
+ * log's counts per minute.
+ */
 export const overview = Effect.gen(function*() {
   const outbox = yield* Outbox
   const healths = yield* SinkHealths
   const now = Date.now()
-  const [depth, counts] = yield* Effect.all([outbox.depthBySink, outbox.deadLetterCounts])
+  const [depth, counts, minutes] = yield* Effect.all([outbox.depthBySink, outbox.deadLetterCounts, traffic(now)])
   const groups = counts.map(({ count, reason, sink }) => ({ sink, reason, count: Number(count) }))
   const names = new Set([...healths.keys(), ...depth.map(({ sink }) => sink)])
   for (const group of groups) if (group.sink !== null) names.add(group.sink)
@@ -59,7 +64,8 @@ export const overview = Effect.gen(function*() {
     deadLetters: {
       total: groups.reduce((sum, group) => sum + group.count, 0),
       groups: [...groups].sort((a, b) => (a.sink ?? "").localeCompare(b.sink ?? "") || a.reason.localeCompare(b.reason))
-    }
+    },
+    traffic: minutes
   } satisfies Overview
 })
 
