@@ -14,6 +14,8 @@
  * http target's recovery after an outage; options --parts drain,peak,recovery, --sinks nats,rabbitmq,redis,http,
  * --rounds N (3), --backlog N, --keys N (5,000), --order receive, --concurrency N, --peak-rate R, --peak-seconds S,
  * --outage-seconds S (60; the issue's case is 300), --recovery-rate R, --cpu-prof; see drain.ts.
+ * --console: instead, the operator console's page times on a store of 1,000,000 logged notifications
+ * (scripts/bench/console.ts); options --rows N, --store sqlite|postgres, --rounds N.
  * --reconcile: instead, gap recovery's sweep over 10,000 changed contacts against the fake Intercom API
  * (scripts/bench/reconcile.ts); options --contacts N, --rounds N, --limit CALLS/SECONDS, --prism.
  */
@@ -22,6 +24,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { parseConsoleBench, runConsoleBench } from "./bench/console.js"
 import { decodeCosts } from "./bench/decode.js"
 import { parseDrain, runDrain } from "./bench/drain.js"
 import { median } from "./bench/median.js"
@@ -150,6 +153,17 @@ const checkAccepted = async (file: string) => {
 }
 
 const main = async () => {
+  if (args.includes("--console")) {
+    try {
+      const options = parseConsoleBench(args.filter((arg) => arg !== "--console"))
+      console.error("building ...")
+      execSync("npm run --silent build", { cwd: root, stdio: "inherit" })
+      await runConsoleBench(work, options)
+    } finally {
+      rmSync(work, { recursive: true, force: true })
+    }
+    return
+  }
   if (args.includes("--reconcile")) {
     await runReconcile(parseReconcile(args.filter((arg) => arg !== "--reconcile")))
     rmSync(work, { recursive: true, force: true })
