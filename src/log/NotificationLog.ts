@@ -82,6 +82,17 @@ export class NotificationLog extends Context.Tag("NotificationLog")<Notification
           Effect.as(true),
           Effect.catchTag("StoreUnavailable", (error) =>
             Effect.suspend(() => {
+              if (error.refusesValues) {
+                // Values the store will never take: written again, they would hold up every later entry.
+                metrics.logEntries.inc({ outcome: "dropped" }, batch.length)
+                if (batch.length > 0) for (const [key, n] of taken) count(key, n)
+                return Effect.as(
+                  Effect.logWarning("notification log: the store refuses a batch; its entries are dropped").pipe(
+                    Effect.annotateLogs({ error: redactText(error.message), entries: batch.length })
+                  ),
+                  true
+                )
+              }
               entries = [...batch, ...entries]
               const over = entries.length - MAX_WAITING
               if (over > 0) {

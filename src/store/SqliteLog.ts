@@ -63,8 +63,11 @@ const PRUNE_OLD = `DELETE FROM notification_log WHERE seq IN (
   SELECT seq FROM notification_log WHERE received_at < ? ORDER BY received_at LIMIT ?
 )`
 
+/** Those older than the newest `maxRows`, counted by position: seq has gaps (entries pruned by age, out of order). */
 const PRUNE_BEYOND = `DELETE FROM notification_log WHERE seq IN (
-  SELECT seq FROM notification_log WHERE seq <= (SELECT max(seq) FROM notification_log) - ? ORDER BY seq LIMIT ?
+  SELECT seq FROM notification_log
+  WHERE seq <= (SELECT seq FROM notification_log ORDER BY seq DESC LIMIT 1 OFFSET ?)
+  ORDER BY seq LIMIT ?
 )`
 
 const unavailable = (error: unknown) =>

@@ -26,7 +26,8 @@ const WRITE = `WITH logged AS (
   RETURNING 1
 ), counted AS (
   INSERT INTO notification_minutes (minute, outcome, count)
-  SELECT * FROM unnest($11::bigint[], $12::text[], $13::bigint[])
+  SELECT minute, outcome, sum(count) FROM unnest($11::bigint[], $12::text[], $13::bigint[]) AS c (minute, outcome, count)
+  GROUP BY minute, outcome
   ON CONFLICT (minute, outcome) DO UPDATE SET count = notification_minutes.count + excluded.count
   RETURNING 1
 )
@@ -36,8 +37,14 @@ const PRUNE_OLD = `DELETE FROM notification_log WHERE seq IN (
   SELECT seq FROM notification_log WHERE received_at < $1 ORDER BY received_at LIMIT $2
 )`
 
+/**
+ * Those older than the newest `maxRows`, counted by position: seq has gaps (values a rolled-back write took, entries
+ * pruned by age out of order).
+ */
 const PRUNE_BEYOND = `DELETE FROM notification_log WHERE seq IN (
-  SELECT seq FROM notification_log WHERE seq <= (SELECT max(seq) FROM notification_log) - $1 ORDER BY seq LIMIT $2
+  SELECT seq FROM notification_log
+  WHERE seq <= (SELECT seq FROM notification_log ORDER BY seq DESC LIMIT 1 OFFSET $1)
+  ORDER BY seq LIMIT $2
 )`
 
 /** The notification log in the shared PostgreSQL store: every instance writes its own, the console reads them all. */
