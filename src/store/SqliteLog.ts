@@ -1,6 +1,5 @@
 import type Database from "better-sqlite3"
 import { Effect, Option, type Scope } from "effect"
-import { asBuffer } from "../pipeline/Notification.js"
 import {
   DEAD_LETTER_COLUMNS,
   LOG_COLUMNS,
@@ -110,10 +109,15 @@ export const make = (
     }
 
     return NotificationLogStore.of({
-      write: (entries, counts) =>
-        worker.call<void>({
-          op: "write",
-          entries: entries.map(({ notification, outcome, sinks }) => [
+      write: (entries, counts) => {
+        // One buffer of its own (never Node's shared pool), handed over whole: no copy per body, nothing left behind.
+        const bodies = new Uint8Array(entries.reduce((sum, entry) => sum + entry.notification.body.byteLength, 0))
+        let offset = 0
+        const rows = entries.map(({ notification, outcome, sinks }) => {
+          const start = offset
+          bodies.set(notification.body, start)
+          offset += notification.body.byteLength
+          return [
             notification.id,
             notification.topic,
             notification.intercomTopic,
@@ -123,10 +127,17 @@ export const make = (
             outcome,
             notification.schemaMismatch ?? null,
             sinksText(sinks),
-            asBuffer(notification.body)
-          ]),
-          counts: counts.map(({ count, minute, outcome }) => [minute, outcome, count])
-        }),
+            start,
+            offset
+          ]
+        })
+        return worker.call<void>({
+          op: "write",
+          entries: rows,
+          counts: counts.map(({ count, minute, outcome }) => [minute, outcome, count]),
+          bodies: bodies.buffer
+        })
+      },
       search: (search) => {
         const { params, sql } = searchStatement(search, "sqlite")
         return Effect.map(all<LogRow>(sql, params), (rows) => rows.map(toLogged))

@@ -7,7 +7,8 @@ import { StoreUnavailable } from "./Outbox.js"
  * The thread that owns the notification log's SQLite file: its writes (a few thousand rows a second, bodies included)
  * and its reads run there, never on the event loop that answers Intercom. Plain CommonJS run with `eval`, so that it is
  * the same code under tsx, in the bundle and in the package; better-sqlite3 is loaded from the path the main thread
- * resolves.
+ * resolves. Its page cache is SQLite's default 2 MB, not the 16 MB better-sqlite3 builds in: the log is appended to and
+ * read by index, and the larger cache cost the process its size in resident memory.
  */
 const SOURCE = `"use strict";
 const { parentPort, workerData } = require("node:worker_threads");
@@ -15,11 +16,17 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { timeout: workerData.busyTimeoutMs });
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = NORMAL");
+db.pragma("cache_size = -2000");
 for (const statement of workerData.migration) db.exec(statement);
 const insert = db.prepare(workerData.insert);
 const count = db.prepare(workerData.count);
-const write = db.transaction((entries, counts) => {
-  for (const entry of entries) insert.run(entry);
+const write = db.transaction((entries, counts, bytes) => {
+  const bodies = Buffer.from(bytes);
+  for (const entry of entries) {
+    const start = entry[entry.length - 2];
+    const end = entry[entry.length - 1];
+    insert.run(entry.slice(0, -2).concat([bodies.subarray(start, end)]));
+  }
   for (const row of counts) count.run(row);
 });
 const statements = new Map();
@@ -34,7 +41,7 @@ const prepared = (sql) => {
 parentPort.on("message", (message) => {
   try {
     const value = message.op === "write"
-      ? write(message.entries, message.counts)
+      ? write(message.entries, message.counts, message.bodies)
       : message.op === "all"
       ? prepared(message.sql).all(message.params)
       : prepared(message.sql).run(message.params).changes;
@@ -59,7 +66,10 @@ export interface LogWorkerOptions {
 export type LogWorkerMessage =
   | {
     readonly op: "write"
+    /** Each entry's values but its body, then where its body starts and ends in `bodies`. */
     readonly entries: ReadonlyArray<ReadonlyArray<unknown>>
+    /** Every body of the batch, one after the other: moved to the thread, not copied. */
+    readonly bodies: ArrayBuffer
     readonly counts: ReadonlyArray<ReadonlyArray<unknown>>
   }
   | { readonly op: "all" | "run"; readonly sql: string; readonly params: ReadonlyArray<unknown> }
@@ -134,7 +144,7 @@ export const startLogWorker = (options: LogWorkerOptions): Effect.Effect<LogWork
         const id = next++
         pending.set(id, { resume: resume as Pending["resume"] })
         running.ready.then(
-          () => running.worker.postMessage({ ...message, id }),
+          () => running.worker.postMessage({ ...message, id }, message.op === "write" ? [message.bodies] : []),
           (error: Error) => {
             if (!pending.delete(id)) return
             resume(Effect.fail(new StoreUnavailable({ message: `cannot open the notification log: ${error.message}` })))
