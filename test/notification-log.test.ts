@@ -96,7 +96,12 @@ describe.runIf(up)("the notification log (PostgreSQL)", () => {
   it.scopedLive("a running service on PostgreSQL logs what it takes, with its counts", () =>
     Effect.gen(function*() {
       const name = yield* freshDatabase
-      const service = yield* spawnService({ STORE_URL: databaseUrl(name), DATA_DIR: yield* tempDir, SINKS: "file" })
+      const service = yield* spawnService({
+        STORE_URL: databaseUrl(name),
+        DATA_DIR: yield* tempDir,
+        SINKS: "file",
+        NOTIFICATION_LOG_RETENTION: "7d"
+      })
       const sent = fixtureBytes("conversation-admin-assigned.json")
       assert.strictEqual((yield* post(service.url, sent)).status, 200)
       assert.strictEqual((yield* post(service.url, sent, "sha1=" + "0".repeat(40))).status, 401)
@@ -153,8 +158,26 @@ describe("what the writer counts a request as, and its settings", () => {
   it.effect("NOTIFICATION_LOG_RETENTION and NOTIFICATION_LOG_MAX_ROWS: defaults, off, bounds, refusals naming the setting", () =>
     Effect.gen(function*() {
       const defaults = Either.getOrThrow(yield* read({}))
-      assert.deepStrictEqual(Option.map(defaults.retention, Duration.toMillis), Option.some(7 * 24 * 3_600_000))
+      assert.isTrue(Option.isNone(defaults.retention), "without the console, the log is off unless asked for")
       assert.strictEqual(defaults.maxRows, 1_000_000)
+      for (
+        const env of [{ CONSOLE_TOKEN: "operator-token-0123456789" }, {
+          CONSOLE_TOKEN: "operator-token-0123456789",
+          NOTIFICATION_LOG_RETENTION: ""
+        }]
+      ) {
+        const withConsole = Either.getOrThrow(yield* read(env))
+        assert.deepStrictEqual(Option.map(withConsole.retention, Duration.toMillis), Option.some(7 * 24 * 3_600_000))
+      }
+      assert.isTrue(
+        Option.isNone(
+          Either.getOrThrow(
+            yield* read({ CONSOLE_TOKEN: "operator-token-0123456789", NOTIFICATION_LOG_RETENTION: "off" })
+          )
+            .retention
+        ),
+        "off wins over the console's default"
+      )
       assert.isTrue(Option.isNone(Either.getOrThrow(yield* read({ NOTIFICATION_LOG_RETENTION: "off" })).retention))
       const accepted: ReadonlyArray<[string, number]> = [["1h", 3_600_000], ["60m", 3_600_000], [
         "365d",
@@ -167,7 +190,7 @@ describe("what the writer counts a request as, and its settings", () => {
       for (const text of ["1000", "100000000"]) {
         assert.strictEqual(Either.getOrThrow(yield* read({ NOTIFICATION_LOG_MAX_ROWS: text })).maxRows, Number(text))
       }
-      for (const text of ["59m", "366d", "0s", "forever", "7 days", "-1h", "", "OFF"]) {
+      for (const text of ["59m", "366d", "0s", "forever", "7 days", "-1h", "OFF"]) {
         const result = yield* read({ NOTIFICATION_LOG_RETENTION: text })
         assert.isTrue(Either.isLeft(result), `retention ${JSON.stringify(text)}`)
         assert.include(
@@ -227,17 +250,28 @@ interface LogRowRead {
   readonly body: Buffer
 }
 
+/**
+ * Reads the log's own file as `readStore` does; nothing while the writer's thread has not made it yet (it is made at
+ * the first write).
+ */
+const readLog = <A>(storePath: string, read: (db: Database.Database) => ReadonlyArray<A>) =>
+  Effect.suspend(() => existsSync(logPath(storePath)) ? readStore(logPath(storePath), read) : Effect.succeed([])).pipe(
+    Effect.catchAllDefect((defect) =>
+      /no such table/.test(String(defect)) ? Effect.succeed([] as ReadonlyArray<A>) : Effect.die(defect)
+    )
+  )
+
 /** The entries of the SQLite store at `storePath`, from the log's own file, in seq order. */
 const logRows = (storePath: string) =>
-  readStore(logPath(storePath), (db) =>
+  readLog(storePath, (db) =>
     db.prepare(
       `SELECT notification_id, topic, intercom_topic, entity, outcome, schema_mismatch, sinks, received_at, body
       FROM notification_log ORDER BY seq`
     ).all() as ReadonlyArray<LogRowRead>)
 
 const minuteRows = (storePath: string) =>
-  readStore(
-    logPath(storePath),
+  readLog(
+    storePath,
     (db) =>
       db.prepare("SELECT minute, outcome, count FROM notification_minutes ORDER BY minute, outcome")
         .all() as ReadonlyArray<
@@ -288,7 +322,12 @@ describe("the notification log of a running service", () => {
         const dataDir = yield* tempDir
         const storePath = join(dataDir, "receiver.db")
         // Only contacts are routed: a conversation has no route.
-        const service = yield* spawnService({ DATA_DIR: dataDir, SINKS: "file", ROUTES: "contacts.*=file" })
+        const service = yield* spawnService({
+          DATA_DIR: dataDir,
+          SINKS: "file",
+          ROUTES: "contacts.*=file",
+          NOTIFICATION_LOG_RETENTION: "7d"
+        })
         const started = Date.now()
         const taken = fixtureBytes("contact-lead-created.json")
         const mismatching = variant("contact-user-created.json", { id: "notif_log_mismatch", itemId: 12345 })
@@ -439,7 +478,7 @@ describe("the notification log of a running service", () => {
       Effect.gen(function*() {
         const dataDir = yield* tempDir
         const storePath = join(dataDir, "receiver.db")
-        const service = yield* spawnService({ DATA_DIR: dataDir, SINKS: "file" })
+        const service = yield* spawnService({ DATA_DIR: dataDir, SINKS: "file", NOTIFICATION_LOG_RETENTION: "7d" })
         // A first request starts the writer's thread; then one answered and SIGTERM at once, inside the 250 ms the
         // writer waits between batches.
         assert.strictEqual((yield* post(service.url, fixtureBytes("contact-deleted.json"))).status, 200)
@@ -469,7 +508,8 @@ describe("the notification log of a running service", () => {
           SINKS: "http",
           HTTP_FORWARD_URL: "http://127.0.0.1:9/",
           DATA_DIR: dataDir,
-          STORE_BUSY_TIMEOUT_MS: "100"
+          STORE_BUSY_TIMEOUT_MS: "100",
+          NOTIFICATION_LOG_RETENTION: "7d"
         })
         const body = fixtureBytes("conversation-admin-assigned.json")
         // The store's file locked by another connection: the outbox cannot commit, the log (a file of its own) can.
@@ -533,7 +573,7 @@ describe("the notification log of a running service", () => {
       Effect.gen(function*() {
         const dataDir = yield* tempDir
         const storePath = join(dataDir, "receiver.db")
-        const server = yield* startServer({ SINKS: "file", DATA_DIR: dataDir })
+        const server = yield* startServer({ SINKS: "file", DATA_DIR: dataDir, NOTIFICATION_LOG_RETENTION: "7d" })
         // Another connection takes the log's table away: every write of the log fails until it is back.
         const tableSql = "SELECT sql FROM sqlite_master WHERE tbl_name = 'notification_log' AND sql IS NOT NULL"
         // The table and its four indexes, once the log's thread has made them.
@@ -541,7 +581,7 @@ describe("the notification log of a running service", () => {
           "the log's tables",
           Effect.suspend(() =>
             existsSync(logPath(storePath))
-              ? readStore(logPath(storePath), (db) => db.prepare(tableSql).pluck().all() as ReadonlyArray<string>)
+              ? readLog(storePath, (db) => db.prepare(tableSql).pluck().all() as ReadonlyArray<string>)
               : Effect.succeed([])
           ),
           (found) => found.length === 5

@@ -12,9 +12,18 @@ export interface LogSettings {
 const MIN_RETENTION = Duration.hours(1)
 const MAX_RETENTION = Duration.days(365)
 
-const retention = Config.string("NOTIFICATION_LOG_RETENTION").pipe(
-  Config.withDefault("7d"),
-  Config.mapOrFail((text) => {
+/** The retention when none is set: the log is for the console, so it is on where the console is. */
+export const DEFAULT_RETENTION = "7d"
+
+const retention = Config.all([
+  Config.option(Config.string("NOTIFICATION_LOG_RETENTION")),
+  Config.option(Config.string("CONSOLE_TOKEN"))
+]).pipe(
+  Config.mapOrFail(([set, consoleToken]) => {
+    const text = Option.getOrElse(
+      Option.filter(set, (value) => value.trim() !== ""),
+      () => Option.isSome(consoleToken) && consoleToken.value.trim() !== "" ? DEFAULT_RETENTION : "off"
+    )
     if (text.trim() === "off") return Either.right(Option.none<Duration.Duration>())
     const value = parseDuration(text)
     return value !== undefined && Duration.between(value, { minimum: MIN_RETENTION, maximum: MAX_RETENTION })

@@ -37,7 +37,7 @@ export class NotificationLog extends Context.Tag("NotificationLog")<Notification
     Effect.gen(function*() {
       const settings = yield* logSettings
       if (Option.isNone(settings.retention)) {
-        yield* Effect.logInfo("notification log off: NOTIFICATION_LOG_RETENTION=off")
+        yield* Effect.logInfo("notification log off: no CONSOLE_TOKEN, or NOTIFICATION_LOG_RETENTION=off")
         return NotificationLog.of({ record: () => {} })
       }
       const retentionMs = Duration.toMillis(settings.retention.value)
@@ -61,8 +61,11 @@ export class NotificationLog extends Context.Tag("NotificationLog")<Notification
       }
 
       let failing = false
-      /** One batch written; false when the store failed (the batch waits again). */
-      const writeBatch = Effect.suspend(() => {
+      /**
+       * One batch written; false when the store failed (the batch waits again). Uninterruptible: at shutdown the loop
+       * stops after the batch it took is written, and what is left is drained after it.
+       */
+      const writeBatch = Effect.uninterruptible(Effect.suspend(() => {
         const batch = entries.splice(0, MAX_BATCH)
         const taken = counts
         counts = new Map()
@@ -85,7 +88,7 @@ export class NotificationLog extends Context.Tag("NotificationLog")<Notification
               if (error.refusesValues) {
                 // Values the store will never take: written again, they would hold up every later entry.
                 metrics.logEntries.inc({ outcome: "dropped" }, batch.length)
-                if (batch.length > 0) for (const [key, n] of taken) count(key, n)
+                if (batch.length > 0) { for (const [key, n] of taken) count(key, n) }
                 return Effect.as(
                   Effect.logWarning("notification log: the store refuses a batch; its entries are dropped").pipe(
                     Effect.annotateLogs({ error: redactText(error.message), entries: batch.length })
@@ -111,7 +114,7 @@ export class NotificationLog extends Context.Tag("NotificationLog")<Notification
               )
             }))
         )
-      })
+      }))
       /** Everything waiting, batch after batch, until the store fails or nothing is left. */
       const drain: Effect.Effect<boolean> = Effect.flatMap(
         writeBatch,
@@ -143,9 +146,10 @@ export class NotificationLog extends Context.Tag("NotificationLog")<Notification
           Effect.forever,
           Effect.forkScoped
         )
+      // Registered before the loops, so it runs after they stop (finalizers run in reverse).
+      yield* Effect.addFinalizer(() => Effect.timeout(drain, Duration.seconds(5)).pipe(Effect.ignore))
       yield* supervised("writing", writing)
       yield* supervised("pruning", Effect.zipRight(prune, Effect.sleep(PRUNE_EVERY)))
-      yield* Effect.addFinalizer(() => Effect.timeout(drain, Duration.seconds(5)).pipe(Effect.ignore))
       return NotificationLog.of({ record })
     })
   )
