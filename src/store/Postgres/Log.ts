@@ -17,12 +17,19 @@ import {
 import { type MinuteCount, NotificationLogStore } from "../NotificationLog.js"
 import type { Database } from "./Database.js"
 
-/** A batch of entries and counts in one statement: one round trip, one commit. */
+/**
+ * A batch of entries and counts in one statement: one round trip, one commit. The bodies travel as one bytea, sent as
+ * bytes (an array of bytea is sent as hex text, twice the size, built as a string on the event loop), each entry's the
+ * part between its start and end.
+ */
 const WRITE = `WITH logged AS (
   INSERT INTO notification_log
     (notification_id, topic, intercom_topic, app_id, received_at, entity, outcome, schema_mismatch, sinks, body)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
-    $8::text[], $9::text[], $10::bytea[])
+  SELECT r.id, r.topic, r.intercom_topic, r.app_id, r.received_at, r.entity, r.outcome, r.schema_mismatch, r.sinks,
+    substring($10::bytea FROM r.body_start + 1 FOR r.body_end - r.body_start)
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $14::int[], $15::int[])
+    AS r (id, topic, intercom_topic, app_id, received_at, entity, outcome, schema_mismatch, sinks, body_start, body_end)
   RETURNING 1
 ), counted AS (
   INSERT INTO notification_minutes (minute, outcome, count)
@@ -52,6 +59,15 @@ export const make = (db: Database): NotificationLogStore["Type"] =>
   NotificationLogStore.of({
     write: (entries, counts) => {
       const column = <A>(pick: (entry: (typeof entries)[number]) => A) => entries.map(pick)
+      const bodies = Buffer.concat(entries.map((entry) => asBuffer(entry.notification.body)))
+      const starts: Array<number> = []
+      const ends: Array<number> = []
+      let offset = 0
+      for (const entry of entries) {
+        starts.push(offset)
+        offset += entry.notification.body.byteLength
+        ends.push(offset)
+      }
       return db.query(WRITE, [
         column((entry) => entry.notification.id),
         column((entry) => entry.notification.topic),
@@ -62,10 +78,12 @@ export const make = (db: Database): NotificationLogStore["Type"] =>
         column((entry) => entry.outcome),
         column((entry) => entry.notification.schemaMismatch ?? null),
         column((entry) => sinksText(entry.sinks)),
-        column((entry) => asBuffer(entry.notification.body)),
+        bodies,
         counts.map((count) => count.minute),
         counts.map((count) => count.outcome),
-        counts.map((count) => count.count)
+        counts.map((count) => count.count),
+        starts,
+        ends
       ]).pipe(Effect.asVoid)
     },
     search: (search) => {
