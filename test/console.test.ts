@@ -8,6 +8,7 @@ import {
   assertNoSecret,
   ConsoleSetup,
   freePort,
+  freshPage,
   OPERATOR,
   post,
   promise,
@@ -80,12 +81,8 @@ describe.runIf(chromium)("the operator console", () => {
   layer(ConsoleSetup.layer("http"), { excludeTestServices: true, timeout: 30_000 })((it) => {
     it.scoped("sends everyone to sign in; a wrong token is 401 and sets no cookie; the right one a strict cookie", () =>
       Effect.gen(function*() {
-        const { browser, url } = yield* ConsoleSetup
-        const context = yield* Effect.acquireRelease(
-          promise(() => browser.newContext()),
-          (context) => promise(() => context.close())
-        )
-        const page = yield* promise(() => context.newPage())
+        const { url } = yield* ConsoleSetup
+        const { context, page } = yield* freshPage
         yield* promise(() => page.goto(`${url}/dead-letters`))
         assert.strictEqual(page.url(), `${url}/login`)
         yield* screenshot(page, "login")

@@ -153,15 +153,21 @@ export const post = (webhookUrl: string, body: Buffer, signature = sign(SECRET, 
     }).then((response) => response.status)
   )
 
+/** A fresh browser context (no cookie) and a page in it, closed with the scope. */
+export const freshPage = Effect.gen(function*() {
+  const { browser } = yield* ConsoleSetup
+  const context = yield* Effect.acquireRelease(
+    promise(() => browser.newContext()),
+    (context) => promise(() => context.close())
+  )
+  return { context, page: yield* promise(() => context.newPage()) }
+})
+
 /** A fresh browser context signed in with `token`, on the overview. */
 export const signIn = (token: string) =>
   Effect.gen(function*() {
-    const { browser, url } = yield* ConsoleSetup
-    const context = yield* Effect.acquireRelease(
-      promise(() => browser.newContext()),
-      (context) => promise(() => context.close())
-    )
-    const page = yield* promise(() => context.newPage())
+    const { url } = yield* ConsoleSetup
+    const { context, page } = yield* freshPage
     yield* promise(async () => {
       await page.goto(`${url}/login`)
       await page.fill("input[name=token]", token)
